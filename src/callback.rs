@@ -1,0 +1,225 @@
+//! Callbacks run on cancellation, with C++ `std::stop_callback` rules.
+//!
+//! A callback entry is linked into its node's list. The canceller takes it out
+//! under the lock, marks it `RUNNING` (recording its thread and a pointer to a
+//! `destroyed` flag on its own stack), releases the lock and calls it. Afterwards
+//! it retakes the lock and marks it `DONE`, unless the owner has flagged it
+//! destroyed meanwhile, in which case it no longer touches it.
+//!
+//! The owner removing a callback (`disarm`) takes the lock and:
+//! - `LINKED`: unlinks it; it never runs.
+//! - `RUNNING` on this thread (the callback is removing itself, or, without
+//!   `std`, an interrupt preempted the runner): sets `destroyed` and frees the
+//!   entry at once. The function was moved out of the entry before it started.
+//! - `RUNNING` on another thread (`std`): releases the lock and waits for `DONE`.
+//! - `DONE` or never linked: nothing to wait for.
+
+use core::ptr::NonNull;
+
+use crate::entry::{Entry, Kind, DONE, IDLE, LINKED, RUNNING};
+use crate::node::Node;
+use crate::sync::{Ordering::*, UnsafeCell};
+use crate::{Cause, Reason};
+
+/// The thread running a callback: `std`'s thread id, or nothing without threads.
+#[cfg(all(feature = "std", not(cancel_token_loom)))]
+type Runner = Option<std::thread::ThreadId>;
+#[cfg(cancel_token_loom)]
+type Runner = Option<loom::thread::ThreadId>;
+#[cfg(not(any(feature = "std", cancel_token_loom)))]
+type Runner = Option<()>;
+
+fn current_runner() -> Runner {
+    #[cfg(all(feature = "std", not(cancel_token_loom)))]
+    return Some(std::thread::current().id());
+    #[cfg(cancel_token_loom)]
+    return Some(loom::thread::current().id());
+    #[cfg(not(any(feature = "std", cancel_token_loom)))]
+    return Some(());
+}
+
+/// What a callback does when it fires: the user's closure, or an internal action
+/// such as cancelling a linked source.
+pub(crate) trait Fire: Send + 'static {
+    fn fire(self, reason: Reason, cause: Option<Cause>);
+}
+
+/// The type-erased head of every callback entry. `#[repr(C)]`, entry first.
+#[repr(C)]
+pub(crate) struct CallbackHeader {
+    pub(crate) entry: Entry,
+    /// Moves the function out of the entry and calls it.
+    call: unsafe fn(NonNull<CallbackHeader>, Reason, Option<Cause>),
+    /// While `RUNNING`: the runner's `destroyed` flag. Guarded by the node's lock.
+    destroyed: UnsafeCell<*const UnsafeCell<bool>>,
+    /// While `RUNNING`: the runner's thread. Guarded by the node's lock.
+    runner: UnsafeCell<Runner>,
+}
+
+/// A callback entry with its function.
+#[repr(C)]
+pub(crate) struct Callback<F> {
+    pub(crate) header: CallbackHeader,
+    f: UnsafeCell<Option<F>>,
+}
+
+impl<F: Fire> Callback<F> {
+    pub(crate) fn new(f: F) -> Self {
+        Callback {
+            header: CallbackHeader {
+                entry: Entry::new(Kind::Callback, 0),
+                call: Self::call,
+                destroyed: UnsafeCell::new(core::ptr::null()),
+                runner: UnsafeCell::new(None),
+            },
+            f: UnsafeCell::new(Some(f)),
+        }
+    }
+
+    /// # Safety
+    /// `this` is a `Callback<F>` that the caller marked `RUNNING`.
+    unsafe fn call(this: NonNull<CallbackHeader>, reason: Reason, cause: Option<Cause>) {
+        let this = this.cast::<Self>();
+        // SAFETY: RUNNING gives the runner the function; the owner does not touch it.
+        let f = unsafe { (*this.as_ptr()).f.with_mut(|f| (*f).take()) };
+        if let Some(f) = f {
+            f.fire(reason, cause);
+        }
+    }
+
+    /// Takes the function back out, if it did not run (for `disarm`).
+    ///
+    /// # Safety
+    /// No canceller can run it any more (it was unlinked, or is `DONE`).
+    pub(crate) unsafe fn take(&self) -> Option<F> {
+        // SAFETY: by the caller's guarantee we are the only user.
+        self.f.with_mut(|f| unsafe { (*f).take() })
+    }
+}
+
+/// Links `cb` into `node`, or, if `node` is cancelled, runs it now on this thread.
+/// Returns whether it was linked.
+///
+/// # Safety
+/// `cb` stays valid and pinned until `unregister` returns.
+pub(crate) unsafe fn register<F: Fire>(node: &Node, cb: &Callback<F>) -> bool {
+    if node.class() == crate::node::class::NEVER {
+        return false;
+    }
+    let guard = node.lock();
+    if !guard.is_cancelled() {
+        // SAFETY: under the lock; the caller keeps `cb` pinned until unregistered.
+        unsafe { node.list.push_front(NonNull::from(&cb.header.entry)) };
+        return true;
+    }
+    drop(guard);
+    let (reason, cause) = node.reason_and_cause().unwrap_or((Reason::Cancelled, None));
+    // SAFETY: never linked: we are its only user.
+    if let Some(f) = unsafe { cb.take() } {
+        f.fire(reason, cause);
+    }
+    false
+}
+
+/// Removes `cb` from `node`. Returns true if it was removed before running;
+/// otherwise waits (with `std`, on another thread) until it has returned.
+///
+/// # Safety
+/// `cb` was passed to `register` with this `node`.
+pub(crate) unsafe fn unregister(node: &Node, cb: &CallbackHeader) -> bool {
+    // Relaxed: only the owner moves a callback out of IDLE, in `register`.
+    if cb.entry.status.load(Relaxed) == IDLE {
+        return false;
+    }
+    let guard = node.lock();
+    match cb.entry.status_locked() {
+        LINKED => {
+            // SAFETY: under the lock, and it is in this node's list.
+            unsafe { node.list.unlink(NonNull::from(&cb.entry)) };
+            cb.entry.status.store(IDLE, Relaxed); // Relaxed: under the lock
+            true
+        }
+        RUNNING => {
+            // SAFETY: `runner` and `destroyed` are guarded by the lock we hold.
+            let same = cb.runner.with(|r| unsafe { *r }) == current_runner();
+            if same || cfg!(not(feature = "std")) {
+                // The runner is below us on this stack (or preempted by us): flag
+                // the entry destroyed so it is not touched after the call returns.
+                // SAFETY: the flag lives in the runner's frame, which is alive
+                // until it retakes this lock.
+                cb.destroyed
+                    .with(|d| unsafe { (**d).with_mut(|flag| *flag = true) });
+                return false;
+            }
+            drop(guard);
+            let mut spins = 0;
+            // Acquire: pairs with the Release store of DONE, so the callback's
+            // effects are visible when we return.
+            while cb.entry.status.load(Acquire) != DONE {
+                crate::sync::relax(&mut spins);
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// Marks a callback just popped from `node`'s list as `RUNNING` by this thread,
+/// with `destroyed` as its flag.
+///
+/// # Safety
+/// The caller holds the node's lock, `e` is a `Kind::Callback` entry it just
+/// popped, and `destroyed` outlives the matching `run`.
+pub(crate) unsafe fn claim(e: NonNull<Entry>, destroyed: &UnsafeCell<bool>) {
+    // SAFETY: the entry is the first field of a `#[repr(C)]` header, alive while
+    // linked or RUNNING; its cells are guarded by the lock the caller holds.
+    unsafe {
+        let h = e.cast::<CallbackHeader>().as_ref();
+        h.destroyed.with_mut(|d| *d = destroyed);
+        h.runner.with_mut(|r| *r = current_runner());
+        h.entry.status.store(RUNNING, Relaxed); // Relaxed: under the lock
+    }
+}
+
+/// Runs a callback that `claim` marked `RUNNING`, then marks it `DONE` unless its
+/// owner flagged it destroyed.
+///
+/// # Safety
+/// `cb` was claimed with `destroyed` under `node`'s lock, which is now released.
+pub(crate) unsafe fn run(
+    node: &Node,
+    cb: NonNull<Entry>,
+    destroyed: &UnsafeCell<bool>,
+    reason: Reason,
+    cause: Option<Cause>,
+    panic: &mut crate::panic::PanicSlot,
+) {
+    let header = cb.cast::<CallbackHeader>();
+    // SAFETY: still RUNNING: the entry is alive until we mark it DONE or the owner
+    // flags it destroyed, which it can only do while we are inside `call`.
+    let call = unsafe { header.as_ref() }.call;
+    struct Finish<'a> {
+        node: &'a Node,
+        header: NonNull<CallbackHeader>,
+        destroyed: &'a UnsafeCell<bool>,
+    }
+    impl Drop for Finish<'_> {
+        fn drop(&mut self) {
+            let _guard = self.node.lock();
+            // SAFETY: the owner writes the flag only under this lock.
+            if !self.destroyed.with(|d| unsafe { *d }) {
+                // SAFETY: not destroyed, so the owner has not freed the entry.
+                let h = unsafe { self.header.as_ref() };
+                // Release: the callback's effects happen-before the owner's return.
+                h.entry.status.store(DONE, Release);
+            }
+        }
+    }
+    let _finish = Finish {
+        node,
+        header,
+        destroyed,
+    };
+    // SAFETY: `call` belongs to this entry, which is RUNNING.
+    panic.guard(|| unsafe { call(header, reason, cause) });
+}

@@ -1,0 +1,130 @@
+//! Futures that complete when a token is cancelled.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::node::Node;
+use crate::waiter::Waiter;
+use crate::Reason;
+
+/// Completes with the [`Reason`] once its token is cancelled. Made by
+/// [`CancelToken::cancelled`](crate::CancelToken::cancelled) and
+/// [`TokenRef::cancelled`](crate::TokenRef::cancelled).
+///
+/// It allocates nothing: the waiter lives inside the future, is linked into the
+/// token on the first pending poll, and unlinks itself when dropped. It is
+/// `!Unpin`: pin it with `core::pin::pin!` or `Box::pin` to poll it by hand.
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>(_: T) {}
+/// let source = cancel_token::CancelSource::new();
+/// let token = source.token();
+/// assert_unpin(token.cancelled());
+/// ```
+///
+/// # Cancel safety
+/// Dropping it at any time is safe and loses nothing: the token stays cancelled,
+/// and a new `cancelled()` completes at once.
+///
+/// # Examples
+///
+/// ```
+/// use cancel_token::{CancelSource, Reason};
+///
+/// let source = CancelSource::new();
+/// let token = source.token();
+/// source.cancel();
+/// assert_eq!(futures_executor::block_on(token.cancelled()), Reason::Cancelled);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    node: &'a Node,
+    waiter: Waiter,
+}
+
+impl<'a> Cancelled<'a> {
+    pub(crate) fn new(node: &'a Node) -> Self {
+        Cancelled {
+            node,
+            waiter: Waiter::new(),
+        }
+    }
+}
+
+impl Future for Cancelled<'_> {
+    type Output = Reason;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reason> {
+        // Only shared access is taken: the node may be reading the waiter.
+        let this = self.into_ref().get_ref();
+        this.waiter.poll(this.node, cx)
+    }
+}
+
+impl Drop for Cancelled<'_> {
+    fn drop(&mut self) {
+        self.waiter.unlink(self.node);
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("reason", &self.node.reason())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`Cancelled`] that owns its token: `Send + 'static`, for spawning. Made by
+/// [`CancelToken::cancelled_owned`](crate::CancelToken::cancelled_owned).
+///
+/// # Examples
+///
+/// ```
+/// use cancel_token::CancelSource;
+///
+/// let source = CancelSource::new();
+/// let fut = source.token().cancelled_owned();
+/// let waiter = std::thread::spawn(move || futures_executor::block_on(fut));
+/// source.cancel();
+/// assert_eq!(waiter.join().unwrap(), cancel_token::Reason::Cancelled);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct CancelledOwned {
+    token: crate::CancelToken,
+    waiter: Waiter,
+}
+
+impl CancelledOwned {
+    pub(crate) fn new(token: crate::CancelToken) -> Self {
+        CancelledOwned {
+            token,
+            waiter: Waiter::new(),
+        }
+    }
+}
+
+impl Future for CancelledOwned {
+    type Output = Reason;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reason> {
+        let this = self.into_ref().get_ref();
+        this.waiter.poll(this.token.node(), cx)
+    }
+}
+
+impl Drop for CancelledOwned {
+    fn drop(&mut self) {
+        self.waiter.unlink(self.token.node());
+    }
+}
+
+impl fmt::Debug for CancelledOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelledOwned")
+            .field("reason", &self.token.reason())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,136 @@
+//! The intrusive link every list member embeds: child nodes, waiters, callbacks.
+//!
+//! A node's list holds all three kinds, so a node needs one head pointer. Links
+//! are touched only under the owning node's lock; `status` is also read without
+//! it (see each status for who may do so).
+
+use core::ptr::NonNull;
+
+use crate::sync::{loom_const_fn, AtomicU8, Ordering::Relaxed, UnsafeCell};
+
+/// What an entry is embedded in; fixed at construction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// `Node::entry` of a child node.
+    Child,
+    /// `Waiter::entry` of a waiting future.
+    Waiter,
+    /// `CallbackHeader::entry` of a registered callback.
+    Callback,
+}
+
+/// Not in any list, and never taken by a canceller. It is LOAD BEARING that this
+/// is zero: `Entry::new` builds idle entries in const context.
+pub(crate) const IDLE: u8 = 0;
+/// In its node's list. Changes only under the node's lock.
+pub(crate) const LINKED: u8 = 1;
+/// Taken out of the list by a canceller: a waiter was woken (its future may
+/// read this without the lock, with Acquire, to complete), or a child was
+/// moved to a canceller's work list (its `next` link belongs to the canceller).
+pub(crate) const NOTIFIED: u8 = 2;
+/// A callback taken out of the list whose function a canceller is running.
+pub(crate) const RUNNING: u8 = 3;
+/// A callback whose function has returned; stored with Release, so an owner
+/// that waits for it with Acquire sees everything the callback did.
+pub(crate) const DONE: u8 = 4;
+
+/// A doubly linked list member.
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct Entry {
+    pub(crate) next: UnsafeCell<Option<NonNull<Entry>>>,
+    pub(crate) prev: UnsafeCell<Option<NonNull<Entry>>>,
+    /// One of the status constants above.
+    pub(crate) status: AtomicU8,
+    /// What this entry is embedded in.
+    pub(crate) kind: Kind,
+    /// For a node's own entry: how the node's memory is owned (see `node::Class`).
+    pub(crate) class: u8,
+}
+
+impl Entry {
+    loom_const_fn! {
+        pub(crate) fn new(kind: Kind, class: u8) -> Entry {
+            Entry {
+                next: UnsafeCell::new(None),
+                prev: UnsafeCell::new(None),
+                status: AtomicU8::new(IDLE),
+                kind,
+                class,
+            }
+        }
+    }
+
+    /// The status. Relaxed is enough for callers that hold the node's lock (every
+    /// change is made under it); others use their own ordering.
+    pub(crate) fn status_locked(&self) -> u8 {
+        self.status.load(Relaxed)
+    }
+}
+
+/// The head of a node's list. Every method requires the node's lock.
+#[derive(Debug)]
+pub(crate) struct List {
+    head: UnsafeCell<Option<NonNull<Entry>>>,
+}
+
+impl List {
+    loom_const_fn! {
+        pub(crate) fn new() -> List {
+            List { head: UnsafeCell::new(None) }
+        }
+    }
+
+    /// Links `entry` at the front and marks it `LINKED`.
+    ///
+    /// # Safety
+    /// The caller holds the owning node's lock, and `entry` is valid, idle and
+    /// pinned until it is unlinked.
+    pub(crate) unsafe fn push_front(&self, entry: NonNull<Entry>) {
+        // SAFETY: the caller holds the lock, so no one else touches the links.
+        unsafe {
+            let old = self.head.with_mut(|h| (*h).replace(entry));
+            let e = entry.as_ref();
+            e.next.with_mut(|n| *n = old);
+            e.prev.with_mut(|p| *p = None);
+            if let Some(old) = old {
+                old.as_ref().prev.with_mut(|p| *p = Some(entry));
+            }
+            e.status.store(LINKED, Relaxed); // Relaxed: under the lock
+        }
+    }
+
+    /// Removes the first entry, leaving its status for the caller to set.
+    ///
+    /// # Safety
+    /// The caller holds the owning node's lock.
+    pub(crate) unsafe fn pop_front(&self) -> Option<NonNull<Entry>> {
+        // SAFETY: under the lock; linked entries are valid until unlinked.
+        unsafe {
+            let first = self.head.with(|h| *h)?;
+            self.unlink(first);
+            Some(first)
+        }
+    }
+
+    /// Removes `entry` from the list, leaving its status for the caller to set.
+    ///
+    /// # Safety
+    /// The caller holds the owning node's lock and `entry` is `LINKED` in this list.
+    pub(crate) unsafe fn unlink(&self, entry: NonNull<Entry>) {
+        // SAFETY: under the lock; `entry` and its neighbours are linked, so valid.
+        unsafe {
+            let e = entry.as_ref();
+            let next = e.next.with_mut(|n| (*n).take());
+            let prev = e.prev.with_mut(|p| (*p).take());
+            match prev {
+                Some(prev) => prev.as_ref().next.with_mut(|n| *n = next),
+                None => self.head.with_mut(|h| *h = next),
+            }
+            if let Some(next) = next {
+                next.as_ref().prev.with_mut(|p| *p = prev);
+            }
+        }
+    }
+}

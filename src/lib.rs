@@ -1,0 +1,101 @@
+//! Cancellation tokens that form a tree, expire at deadlines, and work from
+//! `std` servers down to Cortex-M interrupt handlers.
+//!
+//! A [`CancelSource`] holds the right to cancel; its [`CancelToken`]s only
+//! observe. Children follow their parents ([`CancelToken::child`]), linked
+//! sources follow any of several ([`CancelSource::linked`]), and dropping a
+//! source cancels its token, as Go's `defer cancel()` does.
+//!
+//! ```
+//! use cancel_token::{CancelSource, Reason};
+//!
+//! # futures_executor::block_on(async {
+//! let server = CancelSource::new();
+//! let request = server.token().child();
+//! let token = request.token();
+//!
+//! let work = async { 42 };
+//! assert_eq!(token.run_until_cancelled(work).await, Ok(42));
+//!
+//! server.cancel();
+//! assert_eq!(token.cancelled().await, Reason::Cancelled);
+//! # });
+//! ```
+//!
+//! # Design
+//!
+//! - [`CancelToken::is_cancelled`] is one atomic load, live or cancelled.
+//! - [`CancelToken::cancelled`] allocates nothing: the waiter lives inside the
+//!   future and is linked into the token's node (intrusive list).
+//! - Cancelling wakes waiters and runs callbacks with no lock held, in batches,
+//!   and walks a tree of any depth in constant stack.
+//! - Locks are per node and short. With `std` they are spin locks on the state
+//!   word; without it they are critical sections (the `critical-section`
+//!   crate), so `cancel` may run in an interrupt handler while thread code
+//!   registers or drops waiters. The firmware, never this crate, picks the
+//!   critical-section implementation.
+//!
+//! # Tiers and features
+//!
+//! | tier | feature | what you get |
+//! |---|---|---|
+//! | no allocator | (none) | [`StaticSource`], [`PinnedChild`], [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`] |
+//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`OnCancel`], [`CancelSource::linked`], [`CancelledOwned`] |
+//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks |
+//!
+//! `portable-atomic` routes atomics through the `portable-atomic` crate, for
+//! targets without compare-and-swap such as `thumbv6m-none-eabi`.
+//!
+//! Of the crates this one builds on: `atomic-waker` holds each waiting future's
+//! waker, so re-polling replaces it without the node lock. `event-listener` is
+//! not used: a blocking wait parks the thread on the same intrusive waiter as a
+//! future does, which needs no second wait list per node. `heapless` is not
+//! needed either: every list is intrusive, so no tier stores a fixed-capacity
+//! collection. `futures-util` combinators (`select`, `StreamExt::take_until`)
+//! work with [`Cancelled`] as with any future; the tests use them.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+mod callback;
+mod cancelled;
+mod entry;
+mod node;
+mod panic;
+mod reason;
+mod static_source;
+mod sync;
+mod token;
+mod pinned_child;
+mod waiter;
+
+#[cfg(feature = "std")]
+mod blocking;
+#[cfg(feature = "alloc")]
+mod on_cancel;
+#[cfg(feature = "alloc")]
+mod source;
+
+pub use cancelled::{Cancelled, CancelledOwned};
+pub use pinned_child::PinnedChild;
+pub use reason::{Cause, Reason};
+pub use static_source::StaticSource;
+pub use token::{CancelToken, TokenRef};
+
+#[cfg(feature = "alloc")]
+pub use on_cancel::OnCancel;
+#[cfg(feature = "alloc")]
+pub use source::CancelSource;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Items for the crate's own tests and probes. Not part of the API.
+
+    /// Size of a heap node, for size tests.
+    pub const NODE_SIZE: usize = core::mem::size_of::<crate::node::Node>();
+}

@@ -1,0 +1,485 @@
+//! The node behind every token: its state word, lock, list and the cancel walk.
+//!
+//! # State
+//!
+//! One word, read by `is_cancelled` with a single Acquire load:
+//!
+//! | bits  | meaning |
+//! |-------|---------|
+//! | 0     | `CANCELLED`: set once, under the lock, with Release, after `cause` is written |
+//! | 1..3  | the `Reason`, valid once `CANCELLED` is set |
+//! | 3     | `LOCKED`: the spin lock of the `std` tier (unused elsewhere) |
+//! | 4     | `LINKED_ONCE`: a pinned child has linked into its parent |
+//! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
+//!
+//! # Cancelling
+//!
+//! `cancel` marks a node under its lock, then drains its list in rounds: each
+//! round takes entries out under the lock (waiters' wakers into a batch of up to
+//! 32, children onto a work list, or one callback), drops the lock, and wakes or
+//! runs them. Children on the work list are cancelled the same way in a loop, so a
+//! chain of any depth uses constant stack. A node on the work list is held by a
+//! reference (heap) or a borrow count its owner waits for (pinned), so its owner
+//! may drop it at any time.
+//!
+//! No thread ever holds two node locks, so there is no lock order.
+//!
+//! # Races
+//!
+//! - *Cancel vs registration*: registration takes the lock and links only if
+//!   `CANCELLED` is clear; cancel sets it under the same lock before draining, so
+//!   an entry is either drained or sees the token cancelled.
+//! - *Two cancels*: the first to set `CANCELLED` under the lock wins and does the
+//!   draining; the other returns. Its reason and cause are discarded.
+//! - *Cancel vs child drop*: a dropping child takes its parent's lock and unlinks
+//!   itself if `LINKED`; if a canceller took it first (`NOTIFIED`), the canceller's
+//!   reference keeps it alive until it is done.
+
+use core::ptr::NonNull;
+
+use crate::entry::{Entry, Kind, List, LINKED, NOTIFIED};
+use crate::sync::{fence, loom_const_fn, AtomicUsize, Ordering::*, UnsafeCell};
+use crate::{Cause, Reason};
+
+pub(crate) const CANCELLED: usize = 1 << 0;
+const REASON_SHIFT: u32 = 1;
+const REASON_MASK: usize = 0b11 << REASON_SHIFT;
+#[cfg(any(feature = "std", cancel_token_loom))]
+const LOCKED: usize = 1 << 3;
+const REF_SHIFT: u32 = 8;
+const REF_ONE: usize = 1 << REF_SHIFT;
+/// Past this many references something leaks handles in a loop; abort like `Arc`.
+const REF_MAX: usize = usize::MAX >> 1;
+
+/// How a node's memory is owned. Stored in its own entry's `class` byte: fixed at
+/// construction, so reading it needs no atomic.
+pub(crate) mod class {
+    /// A `Box<Node>`, freed when its count reaches zero.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    pub(crate) const HEAP: u8 = 0;
+    /// In a `static`: never freed, not counted.
+    pub(crate) const STATIC: u8 = 1;
+    /// The `static` behind `CancelToken::never`: never cancelled either.
+    pub(crate) const NEVER: u8 = 2;
+    /// Pinned by its owner, who waits for the borrow count to reach zero.
+    pub(crate) const PINNED: u8 = 3;
+}
+
+/// A readable view of a state word, for `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct State(pub(crate) usize);
+
+impl State {
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+
+    pub(crate) fn reason(self) -> Option<Reason> {
+        self.is_cancelled()
+            .then(|| Reason::from_bits((self.0 & REASON_MASK) >> REASON_SHIFT))
+    }
+
+    pub(crate) fn refs(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+}
+
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.reason() {
+            Some(r) => write!(f, "CANCELLED({r:?})")?,
+            None => f.write_str("LIVE")?,
+        }
+        #[cfg(any(feature = "std", cancel_token_loom))]
+        if self.0 & LOCKED != 0 {
+            f.write_str(" | LOCKED")?;
+        }
+        write!(f, " refs={}", self.refs())
+    }
+}
+
+/// A token's shared state.
+#[repr(C)]
+pub(crate) struct Node {
+    /// See the module docs.
+    pub(crate) state: AtomicUsize,
+    /// Written once, under the lock, before `CANCELLED` is published with Release;
+    /// read only after `CANCELLED` was seen with Acquire.
+    cause: UnsafeCell<Option<Cause>>,
+    /// Fixed at construction. A heap or pinned child holds a reference on a heap parent.
+    pub(crate) parent: Option<NonNull<Node>>,
+    /// This node's link in its parent's list (`Kind::Child`); `class` says who owns it.
+    pub(crate) entry: Entry,
+    /// Children, waiters and callbacks; guarded by the lock.
+    pub(crate) list: List,
+}
+
+// SAFETY: all shared mutation goes through atomics or through cells guarded by the
+// lock (links, list) or by the publish protocol of `CANCELLED` (cause).
+unsafe impl Send for Node {}
+// SAFETY: as above.
+unsafe impl Sync for Node {}
+
+impl Node {
+    loom_const_fn! {
+        /// A live node of `class` with `refs` references and no parent.
+        pub(crate) fn new(class: u8, refs: usize) -> Node {
+            Node {
+                state: AtomicUsize::new(refs << REF_SHIFT),
+                cause: UnsafeCell::new(None),
+                parent: None,
+                entry: Entry::new(Kind::Child, class),
+                list: List::new(),
+            }
+        }
+    }
+
+    pub(crate) fn class(&self) -> u8 {
+        self.entry.class
+    }
+
+    /// One Acquire load: pairs with the Release that publishes `CANCELLED`, so a
+    /// caller that sees it also sees the cause and whatever the canceller did first.
+    #[inline(always)]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.state.load(Acquire) & CANCELLED != 0
+    }
+
+    pub(crate) fn reason(&self) -> Option<Reason> {
+        State(self.state.load(Acquire)).reason()
+    }
+
+    pub(crate) fn cause(&self) -> Option<Cause> {
+        if !self.is_cancelled() {
+            return None;
+        }
+        // SAFETY: `cause` is never written after `CANCELLED` is set, and the Acquire
+        // load above made the write visible.
+        self.cause.with(|c| unsafe { *c })
+    }
+
+    /// Reason and cause of a cancelled node, read under its lock.
+    pub(crate) fn reason_and_cause(&self) -> Option<(Reason, Option<Cause>)> {
+        let reason = self.reason()?;
+        Some((reason, self.cause()))
+    }
+
+    // ---- references ----------------------------------------------------------
+
+    /// Takes a reference on a heap node (a borrow on a pinned one).
+    pub(crate) fn inc_ref(&self) {
+        if matches!(self.class(), class::STATIC | class::NEVER) {
+            return;
+        }
+        // Relaxed: a new reference is made from an existing one, which already
+        // keeps the node alive (Arc's argument).
+        let old = self.state.fetch_add(REF_ONE, Relaxed);
+        if old >> REF_SHIFT > REF_MAX >> REF_SHIFT {
+            abort();
+        }
+    }
+
+    /// Waits until no canceller borrows this pinned node.
+    pub(crate) fn wait_unborrowed(&self) {
+        let mut spins = 0;
+        // Acquire: pairs with the Release decrement of the canceller.
+        while State(self.state.load(Acquire)).refs() != 0 {
+            crate::sync::relax(&mut spins);
+        }
+    }
+
+    // ---- lock ----------------------------------------------------------------
+
+    /// Takes this node's lock: a spin lock on the state word with `std`, a
+    /// critical section otherwise (safe against interrupt handlers on one core).
+    #[inline]
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        #[cfg(any(feature = "std", cancel_token_loom))]
+        {
+            let mut spins = 0;
+            loop {
+                // Acquire: pairs with the Release in `unlock`.
+                if self.state.fetch_or(LOCKED, Acquire) & LOCKED == 0 {
+                    return Guard { node: self };
+                }
+                while self.state.load(Relaxed) & LOCKED != 0 {
+                    crate::sync::relax(&mut spins);
+                }
+            }
+        }
+        #[cfg(not(any(feature = "std", cancel_token_loom)))]
+        {
+            // SAFETY: released exactly once, in `Guard::drop`, in nesting order
+            // (guards are never held across another guard's release).
+            let restore = unsafe { critical_section::acquire() };
+            Guard {
+                node: self,
+                restore,
+            }
+        }
+    }
+
+    // ---- cancelling ----------------------------------------------------------
+
+    /// Cancels this node and every live descendant, waking waiters and running
+    /// callbacks. Returns whether this call did it (false if already cancelled).
+    pub(crate) fn cancel(&self, reason: Reason, cause: Option<Cause>) -> bool {
+        let mut work = WorkList(None);
+        let mut panic = crate::panic::PanicSlot::new();
+        let did = self.cancel_one(reason, cause, &mut work, &mut panic);
+        while let Some(child) = work.pop() {
+            // SAFETY: the work list holds a reference (or borrow) on each node in it.
+            let node = unsafe { child.as_ref() };
+            node.cancel_one(reason, cause, &mut work, &mut panic);
+            // SAFETY: gives back the work list's reference.
+            unsafe { release(child) };
+        }
+        panic.resume();
+        did
+    }
+
+    fn cancel_one(
+        &self,
+        reason: Reason,
+        cause: Option<Cause>,
+        work: &mut WorkList,
+        panic: &mut crate::panic::PanicSlot,
+    ) -> bool {
+        if self.class() == class::NEVER {
+            return false;
+        }
+        let mut guard = self.lock();
+        if guard.is_cancelled() {
+            return false;
+        }
+        // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
+        self.cause.with_mut(|c| unsafe { *c = cause });
+        // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
+        self.state
+            .fetch_or(CANCELLED | (reason.to_bits() << REASON_SHIFT), Release);
+        loop {
+            let mut wakers = crate::waiter::WakeBatch::new();
+            let mut callback = None;
+            let destroyed = UnsafeCell::new(false);
+            while let Some(e) = {
+                // SAFETY: we hold the lock, so the list and the popped entries'
+                // statuses are ours to change.
+                unsafe { self.list.pop_front() }
+            } {
+                // SAFETY: a linked entry is valid until it is unlinked under the lock.
+                let entry = unsafe { e.as_ref() };
+                match entry.kind {
+                    Kind::Child => {
+                        // SAFETY: a linked child is alive (its owner unlinks it under
+                        // this lock before letting go of it), and `entry` is its first field.
+                        let child = unsafe { Node::from_entry(e) };
+                        // SAFETY: as above.
+                        unsafe { child.as_ref() }.inc_ref();
+                        entry.status.store(NOTIFIED, Relaxed); // Relaxed: under the lock
+                        work.push(child);
+                    }
+                    Kind::Waiter => {
+                        // SAFETY: the waiter is linked, so its future is pinned and alive.
+                        let full = unsafe { crate::waiter::notify(e, &mut wakers) };
+                        if full {
+                            break;
+                        }
+                    }
+                    Kind::Callback => {
+                        // SAFETY: under the lock; `destroyed` outlives the `run` below.
+                        unsafe { crate::callback::claim(e, &destroyed) };
+                        callback = Some(e);
+                        break;
+                    }
+                }
+            }
+            let more = callback.is_some() || wakers.is_full();
+            drop(guard);
+            wakers.wake_all(panic);
+            if let Some(cb) = callback {
+                // SAFETY: `cb` is a callback we marked RUNNING; its owner frees it only
+                // after DONE or after flagging it destroyed, both under this node's lock.
+                unsafe { crate::callback::run(self, cb, &destroyed, reason, cause, panic) };
+            }
+            if !more {
+                return true;
+            }
+            guard = self.lock();
+        }
+    }
+
+    /// The node whose `entry` field is `e`.
+    ///
+    /// # Safety
+    /// `e` is the entry of a `Kind::Child`, i.e. a `Node`'s first field... after
+    /// `state`, `cause` and `parent`; we compute the offset.
+    pub(crate) unsafe fn from_entry(e: NonNull<Entry>) -> NonNull<Node> {
+        let offset = core::mem::offset_of!(Node, entry);
+        // SAFETY: `e` points `offset` bytes into a `Node`, so the subtraction stays
+        // within that allocation and keeps its provenance.
+        unsafe { NonNull::new_unchecked(e.as_ptr().byte_sub(offset).cast::<Node>()) }
+    }
+
+    /// Links `child` (not yet linked) into this node, unless this node is already
+    /// cancelled, in which case the child is cancelled with the same reason and
+    /// cause. With a nonzero `once` bit, only the first caller that sets it in the
+    /// child's state links (lazily linked pinned children).
+    ///
+    /// # Safety
+    /// `child` stays valid and pinned until it calls `unlink_child`.
+    pub(crate) unsafe fn link_child(&self, child: &Node, once: usize) {
+        if self.class() == class::NEVER {
+            // Relaxed: nothing is published with this bit when the parent is `never`.
+            child.state.fetch_or(once, Relaxed);
+            return;
+        }
+        let guard = self.lock();
+        if guard.is_cancelled() {
+            drop(guard);
+            let (reason, cause) = self.reason_and_cause().unwrap_or((Reason::Cancelled, None));
+            child.cancel(reason, cause);
+            // Release: whoever sees the bit also sees the child cancelled.
+            child.state.fetch_or(once, Release);
+            return;
+        }
+        // AcqRel: under the parent's lock; one caller links, the others see it done.
+        if once != 0 && child.state.fetch_or(once, AcqRel) & once != 0 {
+            return;
+        }
+        // SAFETY: under our lock; the caller keeps `child` pinned until unlinked.
+        unsafe { self.list.push_front(NonNull::from(&child.entry)) };
+    }
+
+    /// Removes `child` from this node's list if a canceller has not taken it.
+    pub(crate) fn unlink_child(&self, child: &Node) {
+        if child.entry.status.load(Relaxed) == crate::entry::IDLE {
+            // Relaxed: only the child itself ever links it, so IDLE cannot be stale.
+            return;
+        }
+        let _guard = self.lock();
+        if child.entry.status_locked() == LINKED {
+            // SAFETY: under our lock and the entry is in our list.
+            unsafe { self.list.unlink(NonNull::from(&child.entry)) };
+            child.entry.status.store(crate::entry::IDLE, Relaxed); // Relaxed: under the lock
+        }
+    }
+}
+
+/// Holding a node's lock.
+pub(crate) struct Guard<'a> {
+    node: &'a Node,
+    #[cfg(not(any(feature = "std", cancel_token_loom)))]
+    restore: critical_section::RestoreState,
+}
+
+impl Guard<'_> {
+    /// Whether the node is cancelled; Relaxed is enough, `CANCELLED` changes only under the lock.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.node.state.load(Relaxed) & CANCELLED != 0
+    }
+}
+
+impl Drop for Guard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        #[cfg(any(feature = "std", cancel_token_loom))]
+        // Release: what we did under the lock happens-before the next holder.
+        self.node.state.fetch_and(!LOCKED, Release);
+        #[cfg(not(any(feature = "std", cancel_token_loom)))]
+        // SAFETY: pairs with the `acquire` in `Node::lock`, in nesting order.
+        unsafe {
+            critical_section::release(self.restore)
+        };
+    }
+}
+
+/// Nodes taken from lists by a canceller, chained through their entries' `next`.
+struct WorkList(Option<NonNull<Entry>>);
+
+impl WorkList {
+    fn push(&mut self, node: NonNull<Node>) {
+        // SAFETY: the node is `NOTIFIED`: its `next` link belongs to this canceller.
+        let entry = unsafe { &node.as_ref().entry };
+        entry.next.with_mut(|n| {
+            // SAFETY: as above, no one else touches it.
+            unsafe { *n = self.0 };
+        });
+        self.0 = Some(NonNull::from(entry));
+    }
+
+    fn pop(&mut self) -> Option<NonNull<Node>> {
+        let e = self.0?;
+        // SAFETY: `e` was pushed by `push`, so it is a held node's entry.
+        self.0 = unsafe { e.as_ref() }.next.with(|n| unsafe { *n });
+        // SAFETY: as above.
+        Some(unsafe { Node::from_entry(e) })
+    }
+}
+
+/// Gives back one reference; frees heap nodes that reach zero, then their parents'
+/// references, in a loop (a chain of any length uses constant stack).
+///
+/// # Safety
+/// The caller owns one reference on `node`.
+pub(crate) unsafe fn release(mut node: NonNull<Node>) {
+    loop {
+        // SAFETY: we own a reference, so the node is alive.
+        let n = unsafe { node.as_ref() };
+        let class = n.class();
+        if matches!(class, class::STATIC | class::NEVER) {
+            return;
+        }
+        // Release: our uses of the node happen-before whoever frees it.
+        if n.state.fetch_sub(REF_ONE, Release) >> REF_SHIFT != 1 || class == class::PINNED {
+            return;
+        }
+        // Acquire: pairs with every other owner's Release decrement.
+        fence(Acquire);
+        let parent = n.parent;
+        // SAFETY: last reference to a heap node.
+        unsafe { free(node) };
+        match parent {
+            Some(p) => node = p,
+            None => return,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+unsafe fn free(node: NonNull<Node>) {
+    // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
+    drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
+}
+
+#[cfg(not(feature = "alloc"))]
+unsafe fn free(_: NonNull<Node>) {
+    unreachable!("no heap nodes without `alloc`")
+}
+
+#[cfg(feature = "alloc")]
+impl Node {
+    /// A heap node with one reference, child of `parent` (which gains a reference)
+    /// and linked into it.
+    pub(crate) fn new_heap(parent: Option<&Node>) -> NonNull<Node> {
+        let mut node = Node::new(class::HEAP, 1);
+        node.parent = parent.map(|p| {
+            p.inc_ref();
+            NonNull::from(p)
+        });
+        let node = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(node)));
+        if let Some(p) = parent {
+            // SAFETY: the new node is pinned in its box and unlinks itself before
+            // its owner releases it (`CancelSource::drop`).
+            unsafe { p.link_child(node.as_ref(), 0) };
+        }
+        node
+    }
+}
+
+#[cold]
+fn abort() -> ! {
+    #[cfg(feature = "std")]
+    std::process::abort();
+    #[cfg(not(feature = "std"))]
+    panic!("cancel-token: reference count overflow");
+}

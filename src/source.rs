@@ -1,0 +1,148 @@
+//! `CancelSource`: the right to cancel a heap-backed token.
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::node::Node;
+use crate::{CancelToken, Cause, OnCancel, Reason};
+
+/// The right to cancel a token. Not `Clone`: one owner decides.
+///
+/// Dropping the source cancels its token (with [`Reason::Cancelled`]) and
+/// unlinks it from its parent, the way Go's `defer cancel()` does: scope the
+/// source to the work and nothing outlives it.
+///
+/// # Progress
+///
+/// `cancel` takes each affected node's lock briefly (a spin lock with `std`, a
+/// critical section without) and never holds two at once. Wakers and callbacks
+/// run with no lock held. Cancelling a tree of any depth uses constant stack.
+///
+/// # Memory ordering
+///
+/// Everything done before `cancel` happens-before any observation of the
+/// cancellation, on any token of the tree.
+///
+/// # Examples
+///
+/// ```
+/// use cancel_token::{CancelSource, Reason};
+///
+/// let root = CancelSource::new();
+/// let request = root.token().child();
+/// let task = request.token().child();
+/// root.cancel();
+/// assert_eq!(task.token().reason(), Some(Reason::Cancelled));
+/// ```
+pub struct CancelSource {
+    token: CancelToken,
+    /// For `linked` sources: the registrations on each parent.
+    links: Option<Box<[OnCancel]>>,
+}
+
+impl CancelSource {
+    pub(crate) fn from_node(node: NonNull<Node>, links: Option<Box<[OnCancel]>>) -> Self {
+        CancelSource {
+            token: CancelToken::from_ref(node),
+            links,
+        }
+    }
+
+    /// A new root source. One allocation.
+    pub fn new() -> Self {
+        CancelSource::from_node(Node::new_heap(None), None)
+    }
+
+    /// A source cancelled when **any** of `parents` is (with that parent's reason
+    /// and cause), or by itself. Dropping it unregisters it from every parent.
+    /// One allocation for the node and one for the list of registrations.
+    ///
+    /// ```
+    /// use cancel_token::CancelSource;
+    ///
+    /// let shutdown = CancelSource::new();
+    /// let request = CancelSource::new();
+    /// let both = CancelSource::linked([&shutdown.token(), &request.token()]);
+    /// request.cancel();
+    /// assert!(both.is_cancelled());
+    /// assert!(!shutdown.is_cancelled());
+    /// ```
+    pub fn linked<'a>(parents: impl IntoIterator<Item = &'a CancelToken>) -> Self {
+        let token = CancelToken::from_ref(Node::new_heap(None));
+        let links: Box<[OnCancel]> = parents
+            .into_iter()
+            .map(|p| OnCancel::register(p, Link(token.clone())))
+            .collect();
+        CancelSource { token, links: Some(links) }
+    }
+
+    /// A token observing this source.
+    pub fn token(&self) -> CancelToken {
+        self.token.clone()
+    }
+
+    /// Cancels the token and every live descendant with [`Reason::Cancelled`].
+    /// Idempotent: the first cancellation's reason and cause stay.
+    ///
+    /// When it returns, every descendant reports cancelled, every waiter was woken
+    /// and every callback has run, except those a concurrent `cancel` of the same
+    /// node reached first, which that call completes. With `std`, a panic from a
+    /// callback or waker continues here after all others ran.
+    pub fn cancel(&self) {
+        self.token.node().cancel(Reason::Cancelled, None);
+    }
+
+    /// Like [`cancel`](Self::cancel), attaching `cause` for
+    /// [`CancelToken::cause`] on this token and its descendants.
+    pub fn cancel_with(&self, cause: Cause) {
+        self.token.node().cancel(Reason::Cancelled, Some(cause));
+    }
+
+    /// Whether the token is cancelled; one Acquire load.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Why the token was cancelled, or `None` while it is live.
+    pub fn reason(&self) -> Option<Reason> {
+        self.token.reason()
+    }
+}
+
+impl Default for CancelSource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for CancelSource {
+    fn drop(&mut self) {
+        drop(self.links.take());
+        let node = self.token.node();
+        node.cancel(Reason::Cancelled, None);
+        if let Some(parent) = node.parent {
+            // SAFETY: a child holds a reference on its parent until it is freed.
+            unsafe { parent.as_ref() }.unlink_child(node);
+        }
+    }
+}
+
+impl fmt::Debug for CancelSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelSource")
+            .field("reason", &self.reason())
+            .finish()
+    }
+}
+
+/// A linked source's registration on one parent.
+struct Link(CancelToken);
+
+impl crate::callback::Fire for Link {
+    fn fire(self, reason: Reason, cause: Option<Cause>) {
+        self.0.node().cancel(reason, cause);
+    }
+}
+

@@ -1,0 +1,90 @@
+//! `StaticSource`: a root that lives in a `static`, for the no-allocator tier.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::node::{class, Node};
+use crate::sync::loom_const_fn;
+use crate::{CancelToken, Cause, Reason, TokenRef};
+
+/// A root source built in const context, for a `static`. Needs no allocator.
+///
+/// Its tokens are ordinary [`CancelToken`]s (not reference counted, since the
+/// node lives forever) or [`TokenRef`]s. Children come from
+/// [`PinnedChild`](crate::PinnedChild) without an allocator, or
+/// [`CancelToken::child`] with one.
+///
+/// `cancel` may be called from an interrupt handler: without `std` every lock
+/// is a critical section, so it never waits for code it interrupted.
+///
+/// # Examples
+///
+/// ```
+/// use cancel_token::StaticSource;
+///
+/// static SHUTDOWN: StaticSource = StaticSource::new();
+///
+/// let token = SHUTDOWN.token();
+/// assert!(!token.is_cancelled());
+/// SHUTDOWN.cancel();
+/// assert!(token.is_cancelled());
+/// ```
+pub struct StaticSource {
+    node: Node,
+}
+
+impl StaticSource {
+    loom_const_fn! {
+        /// A live source.
+        pub fn new() -> StaticSource {
+            StaticSource { node: Node::new(class::STATIC, 0) }
+        }
+    }
+
+    /// An owned token for this source; cloning it touches no counter.
+    pub fn token(&'static self) -> CancelToken {
+        CancelToken::from_ref(NonNull::from(&self.node))
+    }
+
+    /// A borrowed token.
+    pub fn token_ref(&self) -> TokenRef<'_> {
+        TokenRef { node: &self.node }
+    }
+
+    /// Cancels the token and its descendants; see
+    /// [`CancelSource::cancel`](crate::CancelSource).
+    pub fn cancel(&self) {
+        self.node.cancel(Reason::Cancelled, None);
+    }
+
+    /// Cancels with a cause; see [`Cause`].
+    pub fn cancel_with(&self, cause: Cause) {
+        self.node.cancel(Reason::Cancelled, Some(cause));
+    }
+
+    /// One Acquire load.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// Why it was cancelled, or `None` while live.
+    pub fn reason(&self) -> Option<Reason> {
+        self.node.reason()
+    }
+}
+
+#[cfg(not(cancel_token_loom))]
+impl Default for StaticSource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for StaticSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticSource")
+            .field("reason", &self.reason())
+            .finish()
+    }
+}

@@ -1,0 +1,322 @@
+//! The observing handles: `CancelToken` (owned) and `TokenRef` (borrowed).
+
+use core::fmt;
+use core::future::Future;
+use core::pin::pin;
+use core::ptr::NonNull;
+use core::task::Poll;
+
+use crate::node::{self, Node};
+use crate::{Cancelled, CancelledOwned, Cause, Reason};
+
+/// A handle that observes cancellation. It cannot cancel: only its
+/// [`CancelSource`](crate::CancelSource) can.
+///
+/// Cloning is cheap (one counter increment), and a token stays valid after its
+/// source is gone: it then stays cancelled.
+///
+/// # Progress
+///
+/// | operation | progress |
+/// |---|---|
+/// | `is_cancelled`, `reason`, `cause`, `clone`, drop | wait-free (one load; one RMW for clone/drop) |
+/// | `cancelled().await` registration and drop, `child`, `on_cancel` | blocking: a short lock on this token's node (a spin lock with `std`, a critical section without) |
+/// | `wait`, `wait_timeout` | block the thread until cancelled |
+///
+/// # Memory ordering
+///
+/// Seeing the token cancelled (any method) acquires everything the cancelling
+/// thread did before calling `cancel`.
+///
+/// # Examples
+///
+/// ```
+/// use cancel_token::CancelSource;
+///
+/// let source = CancelSource::new();
+/// let token = source.token();
+/// let worker = std::thread::spawn(move || {
+///     let mut steps = 0;
+///     while !token.is_cancelled() {
+///         steps += 1;
+///         std::thread::yield_now();
+///     }
+///     steps
+/// });
+/// source.cancel();
+/// worker.join().unwrap();
+/// ```
+pub struct CancelToken {
+    node: NonNull<Node>,
+}
+
+// SAFETY: the node is `Sync` and reference counted with atomics.
+unsafe impl Send for CancelToken {}
+// SAFETY: as above.
+unsafe impl Sync for CancelToken {}
+
+impl CancelToken {
+    /// Wraps a node, taking over one reference the caller owns.
+    pub(crate) fn from_ref(node: NonNull<Node>) -> Self {
+        CancelToken { node }
+    }
+
+    #[inline(always)]
+    pub(crate) fn node(&self) -> &Node {
+        // SAFETY: we own a reference (or the node is static).
+        unsafe { self.node.as_ref() }
+    }
+
+    /// A token that is never cancelled. It allocates nothing; its waiters stay
+    /// pending, its callbacks never run and its children are only cancelled by
+    /// their own sources.
+    ///
+    /// ```
+    /// let token = cancel_token::CancelToken::never();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    pub fn never() -> Self {
+        #[cfg(not(cancel_token_loom))]
+        {
+            static NEVER: Node = Node::new(node::class::NEVER, 0);
+            CancelToken::from_ref(NonNull::from(&NEVER))
+        }
+        #[cfg(cancel_token_loom)]
+        {
+            extern crate alloc;
+            let never = alloc::boxed::Box::leak(alloc::boxed::Box::new(Node::new(
+                node::class::NEVER,
+                0,
+            )));
+            CancelToken::from_ref(NonNull::from(&*never))
+        }
+    }
+
+    /// Whether the token is cancelled: a single Acquire load, on the live and on
+    /// the cancelled path. Wait-free.
+    ///
+    /// ```
+    /// let source = cancel_token::CancelSource::new();
+    /// let token = source.token();
+    /// assert!(!token.is_cancelled());
+    /// drop(source);
+    /// assert!(token.is_cancelled());
+    /// ```
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.node().is_cancelled()
+    }
+
+    /// Why the token was cancelled, or `None` while it is live.
+    pub fn reason(&self) -> Option<Reason> {
+        self.node().reason()
+    }
+
+    /// The cause given to [`cancel_with`](crate::CancelSource::cancel_with) by the
+    /// source (or ancestor) whose cancellation reached this token.
+    pub fn cause(&self) -> Option<Cause> {
+        self.node().cause()
+    }
+
+    /// Borrows this token as a [`TokenRef`].
+    pub fn as_token_ref(&self) -> TokenRef<'_> {
+        TokenRef { node: self.node() }
+    }
+
+    /// A future that completes with the reason once the token is cancelled.
+    /// Allocation-free; see [`Cancelled`].
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled::new(self.node())
+    }
+
+    /// Like [`cancelled`](Self::cancelled), but owning the token, so the future is
+    /// `Send + 'static`.
+    pub fn cancelled_owned(self) -> CancelledOwned {
+        CancelledOwned::new(self)
+    }
+
+    /// Runs `fut` until it completes or the token is cancelled, whichever is first
+    /// (cancellation wins a tie). `Reason` is an error type, so `?` works.
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// let source = cancel_token::CancelSource::new();
+    /// let token = source.token();
+    /// assert_eq!(token.run_until_cancelled(async { 7 }).await, Ok(7));
+    /// source.cancel();
+    /// let never = core::future::pending::<()>();
+    /// assert_eq!(token.run_until_cancelled(never).await, Err(cancel_token::Reason::Cancelled));
+    /// # });
+    /// ```
+    pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Result<F::Output, Reason> {
+        let mut fut = pin!(fut);
+        let mut cancelled = pin!(self.cancelled());
+        core::future::poll_fn(|cx| {
+            if let Poll::Ready(reason) = cancelled.as_mut().poll(cx) {
+                return Poll::Ready(Err(reason));
+            }
+            fut.as_mut().poll(cx).map(Ok)
+        })
+        .await
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl CancelToken {
+    /// A new source whose token is a child of this one: cancelled when this token
+    /// is (with its reason and cause), or by its own source, which does not
+    /// affect this token. A child of a cancelled token is born cancelled.
+    ///
+    /// One allocation of 64 bytes on 64-bit targets.
+    ///
+    /// ```
+    /// let root = cancel_token::CancelSource::new();
+    /// let child = root.token().child();
+    /// child.cancel();
+    /// assert!(!root.is_cancelled());
+    /// let child = root.token().child();
+    /// root.cancel();
+    /// assert!(child.is_cancelled());
+    /// ```
+    pub fn child(&self) -> crate::CancelSource {
+        crate::CancelSource::from_node(Node::new_heap(Some(self.node())), None)
+    }
+
+    /// Runs `f` once, on the thread that cancels this token, outside any internal
+    /// lock; at once on this thread if the token is already cancelled. Dropping
+    /// or [disarming](crate::OnCancel::disarm) the returned guard removes it.
+    ///
+    /// The rules are C++'s `std::stop_callback`'s: removing the guard while `f`
+    /// runs on another thread waits until it returns; removing it from inside
+    /// `f` does not wait. With `std`, a panic in `f` is held until every other
+    /// callback has run and every waiter woke, then continues in `cancel`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let source = cancel_token::CancelSource::new();
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let flag = ran.clone();
+    /// let guard = source.token().on_cancel(move |_reason| flag.store(true, Ordering::Relaxed));
+    /// source.cancel();
+    /// assert!(ran.load(Ordering::Relaxed));
+    /// assert!(!guard.disarm()); // it already ran
+    /// ```
+    pub fn on_cancel<F: FnOnce(Reason) + Send + 'static>(&self, f: F) -> crate::OnCancel {
+        crate::OnCancel::register(self, crate::on_cancel::UserFn(f))
+    }
+}
+
+#[cfg(feature = "std")]
+impl CancelToken {
+    /// Blocks the thread until the token is cancelled. For code with no executor.
+    ///
+    /// ```
+    /// let source = cancel_token::CancelSource::new();
+    /// let token = source.token();
+    /// let t = std::thread::spawn(move || token.wait());
+    /// source.cancel();
+    /// assert_eq!(t.join().unwrap(), cancel_token::Reason::Cancelled);
+    /// ```
+    pub fn wait(&self) -> Reason {
+        self.wait_until(None).unwrap_or(Reason::Cancelled)
+    }
+
+    /// Blocks until the token is cancelled or `timeout` passes (`None`).
+    /// A timeout too large for `Instant` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let source = cancel_token::CancelSource::new();
+    /// assert_eq!(source.token().wait_timeout(Duration::from_millis(1)), None);
+    /// ```
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<Reason> {
+        self.wait_until(std::time::Instant::now().checked_add(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<std::time::Instant>) -> Option<Reason> {
+        if let Some(reason) = self.reason() {
+            return Some(reason);
+        }
+        let mut fut = pin!(self.cancelled());
+        crate::blocking::park_on(|cx| fut.as_mut().poll(cx), deadline)
+    }
+}
+
+impl Clone for CancelToken {
+    fn clone(&self) -> Self {
+        self.node().inc_ref();
+        CancelToken { node: self.node }
+    }
+}
+
+impl Drop for CancelToken {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { node::release(self.node) };
+    }
+}
+
+impl Default for CancelToken {
+    /// [`CancelToken::never`].
+    fn default() -> Self {
+        CancelToken::never()
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("reason", &self.reason())
+            .finish()
+    }
+}
+
+/// A borrowed token: the no-allocator tier's handle for pinned and static nodes.
+///
+/// `Copy`, no reference counting; it has the observing methods of
+/// [`CancelToken`].
+///
+/// ```
+/// use cancel_token::StaticSource;
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// let token = ROOT.token_ref();
+/// assert!(!token.is_cancelled());
+/// ```
+#[derive(Clone, Copy)]
+pub struct TokenRef<'a> {
+    pub(crate) node: &'a Node,
+}
+
+impl<'a> TokenRef<'a> {
+    /// One Acquire load; see [`CancelToken::is_cancelled`].
+    #[inline]
+    pub fn is_cancelled(self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// See [`CancelToken::reason`].
+    pub fn reason(self) -> Option<Reason> {
+        self.node.reason()
+    }
+
+    /// See [`CancelToken::cause`].
+    pub fn cause(self) -> Option<Cause> {
+        self.node.cause()
+    }
+
+    /// See [`CancelToken::cancelled`].
+    pub fn cancelled(self) -> Cancelled<'a> {
+        Cancelled::new(self.node)
+    }
+}
+
+impl fmt::Debug for TokenRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRef")
+            .field("reason", &self.reason())
+            .finish()
+    }
+}

@@ -1,0 +1,140 @@
+//! The intrusive waiter inside `Cancelled` futures, and the wake batch.
+
+use core::marker::PhantomPinned;
+use core::ptr::NonNull;
+use core::task::{Context, Poll, Waker};
+
+use crate::entry::{Entry, Kind, IDLE, LINKED, NOTIFIED};
+use crate::node::{class, Node};
+use crate::sync::{Ordering::*, WakerSlot};
+use crate::Reason;
+
+/// A waiting future's list entry and waker. `#[repr(C)]` with the entry first:
+/// the canceller turns an entry pointer back into a waiter pointer.
+#[repr(C)]
+pub(crate) struct Waiter {
+    entry: Entry,
+    waker: WakerSlot,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the raw links are touched only under the node's lock; the waker slot is
+// thread-safe.
+unsafe impl Send for Waiter {}
+// SAFETY: as above.
+unsafe impl Sync for Waiter {}
+
+impl Waiter {
+    pub(crate) fn new() -> Self {
+        Waiter {
+            entry: Entry::new(Kind::Waiter, 0),
+            waker: WakerSlot::new(),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Polls for the cancellation of `node`.
+    ///
+    /// The waiter must stay pinned and used with the same `node` until `unlink`.
+    pub(crate) fn poll(&self, node: &Node, cx: &mut Context<'_>) -> Poll<Reason> {
+        // Acquire: pairs with the Release store of NOTIFIED, after CANCELLED was set.
+        match self.entry.status.load(Acquire) {
+            IDLE => {
+                if let Some(reason) = node.reason() {
+                    return Poll::Ready(reason);
+                }
+                if node.class() == class::NEVER {
+                    return Poll::Pending;
+                }
+                self.waker.register(cx.waker());
+                let guard = node.lock();
+                if guard.is_cancelled() {
+                    drop(guard);
+                    return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
+                }
+                // SAFETY: under the lock; the waiter is pinned and unlinks in `unlink`.
+                unsafe { node.list.push_front(NonNull::from(&self.entry)) };
+                Poll::Pending
+            }
+            LINKED => {
+                // Register first, then check: a canceller sets NOTIFIED before taking
+                // the waker, so either it takes this waker or we see NOTIFIED.
+                self.waker.register(cx.waker());
+                if self.entry.status.load(Acquire) == NOTIFIED {
+                    return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
+                }
+                Poll::Pending
+            }
+            _ => Poll::Ready(node.reason().unwrap_or(Reason::Cancelled)),
+        }
+    }
+
+    /// Leaves `node`'s list. Called from the future's drop.
+    pub(crate) fn unlink(&self, node: &Node) {
+        // Relaxed: only this waiter moves itself out of IDLE.
+        if self.entry.status.load(Relaxed) == IDLE {
+            return;
+        }
+        // Even when NOTIFIED, take the lock: the canceller may still be taking our
+        // waker under it.
+        let _guard = node.lock();
+        if self.entry.status_locked() == LINKED {
+            // SAFETY: under the lock, and we are in this node's list.
+            unsafe { node.list.unlink(NonNull::from(&self.entry)) };
+            self.entry.status.store(IDLE, Relaxed); // Relaxed: under the lock
+        }
+    }
+}
+
+/// Marks a waiter notified and moves its waker into `batch`. Returns whether the
+/// batch is full.
+///
+/// # Safety
+/// The caller holds the lock of the node whose list `e` was just popped from, and
+/// `e` is a `Kind::Waiter` entry.
+pub(crate) unsafe fn notify(e: NonNull<Entry>, batch: &mut WakeBatch) -> bool {
+    // SAFETY: the entry is the first field of a `#[repr(C)]` waiter, alive while we
+    // hold the lock (its future unlinks under the lock before it goes away).
+    let waiter = unsafe { e.cast::<Waiter>().as_ref() };
+    // Release: the future that sees NOTIFIED (Acquire) also sees CANCELLED.
+    waiter.entry.status.store(NOTIFIED, Release);
+    if let Some(w) = waiter.waker.take() {
+        batch.push(w);
+    }
+    batch.is_full()
+}
+
+const BATCH: usize = 32;
+
+/// Wakers taken under a lock, woken after it is released.
+pub(crate) struct WakeBatch {
+    wakers: [Option<Waker>; BATCH],
+    len: usize,
+}
+
+impl WakeBatch {
+    pub(crate) fn new() -> Self {
+        WakeBatch {
+            wakers: [const { None }; BATCH],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, waker: Waker) {
+        self.wakers[self.len] = Some(waker);
+        self.len += 1;
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == BATCH
+    }
+
+    pub(crate) fn wake_all(&mut self, panic: &mut crate::panic::PanicSlot) {
+        for w in self.wakers[..self.len].iter_mut() {
+            if let Some(w) = w.take() {
+                panic.guard(|| w.wake());
+            }
+        }
+        self.len = 0;
+    }
+}
