@@ -109,7 +109,7 @@ pub(crate) unsafe fn register<F: Fire>(node: &Node, cb: &Callback<F>) -> bool {
     let guard = node.lock();
     if !guard.is_cancelled() {
         // SAFETY: under the lock; the caller keeps `cb` pinned until unregistered.
-        unsafe { node.list.push_front(NonNull::from(&cb.header.entry)) };
+        unsafe { node.list.push_front(NonNull::from(cb).cast()) };
         return true;
     }
     drop(guard);
@@ -135,7 +135,7 @@ pub(crate) unsafe fn unregister(node: &Node, cb: &CallbackHeader) -> bool {
     match cb.entry.status_locked() {
         LINKED => {
             // SAFETY: under the lock, and it is in this node's list.
-            unsafe { node.list.unlink(NonNull::from(&cb.entry)) };
+            unsafe { node.list.unlink(NonNull::from(cb).cast()) };
             cb.entry.status.store(IDLE, Relaxed); // Relaxed: under the lock
             true
         }

@@ -67,11 +67,11 @@ mod cancelled;
 mod entry;
 mod node;
 mod panic;
+mod pinned_child;
 mod reason;
 mod static_source;
 mod sync;
 mod token;
-mod pinned_child;
 mod waiter;
 
 #[cfg(feature = "std")]

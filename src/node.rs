@@ -224,13 +224,18 @@ impl Node {
     /// Cancels this node and every live descendant, waking waiters and running
     /// callbacks. Returns whether this call did it (false if already cancelled).
     pub(crate) fn cancel(&self, reason: Reason, cause: Option<Cause>) -> bool {
+        // Once set, CANCELLED never clears and its setter drains the list.
+        if self.is_cancelled() {
+            return false;
+        }
         let mut work = WorkList(None);
+        let mut wakers = crate::waiter::WakeBatch::new();
         let mut panic = crate::panic::PanicSlot::new();
-        let did = self.cancel_one(reason, cause, &mut work, &mut panic);
+        let did = self.cancel_one(reason, cause, &mut work, &mut wakers, &mut panic);
         while let Some(child) = work.pop() {
             // SAFETY: the work list holds a reference (or borrow) on each node in it.
             let node = unsafe { child.as_ref() };
-            node.cancel_one(reason, cause, &mut work, &mut panic);
+            node.cancel_one(reason, cause, &mut work, &mut wakers, &mut panic);
             // SAFETY: gives back the work list's reference.
             unsafe { release(child) };
         }
@@ -243,6 +248,7 @@ impl Node {
         reason: Reason,
         cause: Option<Cause>,
         work: &mut WorkList,
+        wakers: &mut crate::waiter::WakeBatch,
         panic: &mut crate::panic::PanicSlot,
     ) -> bool {
         if self.class() == class::NEVER {
@@ -258,7 +264,6 @@ impl Node {
         self.state
             .fetch_or(CANCELLED | (reason.to_bits() << REASON_SHIFT), Release);
         loop {
-            let mut wakers = crate::waiter::WakeBatch::new();
             let mut callback = None;
             let destroyed = UnsafeCell::new(false);
             while let Some(e) = {
@@ -275,12 +280,13 @@ impl Node {
                         let child = unsafe { Node::from_entry(e) };
                         // SAFETY: as above.
                         unsafe { child.as_ref() }.inc_ref();
-                        entry.status.store(NOTIFIED, Relaxed); // Relaxed: under the lock
+                        // Release: pairs with the lock-free check in `unlink_child`.
+                        entry.status.store(NOTIFIED, Release);
                         work.push(child);
                     }
                     Kind::Waiter => {
                         // SAFETY: the waiter is linked, so its future is pinned and alive.
-                        let full = unsafe { crate::waiter::notify(e, &mut wakers) };
+                        let full = unsafe { crate::waiter::notify(e, wakers) };
                         if full {
                             break;
                         }
@@ -308,11 +314,18 @@ impl Node {
         }
     }
 
+    /// A pointer to `entry` that keeps the whole node's provenance, so the
+    /// canceller can turn it back into the node (`from_entry`).
+    pub(crate) fn entry_ptr(&self) -> NonNull<Entry> {
+        let node = NonNull::from(self);
+        // SAFETY: in bounds of the node.
+        unsafe { NonNull::new_unchecked(core::ptr::addr_of!((*node.as_ptr()).entry).cast_mut()) }
+    }
+
     /// The node whose `entry` field is `e`.
     ///
     /// # Safety
-    /// `e` is the entry of a `Kind::Child`, i.e. a `Node`'s first field... after
-    /// `state`, `cause` and `parent`; we compute the offset.
+    /// `e` came from `entry_ptr` of a live node.
     pub(crate) unsafe fn from_entry(e: NonNull<Entry>) -> NonNull<Node> {
         let offset = core::mem::offset_of!(Node, entry);
         // SAFETY: `e` points `offset` bytes into a `Node`, so the subtraction stays
@@ -347,19 +360,21 @@ impl Node {
             return;
         }
         // SAFETY: under our lock; the caller keeps `child` pinned until unlinked.
-        unsafe { self.list.push_front(NonNull::from(&child.entry)) };
+        unsafe { self.list.push_front(child.entry_ptr()) };
     }
 
     /// Removes `child` from this node's list if a canceller has not taken it.
     pub(crate) fn unlink_child(&self, child: &Node) {
-        if child.entry.status.load(Relaxed) == crate::entry::IDLE {
-            // Relaxed: only the child itself ever links it, so IDLE cannot be stale.
+        // Acquire: pairs with the canceller's store of NOTIFIED under our lock. IDLE
+        // (never linked) cannot be stale: only the child itself links it; once
+        // NOTIFIED, the child is out of the list for good.
+        if child.entry.status.load(Acquire) != LINKED {
             return;
         }
         let _guard = self.lock();
         if child.entry.status_locked() == LINKED {
             // SAFETY: under our lock and the entry is in our list.
-            unsafe { self.list.unlink(NonNull::from(&child.entry)) };
+            unsafe { self.list.unlink(child.entry_ptr()) };
             child.entry.status.store(crate::entry::IDLE, Relaxed); // Relaxed: under the lock
         }
     }
@@ -404,7 +419,8 @@ impl WorkList {
             // SAFETY: as above, no one else touches it.
             unsafe { *n = self.0 };
         });
-        self.0 = Some(NonNull::from(entry));
+        // SAFETY: as above.
+        self.0 = Some(unsafe { node.as_ref() }.entry_ptr());
     }
 
     fn pop(&mut self) -> Option<NonNull<Node>> {

@@ -74,7 +74,10 @@ impl CancelSource {
             .into_iter()
             .map(|p| OnCancel::register(p, Link(token.clone())))
             .collect();
-        CancelSource { token, links: Some(links) }
+        CancelSource {
+            token,
+            links: Some(links),
+        }
     }
 
     /// A token observing this source.
@@ -145,4 +148,3 @@ impl crate::callback::Fire for Link {
         self.0.node().cancel(reason, cause);
     }
 }
-

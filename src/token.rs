@@ -84,10 +84,8 @@ impl CancelToken {
         #[cfg(cancel_token_loom)]
         {
             extern crate alloc;
-            let never = alloc::boxed::Box::leak(alloc::boxed::Box::new(Node::new(
-                node::class::NEVER,
-                0,
-            )));
+            let never =
+                alloc::boxed::Box::leak(alloc::boxed::Box::new(Node::new(node::class::NEVER, 0)));
             CancelToken::from_ref(NonNull::from(&*never))
         }
     }

@@ -1,6 +1,7 @@
 //! The intrusive waiter inside `Cancelled` futures, and the wake batch.
 
 use core::marker::PhantomPinned;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
@@ -53,7 +54,7 @@ impl Waiter {
                     return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
                 }
                 // SAFETY: under the lock; the waiter is pinned and unlinks in `unlink`.
-                unsafe { node.list.push_front(NonNull::from(&self.entry)) };
+                unsafe { node.list.push_front(NonNull::from(self).cast()) };
                 Poll::Pending
             }
             LINKED => {
@@ -80,7 +81,7 @@ impl Waiter {
         let _guard = node.lock();
         if self.entry.status_locked() == LINKED {
             // SAFETY: under the lock, and we are in this node's list.
-            unsafe { node.list.unlink(NonNull::from(&self.entry)) };
+            unsafe { node.list.unlink(NonNull::from(self).cast()) };
             self.entry.status.store(IDLE, Relaxed); // Relaxed: under the lock
         }
     }
@@ -106,22 +107,25 @@ pub(crate) unsafe fn notify(e: NonNull<Entry>, batch: &mut WakeBatch) -> bool {
 
 const BATCH: usize = 32;
 
-/// Wakers taken under a lock, woken after it is released.
+/// Wakers taken under a lock, woken after it is released. Only the used slots
+/// are ever touched, so an empty batch costs nothing.
 pub(crate) struct WakeBatch {
-    wakers: [Option<Waker>; BATCH],
+    wakers: [MaybeUninit<Waker>; BATCH],
+    /// `wakers[..len]` are initialised.
     len: usize,
 }
 
 impl WakeBatch {
     pub(crate) fn new() -> Self {
         WakeBatch {
-            wakers: [const { None }; BATCH],
+            wakers: [const { MaybeUninit::uninit() }; BATCH],
             len: 0,
         }
     }
 
     fn push(&mut self, waker: Waker) {
-        self.wakers[self.len] = Some(waker);
+        debug_assert!(self.len < BATCH);
+        self.wakers[self.len].write(waker);
         self.len += 1;
     }
 
@@ -130,11 +134,21 @@ impl WakeBatch {
     }
 
     pub(crate) fn wake_all(&mut self, panic: &mut crate::panic::PanicSlot) {
-        for w in self.wakers[..self.len].iter_mut() {
-            if let Some(w) = w.take() {
-                panic.guard(|| w.wake());
-            }
+        while self.len > 0 {
+            self.len -= 1;
+            // SAFETY: slots below the old `len` are initialised; lowering `len`
+            // first hands this one over to us.
+            let w = unsafe { self.wakers[self.len].assume_init_read() };
+            panic.guard(|| w.wake());
         }
-        self.len = 0;
+    }
+}
+
+impl Drop for WakeBatch {
+    fn drop(&mut self) {
+        for w in &mut self.wakers[..self.len] {
+            // SAFETY: slots below `len` are initialised and not yet read.
+            unsafe { w.assume_init_drop() };
+        }
     }
 }

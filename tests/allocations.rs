@@ -1,0 +1,131 @@
+//! Allocation and memory accounting with a counting global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::pin;
+use std::cell::Cell;
+use std::task::Context;
+
+use cancel_token::{CancelSource, CancelToken};
+
+struct Counting;
+
+// Per thread, so the test harness's own allocations on other threads do not
+// count; every measured test allocates and frees on its own thread.
+std::thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator, counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.with(|l| l.set(l.get() + layout.size() as isize));
+        ALLOCS.with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.with(|l| l.set(l.get() - layout.size() as isize));
+        // SAFETY: same contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, isize) {
+    let a0 = ALLOCS.with(Cell::get);
+    let l0 = LIVE.with(Cell::get);
+    let r = f();
+    (r, ALLOCS.with(Cell::get) - a0, LIVE.with(Cell::get) - l0)
+}
+
+#[test]
+fn child_is_one_allocation_of_at_most_64_bytes() {
+    let root = CancelSource::new();
+    let token = root.token();
+    let (child, allocs, live) = measure(|| token.child());
+    assert_eq!(allocs, 1);
+    assert!(live <= 64, "a child node takes {live} bytes");
+    drop(child);
+}
+
+#[test]
+fn waiting_allocates_nothing() {
+    let root = CancelSource::new();
+    let token = root.token();
+    let waker = futures_util::task::noop_waker();
+    let ((), allocs, _) = measure(|| {
+        let mut cx = Context::from_waker(&waker);
+        {
+            // Registered, re-polled, then dropped (unlinked).
+            let mut fut = pin!(token.cancelled());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+        }
+        let mut fut = pin!(token.cancelled());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        root.cancel();
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+    });
+    assert_eq!(allocs, 0);
+}
+
+#[test]
+fn never_token_and_clones_allocate_nothing() {
+    let root = CancelSource::new();
+    let ((), allocs, _) = measure(|| {
+        let n = CancelToken::never();
+        let _n2 = n.clone();
+        let _t = root.token().clone();
+    });
+    assert_eq!(allocs, 0);
+}
+
+#[test]
+fn ten_million_children_of_an_immortal_parent_keep_memory_flat() {
+    let root = CancelSource::new();
+    let token = root.token();
+    // Miri: 10M iterations would take hours; 1k shows the same invariant.
+    let n = if cfg!(miri) { 1_000 } else { 10_000_000 };
+    let ((), _, live) = measure(|| {
+        for i in 0..n {
+            let child = token.child();
+            if i % 2 == 0 {
+                child.cancel();
+            }
+        }
+    });
+    assert_eq!(live, 0, "live bytes grew by {live}");
+}
+
+#[test]
+fn cancel_storms_and_panicking_callbacks_return_to_baseline() {
+    let rounds = if cfg!(miri) { 10 } else { 1_000 };
+    // The default hook captures and caches backtraces; silence it, and run one
+    // round first so one-time runtime allocations are not counted.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let storm = |rounds: usize| {
+        for _ in 0..rounds {
+            let root = CancelSource::new();
+            let kids: Vec<_> = (0..16).map(|_| root.token().child()).collect();
+            let guards: Vec<_> = kids
+                .iter()
+                .map(|k| k.token().on_cancel(|_| panic!("boom")))
+                .collect();
+            let linked =
+                CancelSource::linked(kids.iter().map(|k| k.token()).collect::<Vec<_>>().iter());
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| root.cancel()));
+            assert!(r.is_err());
+            assert!(linked.is_cancelled());
+            drop((guards, kids, linked));
+        }
+    };
+    storm(1);
+    let ((), _, live) = measure(|| storm(rounds));
+    std::panic::set_hook(hook);
+    assert_eq!(live, 0, "live bytes grew by {live}");
+}

@@ -1,0 +1,257 @@
+//! Loom models of every race on one node. Run with
+//! `RUSTFLAGS="--cfg cancel_token_loom" cargo test --release --test loom`.
+#![cfg(cancel_token_loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Context;
+
+use cancel_token::{CancelSource, Reason};
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+
+#[derive(Debug)]
+struct CauseA;
+#[derive(Debug)]
+struct CauseB;
+impl core::fmt::Display for CauseA {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a")
+    }
+}
+impl core::fmt::Display for CauseB {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("b")
+    }
+}
+impl core::error::Error for CauseA {}
+impl core::error::Error for CauseB {}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(f);
+}
+
+/// A waiter registering while the token is cancelled is always woken
+/// (`block_on` would deadlock, which loom reports, on a lost wake-up).
+#[test]
+fn cancel_vs_waiter_registration() {
+    model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let waiter = thread::spawn(move || loom::future::block_on(token.cancelled()));
+        source.cancel();
+        assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    });
+}
+
+/// A waiter on a child, woken by cancelling the parent, while it re-polls.
+#[test]
+fn cancel_parent_vs_child_waiter() {
+    model(|| {
+        let root = CancelSource::new();
+        let child = root.token().child();
+        let token = child.token();
+        let waiter = thread::spawn(move || {
+            let r = loom::future::block_on(token.cancelled());
+            drop(child);
+            r
+        });
+        root.cancel();
+        assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    });
+}
+
+/// A waiter dropped (unlinking itself) while a canceller drains the list.
+#[test]
+fn cancel_vs_waiter_drop() {
+    model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let t = thread::spawn(move || {
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut fut = pin!(token.cancelled());
+            let first = fut.as_mut().poll(&mut cx);
+            drop(fut);
+            first
+        });
+        source.cancel();
+        let _ = t.join().unwrap();
+    });
+}
+
+/// A child source dropped while its parent is cancelled: the child is either
+/// unlinked by its owner or held by the canceller until it is done.
+#[test]
+fn cancel_vs_child_drop() {
+    model(|| {
+        let root = CancelSource::new();
+        let child = root.token().child();
+        let grandchild = child.token().child();
+        let gt = grandchild.token();
+        let t = thread::spawn(move || drop(child));
+        root.cancel();
+        t.join().unwrap();
+        assert!(gt.is_cancelled());
+        drop(grandchild);
+    });
+}
+
+/// A child created while its parent is cancelled is either linked and then
+/// cancelled, or born cancelled.
+#[test]
+fn cancel_vs_child_create() {
+    model(|| {
+        let root = CancelSource::new();
+        let token = root.token();
+        let t = thread::spawn(move || token.child());
+        root.cancel();
+        let child = t.join().unwrap();
+        assert!(child.is_cancelled());
+    });
+}
+
+/// Disarming a callback while it is being run: it runs at most once, disarm
+/// says which happened, and a `false` disarm returns after the callback did.
+#[test]
+fn cancel_vs_callback_disarm() {
+    model(|| {
+        let source = CancelSource::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let guard = source.token().on_cancel(move |_| {
+            r.fetch_add(1, SeqCst);
+        });
+        let t = thread::spawn(move || source.cancel());
+        let removed = guard.disarm();
+        let seen = ran.load(SeqCst);
+        t.join().unwrap();
+        assert_eq!(ran.load(SeqCst) + usize::from(removed), 1);
+        if !removed {
+            assert_eq!(seen, 1, "disarm returned before the callback finished");
+        }
+    });
+}
+
+/// Registering a callback while the token is cancelled: it runs exactly once,
+/// inline or on the canceller.
+#[test]
+fn cancel_vs_callback_register() {
+    model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let t = thread::spawn(move || {
+            token.on_cancel(move |_| {
+                r.fetch_add(1, SeqCst);
+            })
+        });
+        source.cancel();
+        let guard = t.join().unwrap();
+        assert_eq!(ran.load(SeqCst), 1);
+        assert!(!guard.disarm());
+    });
+}
+
+/// Two cancels with different causes: one wins everywhere.
+#[test]
+fn two_cancels_with_different_causes() {
+    model(|| {
+        let root = CancelSource::new();
+        let child = root.token().child();
+        let child_token = child.token();
+        let root_token = root.token();
+        let t = thread::spawn(move || {
+            child.cancel_with(&CauseB);
+            child
+        });
+        root.cancel_with(&CauseA);
+        let child = t.join().unwrap();
+        assert_eq!(root_token.cause().unwrap().to_string(), "a");
+        let c = child_token.cause().unwrap().to_string();
+        assert!(c == "a" || c == "b");
+        drop(child);
+    });
+}
+
+/// Two threads cancelling the same source with different causes.
+#[test]
+fn two_cancels_of_one_node() {
+    model(|| {
+        let source = Arc::new(CancelSource::new());
+        let token = source.token();
+        let child = token.child();
+        let s2 = source.clone();
+        let t = thread::spawn(move || s2.cancel_with(&CauseB));
+        source.cancel_with(&CauseA);
+        t.join().unwrap();
+        let root_cause = token.cause().unwrap().to_string();
+        assert_eq!(child.token().cause().unwrap().to_string(), root_cause);
+    });
+}
+
+/// A linked source whose two parents are cancelled at once.
+#[test]
+fn linked_parents_cancel_concurrently() {
+    model(|| {
+        let a = CancelSource::new();
+        let b = CancelSource::new();
+        let linked = CancelSource::linked([&a.token(), &b.token()]);
+        let t = thread::spawn(move || a.cancel_with(&CauseA));
+        b.cancel_with(&CauseB);
+        t.join().unwrap();
+        assert!(linked.is_cancelled());
+    });
+}
+
+/// A linked source dropped while a parent cancels.
+#[test]
+fn linked_drop_vs_parent_cancel() {
+    model(|| {
+        let a = CancelSource::new();
+        let linked = CancelSource::linked([&a.token()]);
+        let t = thread::spawn(move || drop(linked));
+        a.cancel();
+        t.join().unwrap();
+    });
+}
+
+/// Re-polling with a new waker races the canceller: if the last poll was
+/// pending, the last registered waker is woken.
+#[test]
+fn repoll_vs_cancel() {
+    struct Count(AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let t = thread::spawn(move || {
+            let first = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+            let second = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+            let mut fut = pin!(token.cancelled());
+            let w1 = std::task::Waker::from(first.clone());
+            if fut.as_mut().poll(&mut Context::from_waker(&w1)).is_ready() {
+                return None;
+            }
+            let w2 = std::task::Waker::from(second.clone());
+            let last = fut.as_mut().poll(&mut Context::from_waker(&w2));
+            Some((last.is_pending(), second))
+        });
+        source.cancel();
+        if let Some((pending, second)) = t.join().unwrap() {
+            if pending {
+                assert_eq!(second.0.load(SeqCst), 1, "lost wake-up");
+            }
+        }
+    });
+}

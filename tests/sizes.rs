@@ -1,0 +1,13 @@
+//! Static size budgets (64-bit targets).
+
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn node_and_future_fit_a_cache_line() {
+    use core::mem::size_of;
+    let node = cancel_token::__private::NODE_SIZE;
+    let fut = size_of::<cancel_token::Cancelled<'_>>();
+    assert!(node <= 64, "node: {node} bytes");
+    assert!(fut <= 64, "Cancelled: {fut} bytes");
+    assert_eq!(size_of::<cancel_token::CancelToken>(), 8);
+    assert_eq!(size_of::<Option<cancel_token::CancelToken>>(), 8);
+}
