@@ -82,6 +82,14 @@ impl List {
         }
     }
 
+    /// Whether the list is empty. The caller holds the owning node's lock.
+    pub(crate) fn is_empty_locked(&self) -> bool {
+        self.head.with(|h| {
+            // SAFETY: the caller holds the owning node's lock.
+            unsafe { (*h).is_none() }
+        })
+    }
+
     /// Links `entry` at the front and marks it `LINKED`.
     ///
     /// # Safety

@@ -22,7 +22,10 @@
 //! reference (heap) or a borrow count its owner waits for (pinned), so its owner
 //! may drop it at any time.
 //!
-//! No thread ever holds two node locks, so there is no lock order.
+//! A child with nothing in its list is cancelled on the spot, under its
+//! parent's lock and its own, which saves the work list's reference. That is the
+//! only place two locks are held, always parent then child, so there is no
+//! cycle.
 //!
 //! # Races
 //!
@@ -254,15 +257,14 @@ impl Node {
         if self.class() == class::NEVER {
             return false;
         }
-        let mut guard = self.lock();
+        let guard = self.lock();
         if guard.is_cancelled() {
             return false;
         }
-        // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
-        self.cause.with_mut(|c| unsafe { *c = cause });
-        // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
-        self.state
-            .fetch_or(CANCELLED | (reason.to_bits() << REASON_SHIFT), Release);
+        let Err(mut guard) = guard.cancel_if_idle(reason, cause) else {
+            return true;
+        };
+        guard.mark_cancelled(reason, cause);
         loop {
             let mut callback = None;
             let destroyed = UnsafeCell::new(false);
@@ -276,13 +278,23 @@ impl Node {
                 match entry.kind {
                     Kind::Child => {
                         // SAFETY: a linked child is alive (its owner unlinks it under
-                        // this lock before letting go of it), and `entry` is its first field.
+                        // this lock before letting go of it); `e` came from `entry_ptr`.
                         let child = unsafe { Node::from_entry(e) };
                         // SAFETY: as above.
-                        unsafe { child.as_ref() }.inc_ref();
+                        let c = unsafe { child.as_ref() };
+                        // A child with an empty list is cancelled here, under both
+                        // locks (always parent, then child); others go on the work list.
+                        let child_guard = c.lock();
+                        let done = child_guard.is_cancelled()
+                            || child_guard.cancel_if_idle(reason, cause).is_ok();
+                        if !done {
+                            c.inc_ref();
+                        }
                         // Release: pairs with the lock-free check in `unlink_child`.
                         entry.status.store(NOTIFIED, Release);
-                        work.push(child);
+                        if !done {
+                            work.push(child);
+                        }
                     }
                     Kind::Waiter => {
                         // SAFETY: the waiter is linked, so its future is pinned and alive.
@@ -314,12 +326,11 @@ impl Node {
         }
     }
 
-    /// A pointer to `entry` that keeps the whole node's provenance, so the
-    /// canceller can turn it back into the node (`from_entry`).
-    pub(crate) fn entry_ptr(&self) -> NonNull<Entry> {
-        let node = NonNull::from(self);
-        // SAFETY: in bounds of the node.
-        unsafe { NonNull::new_unchecked(core::ptr::addr_of!((*node.as_ptr()).entry).cast_mut()) }
+    /// A pointer to `node`'s entry with the provenance of `node` itself (for a
+    /// heap node, the one that may free it), so `from_entry` gets it back.
+    pub(crate) fn entry_ptr(node: NonNull<Node>) -> NonNull<Entry> {
+        // SAFETY: in bounds of the node; no reference is created.
+        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*node.as_ptr()).entry)) }
     }
 
     /// The node whose `entry` field is `e`.
@@ -336,19 +347,24 @@ impl Node {
     /// Links `child` (not yet linked) into this node, unless this node is already
     /// cancelled, in which case the child is cancelled with the same reason and
     /// cause. With a nonzero `once` bit, only the first caller that sets it in the
-    /// child's state links (lazily linked pinned children).
+    /// child's state links (lazily linked pinned children). A heap child takes
+    /// its reference on this node in the same step as the unlock.
     ///
     /// # Safety
     /// `child` stays valid and pinned until it calls `unlink_child`.
-    pub(crate) unsafe fn link_child(&self, child: &Node, once: usize) {
+    pub(crate) unsafe fn link_child(&self, child_ptr: NonNull<Node>, once: usize) {
+        // SAFETY: the caller keeps the child alive.
+        let child = unsafe { child_ptr.as_ref() };
         if self.class() == class::NEVER {
             // Relaxed: nothing is published with this bit when the parent is `never`.
             child.state.fetch_or(once, Relaxed);
             return;
         }
+        let counted = child.class() == class::HEAP && self.class() != class::STATIC;
+        let refs = if counted { REF_ONE } else { 0 };
         let guard = self.lock();
         if guard.is_cancelled() {
-            drop(guard);
+            guard.unlock_adding(refs);
             let (reason, cause) = self.reason_and_cause().unwrap_or((Reason::Cancelled, None));
             child.cancel(reason, cause);
             // Release: whoever sees the bit also sees the child cancelled.
@@ -360,11 +376,14 @@ impl Node {
             return;
         }
         // SAFETY: under our lock; the caller keeps `child` pinned until unlinked.
-        unsafe { self.list.push_front(child.entry_ptr()) };
+        unsafe { self.list.push_front(Node::entry_ptr(child_ptr)) };
+        guard.unlock_adding(refs);
     }
 
     /// Removes `child` from this node's list if a canceller has not taken it.
-    pub(crate) fn unlink_child(&self, child: &Node) {
+    pub(crate) fn unlink_child(&self, child_ptr: NonNull<Node>) {
+        // SAFETY: the caller, the child's owner, keeps it alive.
+        let child = unsafe { child_ptr.as_ref() };
         // Acquire: pairs with the canceller's store of NOTIFIED under our lock. IDLE
         // (never linked) cannot be stale: only the child itself links it; once
         // NOTIFIED, the child is out of the list for good.
@@ -374,7 +393,7 @@ impl Node {
         let _guard = self.lock();
         if child.entry.status_locked() == LINKED {
             // SAFETY: under our lock and the entry is in our list.
-            unsafe { self.list.unlink(child.entry_ptr()) };
+            unsafe { self.list.unlink(Node::entry_ptr(child_ptr)) };
             child.entry.status.store(crate::entry::IDLE, Relaxed); // Relaxed: under the lock
         }
     }
@@ -391,6 +410,49 @@ impl Guard<'_> {
     /// Whether the node is cancelled; Relaxed is enough, `CANCELLED` changes only under the lock.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.node.state.load(Relaxed) & CANCELLED != 0
+    }
+
+    fn set_cause(&self, cause: Option<Cause>) {
+        // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
+        self.node.cause.with_mut(|c| unsafe { *c = cause });
+    }
+
+    fn cancelled_bits(reason: Reason) -> usize {
+        CANCELLED | (reason.to_bits() << REASON_SHIFT)
+    }
+
+    /// Marks a live node cancelled, keeping the lock to drain its list.
+    fn mark_cancelled(&self, reason: Reason, cause: Option<Cause>) {
+        self.set_cause(cause);
+        // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
+        self.node.state.fetch_or(Self::cancelled_bits(reason), Release);
+    }
+
+    /// If the live node's list is empty, marks it cancelled and unlocks in one
+    /// step (there is nothing to drain); otherwise gives the guard back.
+    fn cancel_if_idle(self, reason: Reason, cause: Option<Cause>) -> Result<(), Self> {
+        if !self.node.list.is_empty_locked() {
+            return Err(self);
+        }
+        self.set_cause(cause);
+        self.unlock_adding(Self::cancelled_bits(reason));
+        Ok(())
+    }
+
+    /// Unlocks, adding `bits` (clear flag bits, or `REF_ONE`) to the state in
+    /// the same read-modify-write. Release: publishes what was done under the
+    /// lock, including `cause`.
+    pub(crate) fn unlock_adding(self, bits: usize) {
+        let this = core::mem::ManuallyDrop::new(self);
+        #[cfg(any(feature = "std", cancel_token_loom))]
+        // LOCKED is set, so subtracting it clears it without a borrow.
+        this.node.state.fetch_add(bits.wrapping_sub(LOCKED), Release);
+        #[cfg(not(any(feature = "std", cancel_token_loom)))]
+        {
+            this.node.state.fetch_add(bits, Release);
+            // SAFETY: pairs with the `acquire` in `Node::lock`, in nesting order.
+            unsafe { critical_section::release(this.restore) };
+        }
     }
 }
 
@@ -420,7 +482,7 @@ impl WorkList {
             unsafe { *n = self.0 };
         });
         // SAFETY: as above.
-        self.0 = Some(unsafe { node.as_ref() }.entry_ptr());
+        self.0 = Some(Node::entry_ptr(node));
     }
 
     fn pop(&mut self) -> Option<NonNull<Node>> {
@@ -476,17 +538,15 @@ unsafe fn free(_: NonNull<Node>) {
 impl Node {
     /// A heap node with one reference, child of `parent` (which gains a reference)
     /// and linked into it.
-    pub(crate) fn new_heap(parent: Option<&Node>) -> NonNull<Node> {
+    pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
         let mut node = Node::new(class::HEAP, 1);
-        node.parent = parent.map(|p| {
-            p.inc_ref();
-            NonNull::from(p)
-        });
+        node.parent = parent;
         let node = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(node)));
         if let Some(p) = parent {
             // SAFETY: the new node is pinned in its box and unlinks itself before
-            // its owner releases it (`CancelSource::drop`).
-            unsafe { p.link_child(node.as_ref(), 0) };
+            // its owner releases it (`CancelSource::drop`). Linking takes the
+            // node's reference on its parent.
+            unsafe { p.as_ref().link_child(node, 0) };
         }
         node
     }

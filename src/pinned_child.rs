@@ -71,7 +71,7 @@ impl<'a> PinnedChild<'a> {
         // SAFETY: the parent outlives 'a, which outlives us.
         let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
         // SAFETY: pinned; `Drop` unlinks it and waits for cancellers to let go.
-        unsafe { parent.link_child(node, LINKED_ONCE) };
+        unsafe { parent.link_child(NonNull::from(node), LINKED_ONCE) };
     }
 
     /// A borrowed token for this child.
@@ -107,7 +107,7 @@ impl Drop for PinnedChild<'_> {
         node.cancel(Reason::Cancelled, None);
         // SAFETY: the parent outlives us.
         let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
-        parent.unlink_child(node);
+        parent.unlink_child(NonNull::from(node));
         node.wait_unborrowed();
     }
 }

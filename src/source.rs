@@ -127,7 +127,7 @@ impl Drop for CancelSource {
         node.cancel(Reason::Cancelled, None);
         if let Some(parent) = node.parent {
             // SAFETY: a child holds a reference on its parent until it is freed.
-            unsafe { parent.as_ref() }.unlink_child(node);
+            unsafe { parent.as_ref() }.unlink_child(self.token.raw());
         }
     }
 }

@@ -61,6 +61,12 @@ impl CancelToken {
         CancelToken { node }
     }
 
+    /// The node pointer with its full provenance (heap nodes are freed through it).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn raw(&self) -> NonNull<Node> {
+        self.node
+    }
+
     #[inline(always)]
     pub(crate) fn node(&self) -> &Node {
         // SAFETY: we own a reference (or the node is static).
@@ -177,7 +183,7 @@ impl CancelToken {
     /// assert!(child.is_cancelled());
     /// ```
     pub fn child(&self) -> crate::CancelSource {
-        crate::CancelSource::from_node(Node::new_heap(Some(self.node())), None)
+        crate::CancelSource::from_node(Node::new_heap(Some(self.node)), None)
     }
 
     /// Runs `f` once, on the thread that cancels this token, outside any internal

@@ -238,20 +238,22 @@ fn repoll_vs_cancel() {
         let t = thread::spawn(move || {
             let first = std::sync::Arc::new(Count(AtomicUsize::new(0)));
             let second = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-            let mut fut = pin!(token.cancelled());
+            // Boxed and handed back, so it stays registered until after cancel.
+            let mut fut = Box::pin(token.cancelled_owned());
             let w1 = std::task::Waker::from(first.clone());
             if fut.as_mut().poll(&mut Context::from_waker(&w1)).is_ready() {
                 return None;
             }
             let w2 = std::task::Waker::from(second.clone());
             let last = fut.as_mut().poll(&mut Context::from_waker(&w2));
-            Some((last.is_pending(), second))
+            Some((last.is_pending(), second, fut))
         });
         source.cancel();
-        if let Some((pending, second)) = t.join().unwrap() {
+        if let Some((pending, second, fut)) = t.join().unwrap() {
             if pending {
                 assert_eq!(second.0.load(SeqCst), 1, "lost wake-up");
             }
+            drop(fut);
         }
     });
 }
