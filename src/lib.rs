@@ -64,29 +64,41 @@ extern crate alloc;
 #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 mod callback;
 mod cancelled;
+mod deadline;
 mod entry;
+mod lock;
 mod node;
 mod panic;
 mod pinned_child;
 mod reason;
 mod static_source;
 mod sync;
+mod tick_driver;
+mod timers;
 mod token;
 mod waiter;
+mod wheel;
 
 #[cfg(feature = "std")]
 mod blocking;
+#[cfg(feature = "alloc")]
+mod manual_driver;
 #[cfg(feature = "alloc")]
 mod on_cancel;
 #[cfg(feature = "alloc")]
 mod source;
 
 pub use cancelled::{Cancelled, CancelledOwned};
-pub use pinned_child::PinnedChild;
+pub use deadline::Deadline;
+pub use pinned_child::{PinnedChild, PinnedDeadline};
+pub use tick_driver::TickDriver;
+pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 pub use reason::{Cause, Reason};
 pub use static_source::StaticSource;
 pub use token::{CancelToken, TokenRef};
 
+#[cfg(feature = "alloc")]
+pub use manual_driver::ManualDriver;
 #[cfg(feature = "alloc")]
 pub use on_cancel::OnCancel;
 #[cfg(feature = "alloc")]

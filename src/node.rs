@@ -66,6 +66,8 @@ pub(crate) mod class {
     pub(crate) const NEVER: u8 = 2;
     /// Pinned by its owner, who waits for the borrow count to reach zero.
     pub(crate) const PINNED: u8 = 3;
+    /// Flag: the node is the head of a `deadline::TimedNode` (with a deadline).
+    pub(crate) const TIMED: u8 = 0x10;
 }
 
 /// A readable view of a state word, for `Debug`.
@@ -137,8 +139,14 @@ impl Node {
         }
     }
 
+    /// How the node's memory is owned (`class::*`).
     pub(crate) fn class(&self) -> u8 {
-        self.entry.class
+        self.entry.class & !class::TIMED
+    }
+
+    /// Whether the node is the head of a `deadline::TimedNode`.
+    pub(crate) fn is_timed(&self) -> bool {
+        self.entry.class & class::TIMED != 0
     }
 
     /// One Acquire load: pairs with the Release that publishes `CANCELLED`, so a
@@ -226,19 +234,19 @@ impl Node {
 
     /// Cancels this node and every live descendant, waking waiters and running
     /// callbacks. Returns whether this call did it (false if already cancelled).
-    pub(crate) fn cancel(&self, reason: Reason, cause: Option<Cause>) -> bool {
+    pub(crate) fn cancel(this: NonNull<Node>, reason: Reason, cause: Option<Cause>) -> bool {
         // Once set, CANCELLED never clears and its setter drains the list.
-        if self.is_cancelled() {
+        // SAFETY: the caller keeps the node alive.
+        if unsafe { this.as_ref() }.is_cancelled() {
             return false;
         }
         let mut work = WorkList(None);
         let mut wakers = crate::waiter::WakeBatch::new();
         let mut panic = crate::panic::PanicSlot::new();
-        let did = self.cancel_one(reason, cause, &mut work, &mut wakers, &mut panic);
+        let did = Node::cancel_one(this, reason, cause, &mut work, &mut wakers, &mut panic);
         while let Some(child) = work.pop() {
-            // SAFETY: the work list holds a reference (or borrow) on each node in it.
-            let node = unsafe { child.as_ref() };
-            node.cancel_one(reason, cause, &mut work, &mut wakers, &mut panic);
+            // The work list holds a reference (or borrow) on each node in it.
+            Node::cancel_one(child, reason, cause, &mut work, &mut wakers, &mut panic);
             // SAFETY: gives back the work list's reference.
             unsafe { release(child) };
         }
@@ -247,31 +255,33 @@ impl Node {
     }
 
     fn cancel_one(
-        &self,
+        this: NonNull<Node>,
         reason: Reason,
         cause: Option<Cause>,
         work: &mut WorkList,
         wakers: &mut crate::waiter::WakeBatch,
         panic: &mut crate::panic::PanicSlot,
     ) -> bool {
-        if self.class() == class::NEVER {
+        // SAFETY: the caller keeps the node alive.
+        let node = unsafe { this.as_ref() };
+        if node.class() == class::NEVER {
             return false;
         }
-        let guard = self.lock();
+        let guard = node.lock();
         if guard.is_cancelled() {
             return false;
         }
-        let Err(mut guard) = guard.cancel_if_idle(reason, cause) else {
+        let Err(mut guard) = guard.cancel_if_idle(this, reason, cause) else {
             return true;
         };
-        guard.mark_cancelled(reason, cause);
+        guard.mark_cancelled(this, reason, cause);
         loop {
             let mut callback = None;
             let destroyed = UnsafeCell::new(false);
             while let Some(e) = {
                 // SAFETY: we hold the lock, so the list and the popped entries'
                 // statuses are ours to change.
-                unsafe { self.list.pop_front() }
+                unsafe { node.list.pop_front() }
             } {
                 // SAFETY: a linked entry is valid until it is unlinked under the lock.
                 let entry = unsafe { e.as_ref() };
@@ -284,9 +294,15 @@ impl Node {
                         let c = unsafe { child.as_ref() };
                         // A child with an empty list is cancelled here, under both
                         // locks (always parent, then child); others go on the work list.
+                        // Either way the child's lock is released, and a reference
+                        // taken, before NOTIFIED lets its owner free it.
                         let child_guard = c.lock();
-                        let done = child_guard.is_cancelled()
-                            || child_guard.cancel_if_idle(reason, cause).is_ok();
+                        let done = if child_guard.is_cancelled() {
+                            drop(child_guard);
+                            true
+                        } else {
+                            child_guard.cancel_if_idle(child, reason, cause).is_ok()
+                        };
                         if !done {
                             c.inc_ref();
                         }
@@ -317,12 +333,12 @@ impl Node {
             if let Some(cb) = callback {
                 // SAFETY: `cb` is a callback we marked RUNNING; its owner frees it only
                 // after DONE or after flagging it destroyed, both under this node's lock.
-                unsafe { crate::callback::run(self, cb, &destroyed, reason, cause, panic) };
+                unsafe { crate::callback::run(node, cb, &destroyed, reason, cause, panic) };
             }
             if !more {
                 return true;
             }
-            guard = self.lock();
+            guard = node.lock();
         }
     }
 
@@ -350,15 +366,17 @@ impl Node {
     /// child's state links (lazily linked pinned children). A heap child takes
     /// its reference on this node in the same step as the unlock.
     ///
+    /// Returns whether this call linked the child (false if it was born
+    /// cancelled, or another caller linked it).
+    ///
     /// # Safety
     /// `child` stays valid and pinned until it calls `unlink_child`.
-    pub(crate) unsafe fn link_child(&self, child_ptr: NonNull<Node>, once: usize) {
+    pub(crate) unsafe fn link_child(&self, child_ptr: NonNull<Node>, once: usize) -> bool {
         // SAFETY: the caller keeps the child alive.
         let child = unsafe { child_ptr.as_ref() };
         if self.class() == class::NEVER {
             // Relaxed: nothing is published with this bit when the parent is `never`.
-            child.state.fetch_or(once, Relaxed);
-            return;
+            return child.state.fetch_or(once, Relaxed) & once == 0;
         }
         let counted = child.class() == class::HEAP && self.class() != class::STATIC;
         let refs = if counted { REF_ONE } else { 0 };
@@ -366,18 +384,19 @@ impl Node {
         if guard.is_cancelled() {
             guard.unlock_adding(refs);
             let (reason, cause) = self.reason_and_cause().unwrap_or((Reason::Cancelled, None));
-            child.cancel(reason, cause);
+            Node::cancel(child_ptr, reason, cause);
             // Release: whoever sees the bit also sees the child cancelled.
             child.state.fetch_or(once, Release);
-            return;
+            return false;
         }
         // AcqRel: under the parent's lock; one caller links, the others see it done.
         if once != 0 && child.state.fetch_or(once, AcqRel) & once != 0 {
-            return;
+            return false;
         }
         // SAFETY: under our lock; the caller keeps `child` pinned until unlinked.
         unsafe { self.list.push_front(Node::entry_ptr(child_ptr)) };
         guard.unlock_adding(refs);
+        true
     }
 
     /// Removes `child` from this node's list if a canceller has not taken it.
@@ -412,9 +431,16 @@ impl Guard<'_> {
         self.node.state.load(Relaxed) & CANCELLED != 0
     }
 
-    fn set_cause(&self, cause: Option<Cause>) {
+    /// Writes the cause before `CANCELLED` is published, and takes a timed
+    /// node's deadline out of its timer wheel (still under the node's lock, which
+    /// arming also holds, so a deadline is never armed on a cancelled node).
+    fn set_cause(&self, this: NonNull<Node>, cause: Option<Cause>) {
         // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
         self.node.cause.with_mut(|c| unsafe { *c = cause });
+        if self.node.is_timed() {
+            // SAFETY: `this` is a live timed node, with its whole provenance.
+            unsafe { crate::deadline::disarm(this) };
+        }
     }
 
     fn cancelled_bits(reason: Reason) -> usize {
@@ -422,19 +448,24 @@ impl Guard<'_> {
     }
 
     /// Marks a live node cancelled, keeping the lock to drain its list.
-    fn mark_cancelled(&self, reason: Reason, cause: Option<Cause>) {
-        self.set_cause(cause);
+    fn mark_cancelled(&self, this: NonNull<Node>, reason: Reason, cause: Option<Cause>) {
+        self.set_cause(this, cause);
         // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
         self.node.state.fetch_or(Self::cancelled_bits(reason), Release);
     }
 
     /// If the live node's list is empty, marks it cancelled and unlocks in one
     /// step (there is nothing to drain); otherwise gives the guard back.
-    fn cancel_if_idle(self, reason: Reason, cause: Option<Cause>) -> Result<(), Self> {
+    fn cancel_if_idle(
+        self,
+        this: NonNull<Node>,
+        reason: Reason,
+        cause: Option<Cause>,
+    ) -> Result<(), Self> {
         if !self.node.list.is_empty_locked() {
             return Err(self);
         }
-        self.set_cause(cause);
+        self.set_cause(this, cause);
         self.unlock_adding(Self::cancelled_bits(reason));
         Ok(())
     }
@@ -525,6 +556,12 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
 
 #[cfg(feature = "alloc")]
 unsafe fn free(node: NonNull<Node>) {
+    // SAFETY: the caller owns the last reference.
+    if unsafe { node.as_ref() }.is_timed() {
+        // SAFETY: timed heap nodes are boxed `TimedNode`s (node first, `repr(C)`).
+        unsafe { crate::deadline::free(node) };
+        return;
+    }
     // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
     drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
 }

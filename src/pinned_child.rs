@@ -1,17 +1,57 @@
-//! `PinnedChild`: a child node that lives in its owner's frame, for the
-//! no-allocator tier.
+//! `PinnedChild` and `PinnedDeadline`: child nodes that live in their owner's
+//! frame, for the no-allocator tier.
 
 use core::fmt;
 use core::marker::{PhantomData, PhantomPinned};
 use core::pin::Pin;
 use core::ptr::NonNull;
+use core::time::Duration;
 
+use crate::deadline::TimedNode;
 use crate::node::{class, Node};
 use crate::sync::Ordering::*;
-use crate::{Cause, Reason, TokenRef};
+use crate::timers::TimersHandle;
+use crate::{Cause, Reason, TickDriver, TokenRef};
 
 /// Set in a pinned node's state once it has been linked into its parent.
 const LINKED_ONCE: usize = 1 << 4;
+
+/// Links a pinned node into its parent on first use; returns whether this call
+/// did (the caller then arms a deadline, if any).
+///
+/// # Safety
+/// `this` is a pinned node with its whole provenance, whose parent outlives it.
+unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
+    // SAFETY: by the caller's guarantee.
+    let node = unsafe { this.as_ref() };
+    // Acquire: pairs with the fetch_or of the linking caller.
+    if node.state.load(Acquire) & LINKED_ONCE != 0 {
+        return (node, false);
+    }
+    // SAFETY: the parent outlives the child.
+    let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
+    // SAFETY: pinned; `drop_pinned` unlinks it and waits for cancellers.
+    let linked = unsafe { parent.link_child(this, LINKED_ONCE) };
+    (node, linked)
+}
+
+/// Cancels, unlinks, and waits until no canceller or timer borrows the node.
+///
+/// # Safety
+/// `this` is a pinned node with its whole provenance, being dropped.
+unsafe fn drop_pinned(this: NonNull<Node>) {
+    // SAFETY: by the caller's guarantee.
+    let node = unsafe { this.as_ref() };
+    // Relaxed: set by this thread, or published by the parent's lock.
+    if node.state.load(Relaxed) & LINKED_ONCE == 0 {
+        return;
+    }
+    Node::cancel(this, Reason::Cancelled, None);
+    // SAFETY: the parent outlives the child.
+    let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
+    parent.unlink_child(this);
+    node.wait_unborrowed();
+}
 
 /// A child source whose node is stored in place (a stack frame, an async task, a
 /// `static` cell) rather than on the heap. It is the no-allocator tier's
@@ -56,59 +96,39 @@ impl<'a> PinnedChild<'a> {
         }
     }
 
-    fn linked(self: Pin<&Self>) -> &Node {
-        let node = &self.get_ref().node;
-        // Acquire: pairs with the fetch_or below on another thread.
-        if node.state.load(Acquire) & LINKED_ONCE == 0 {
-            self.link_slow();
-        }
-        node
-    }
-
-    #[cold]
-    fn link_slow(self: Pin<&Self>) {
-        let node = &self.get_ref().node;
-        // SAFETY: the parent outlives 'a, which outlives us.
-        let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
-        // SAFETY: pinned; `Drop` unlinks it and waits for cancellers to let go.
-        unsafe { parent.link_child(NonNull::from(node), LINKED_ONCE) };
+    fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
+        let this = NonNull::from(&self.get_ref().node);
+        // SAFETY: pinned, and the parent outlives 'a.
+        (unsafe { ensure_linked(this) }.0, this)
     }
 
     /// A borrowed token for this child.
     pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
         TokenRef {
-            node: self.linked(),
+            node: self.linked().0,
         }
     }
 
     /// Cancels this child and its descendants, not its parent.
     pub fn cancel(self: Pin<&Self>) {
-        self.linked().cancel(Reason::Cancelled, None);
+        Node::cancel(self.linked().1, Reason::Cancelled, None);
     }
 
     /// Cancels with a cause.
     pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
-        self.linked().cancel(Reason::Cancelled, Some(cause));
+        Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
     }
 
     /// Whether this child is cancelled.
     pub fn is_cancelled(self: Pin<&Self>) -> bool {
-        self.linked().is_cancelled()
+        self.linked().0.is_cancelled()
     }
 }
 
 impl Drop for PinnedChild<'_> {
     fn drop(&mut self) {
-        let node = &self.node;
-        // Relaxed: set by this thread or published by the parent's lock.
-        if node.state.load(Relaxed) & LINKED_ONCE == 0 {
-            return;
-        }
-        node.cancel(Reason::Cancelled, None);
-        // SAFETY: the parent outlives us.
-        let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
-        parent.unlink_child(NonNull::from(node));
-        node.wait_unborrowed();
+        // SAFETY: pinned until now (it is `!Unpin`), and its parent outlives it.
+        unsafe { drop_pinned(NonNull::from(&self.node)) };
     }
 }
 
@@ -119,3 +139,101 @@ impl fmt::Debug for PinnedChild<'_> {
             .finish()
     }
 }
+
+/// A [`PinnedChild`] with a deadline on a [`TickDriver`]: cancelled with
+/// [`Reason::DeadlineExceeded`] when the driver's tick count reaches the
+/// deadline. Needs no allocator; the timer entry lives in the node.
+///
+/// The deadline is armed when the child is first used pinned; dropping or
+/// cancelling it takes the deadline out of the driver at once.
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver};
+/// use core::time::Duration;
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static TICKS: TickDriver = TickDriver::new(Duration::from_millis(1));
+///
+/// let job = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::from_millis(3)));
+/// let token = job.as_ref().token();
+/// TICKS.advance(2); // e.g. from the SysTick handler
+/// assert!(!token.is_cancelled());
+/// TICKS.advance(1);
+/// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
+/// ```
+pub struct PinnedDeadline<'a> {
+    timed: TimedNode,
+    driver: &'a TickDriver,
+    _parent: PhantomData<&'a Node>,
+    _pin: PhantomPinned,
+}
+
+impl<'a> PinnedDeadline<'a> {
+    /// A child of `parent` that expires at tick `at` of `driver`.
+    pub fn new(parent: TokenRef<'a>, driver: &'a TickDriver, at: u64) -> Self {
+        // SAFETY: the handle lives in the node, which `'a` keeps within the
+        // driver's lifetime; it is never cloned out.
+        let timers = unsafe { TimersHandle::borrowed(driver.timers()) };
+        let mut timed = TimedNode::new(class::PINNED, 0, at, timers);
+        timed.node.parent = Some(NonNull::from(parent.node));
+        PinnedDeadline {
+            timed,
+            driver,
+            _parent: PhantomData,
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// A child of `parent` that expires `after` from `driver`'s current tick.
+    pub fn with_timeout(parent: TokenRef<'a>, driver: &'a TickDriver, after: Duration) -> Self {
+        let at = driver.now().saturating_add(driver.ticks_in(after));
+        Self::new(parent, driver, at)
+    }
+
+    fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
+        let this = NonNull::from(&self.get_ref().timed).cast::<Node>();
+        // SAFETY: pinned, and the parent outlives 'a.
+        let (node, first) = unsafe { ensure_linked(this) };
+        if first {
+            let driver = self.driver;
+            // SAFETY: a live timed node with its whole provenance, armed once.
+            unsafe { crate::deadline::arm(this, |t| driver.wake_at_tick(t)) };
+        }
+        (node, this)
+    }
+
+    /// A borrowed token for this child.
+    pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
+        TokenRef {
+            node: self.linked().0,
+        }
+    }
+
+    /// Cancels this child and its descendants, not its parent.
+    pub fn cancel(self: Pin<&Self>) {
+        Node::cancel(self.linked().1, Reason::Cancelled, None);
+    }
+
+    /// Whether this child is cancelled.
+    pub fn is_cancelled(self: Pin<&Self>) -> bool {
+        self.linked().0.is_cancelled()
+    }
+}
+
+impl Drop for PinnedDeadline<'_> {
+    fn drop(&mut self) {
+        // SAFETY: pinned until now, and its parent outlives it. Cancelling takes
+        // the entry out of the wheel; waiting covers a timer firing right now.
+        unsafe { drop_pinned(NonNull::from(&self.timed).cast()) };
+    }
+}
+
+impl fmt::Debug for PinnedDeadline<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinnedDeadline")
+            .field("reason", &self.timed.node.reason())
+            .finish()
+    }
+}
+

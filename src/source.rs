@@ -93,13 +93,13 @@ impl CancelSource {
     /// node reached first, which that call completes. With `std`, a panic from a
     /// callback or waker continues here after all others ran.
     pub fn cancel(&self) {
-        self.token.node().cancel(Reason::Cancelled, None);
+        Node::cancel(self.token.raw(), Reason::Cancelled, None);
     }
 
     /// Like [`cancel`](Self::cancel), attaching `cause` for
     /// [`CancelToken::cause`] on this token and its descendants.
     pub fn cancel_with(&self, cause: Cause) {
-        self.token.node().cancel(Reason::Cancelled, Some(cause));
+        Node::cancel(self.token.raw(), Reason::Cancelled, Some(cause));
     }
 
     /// Whether the token is cancelled; one Acquire load.
@@ -124,7 +124,7 @@ impl Drop for CancelSource {
     fn drop(&mut self) {
         drop(self.links.take());
         let node = self.token.node();
-        node.cancel(Reason::Cancelled, None);
+        Node::cancel(self.token.raw(), Reason::Cancelled, None);
         if let Some(parent) = node.parent {
             // SAFETY: a child holds a reference on its parent until it is freed.
             unsafe { parent.as_ref() }.unlink_child(self.token.raw());
@@ -145,6 +145,6 @@ struct Link(CancelToken);
 
 impl crate::callback::Fire for Link {
     fn fire(self, reason: Reason, cause: Option<Cause>) {
-        self.0.node().cancel(reason, cause);
+        Node::cancel(self.0.raw(), reason, cause);
     }
 }

@@ -54,12 +54,12 @@ impl StaticSource {
     /// Cancels the token and its descendants; see
     /// [`CancelSource::cancel`](crate::CancelSource).
     pub fn cancel(&self) {
-        self.node.cancel(Reason::Cancelled, None);
+        Node::cancel(NonNull::from(&self.node), Reason::Cancelled, None);
     }
 
     /// Cancels with a cause; see [`Cause`].
     pub fn cancel_with(&self, cause: Cause) {
-        self.node.cancel(Reason::Cancelled, Some(cause));
+        Node::cancel(NonNull::from(&self.node), Reason::Cancelled, Some(cause));
     }
 
     /// One Acquire load.

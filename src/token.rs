@@ -212,6 +212,83 @@ impl CancelToken {
     }
 }
 
+#[cfg(feature = "alloc")]
+impl CancelToken {
+    /// A child that is also cancelled, with [`Reason::DeadlineExceeded`], when
+    /// `driver`'s clock reaches `at` (Go's `context.WithDeadline`).
+    ///
+    /// Dropping or cancelling the returned source takes the deadline out of the
+    /// driver at once. A deadline already past cancels at once; an instant too
+    /// far to count in ticks never fires. If this token already expires no later
+    /// on the same driver, no timer is armed. If the driver has stopped, the
+    /// child is cancelled at once with `DeadlineExceeded`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// let job = root.token().child_with_deadline(&driver, Duration::from_secs(5));
+    /// driver.advance(Duration::from_secs(4));
+    /// assert!(!job.is_cancelled());
+    /// driver.advance(Duration::from_secs(1));
+    /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    /// ```
+    pub fn child_with_deadline<D: crate::TimerDriver>(
+        &self,
+        driver: &D,
+        at: D::Instant,
+    ) -> crate::CancelSource {
+        self.child_at_tick(driver, driver.ticks_at(at))
+    }
+
+    /// A child cancelled with [`Reason::DeadlineExceeded`] once `after` has
+    /// passed on `driver` (Go's `context.WithTimeout`); see
+    /// [`child_with_deadline`](Self::child_with_deadline).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// {
+    ///     let request = root.token().child_with_timeout(&driver, Duration::from_secs(600));
+    ///     assert_eq!(driver.pending(), 1);
+    ///     // ... the work ends early: dropping the source frees the timer.
+    /// }
+    /// assert_eq!(driver.pending(), 0);
+    /// ```
+    pub fn child_with_timeout<D: crate::TimerDriver>(
+        &self,
+        driver: &D,
+        after: core::time::Duration,
+    ) -> crate::CancelSource {
+        let now = driver.ticks_at(driver.now());
+        self.child_at_tick(driver, now.saturating_add(driver.duration_ticks(after)))
+    }
+
+    fn child_at_tick<D: crate::TimerDriver>(&self, driver: &D, at: u64) -> crate::CancelSource {
+        let timers = driver.timers();
+        let covered = crate::deadline::effective(self.node)
+            .is_some_and(|d| d.instant(driver).is_some() && d.ticks() <= at);
+        if at == u64::MAX || covered {
+            return self.child();
+        }
+        let node = crate::deadline::new_heap(self.node, at, timers, |t| driver.wake_at(t));
+        crate::CancelSource::from_node(node, None)
+    }
+}
+
+impl CancelToken {
+    /// When this token expires: the earliest deadline among it and its
+    /// ancestors; see [`Deadline`](crate::Deadline).
+    pub fn deadline(&self) -> Option<crate::Deadline> {
+        crate::deadline::effective(self.node)
+    }
+}
+
 #[cfg(feature = "std")]
 impl CancelToken {
     /// Blocks the thread until the token is cancelled. For code with no executor.

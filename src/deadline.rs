@@ -1,0 +1,190 @@
+//! Tokens with a deadline: nodes that carry a timer-wheel entry.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::node::{class, Node};
+use crate::timers::{Timers, TimersHandle};
+use crate::wheel::WheelEntry;
+use crate::Reason;
+
+/// A node with a deadline. `#[repr(C)]` with the node first, so a node pointer
+/// of a timed node is also a pointer to this (the `TIMED` class flag says so).
+#[repr(C)]
+pub(crate) struct TimedNode {
+    pub(crate) node: Node,
+    entry: WheelEntry,
+    /// The deadline's tick; fixed.
+    at: u64,
+    timers: TimersHandle,
+}
+
+impl TimedNode {
+    pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle) -> Self {
+        TimedNode {
+            node: Node::new(ownership | class::TIMED, refs),
+            entry: WheelEntry::new(),
+            at,
+            timers,
+        }
+    }
+
+    fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
+        // SAFETY: in bounds; no reference is created.
+        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).entry)) }
+    }
+}
+
+/// The timed node whose wheel entry is `e`.
+///
+/// # Safety
+/// `e` is the entry of a live `TimedNode`, derived from that node's pointer.
+pub(crate) unsafe fn node_of(e: NonNull<WheelEntry>) -> NonNull<Node> {
+    let offset = core::mem::offset_of!(TimedNode, entry);
+    // SAFETY: `e` points `offset` bytes into a `TimedNode`.
+    unsafe { NonNull::new_unchecked(e.as_ptr().byte_sub(offset).cast::<Node>()) }
+}
+
+/// Arms the deadline of a linked timed node, unless the node is cancelled; cancels
+/// it at once if the deadline is already due or the driver has stopped.
+///
+/// # Safety
+/// `this` is a live timed node, not armed before, with its whole provenance.
+pub(crate) unsafe fn arm(
+    this: NonNull<Node>,
+    wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
+) {
+    let t = this.cast::<TimedNode>();
+    // SAFETY: live, by the caller's guarantee.
+    let timed = unsafe { t.as_ref() };
+    let guard = timed.node.lock();
+    if guard.is_cancelled() {
+        return;
+    }
+    // SAFETY: we hold the node's lock (cancel disarms under it), the entry is
+    // not inserted, and the node stays put until it is removed.
+    let armed = unsafe { timed.timers.get().insert(TimedNode::entry_ptr(t), timed.at) };
+    drop(guard);
+    match armed {
+        Ok(None) => {}
+        Ok(Some(tick)) => {
+            if wake_at(tick).is_err() {
+                Node::cancel(this, Reason::DeadlineExceeded, None);
+            }
+        }
+        Err(()) => {
+            Node::cancel(this, Reason::DeadlineExceeded, None);
+        }
+    }
+}
+
+/// Takes a timed node's entry out of its wheel, if it is there.
+///
+/// # Safety
+/// `this` is a live timed node with its whole provenance.
+pub(crate) unsafe fn disarm(this: NonNull<Node>) {
+    let t = this.cast::<TimedNode>();
+    // SAFETY: live; the entry belongs to these timers.
+    unsafe { t.as_ref().timers.get().remove(TimedNode::entry_ptr(t)) };
+}
+
+/// Frees a heap timed node.
+///
+/// # Safety
+/// The last reference to a `Box<TimedNode>`, disarmed (it was cancelled first).
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn free(this: NonNull<Node>) {
+    // SAFETY: by the caller's guarantee.
+    drop(unsafe { alloc::boxed::Box::from_raw(this.cast::<TimedNode>().as_ptr()) });
+}
+
+/// A new heap timed child of `parent`, linked and armed.
+#[cfg(feature = "alloc")]
+pub(crate) fn new_heap(
+    parent: NonNull<Node>,
+    at: u64,
+    timers: TimersHandle,
+    wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
+) -> NonNull<Node> {
+    let mut timed = TimedNode::new(class::HEAP, 1, at, timers);
+    timed.node.parent = Some(parent);
+    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(timed))).cast::<Node>();
+    // SAFETY: the parent is alive (the caller borrows its token); the child is
+    // pinned in its box and unlinks itself before its owner lets go.
+    unsafe { parent.as_ref().link_child(this, 0) };
+    // SAFETY: live, just linked, never armed.
+    unsafe { arm(this, wake_at) };
+    this
+}
+
+/// The effective deadline of `node`: the earliest among it and its ancestors
+/// on the timers of the nearest one that has a deadline.
+pub(crate) fn effective(mut node: NonNull<Node>) -> Option<Deadline> {
+    let mut best: Option<Deadline> = None;
+    loop {
+        // SAFETY: a node keeps its ancestors alive (reference or borrow).
+        let n = unsafe { node.as_ref() };
+        if n.is_timed() {
+            // SAFETY: timed nodes are `TimedNode`s, and `node` has their provenance.
+            let t = unsafe { node.cast::<TimedNode>().as_ref() };
+            let here = Deadline {
+                ticks: t.at,
+                timers: t.timers.ptr(),
+            };
+            best = match best {
+                None => Some(here),
+                Some(b) if b.timers == here.timers && here.ticks < b.ticks => Some(here),
+                b => b,
+            };
+        }
+        match n.parent {
+            Some(p) => node = p,
+            None => return best,
+        }
+    }
+}
+
+/// When a token expires: the earliest deadline of the token and its ancestors
+/// (on the driver of the nearest one that has a deadline; deadlines of other
+/// drivers further up are not compared, as their clocks differ).
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, ManualDriver};
+///
+/// let driver = ManualDriver::new();
+/// let root = CancelSource::new();
+/// let request = root.token().child_with_timeout(&driver, Duration::from_secs(10));
+/// let step = request.token().child_with_timeout(&driver, Duration::from_secs(60));
+/// // The step cannot outlive its request.
+/// let d = step.token().deadline().unwrap();
+/// assert_eq!(d.instant(&driver), Some(Duration::from_secs(10)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    ticks: u64,
+    timers: NonNull<Timers>,
+}
+
+// SAFETY: the pointer is only compared, never followed.
+unsafe impl Send for Deadline {}
+// SAFETY: as above.
+unsafe impl Sync for Deadline {}
+
+impl Deadline {
+    /// The deadline in its driver's ticks.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// The deadline as `driver`'s instant, if it is on that driver.
+    pub fn instant<D: crate::TimerDriver>(&self, driver: &D) -> Option<D::Instant> {
+        (driver.timers().ptr() == self.timers).then(|| driver.instant_at(self.ticks))
+    }
+}
+
+impl fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deadline").field("ticks", &self.ticks).finish()
+    }
+}

@@ -1,0 +1,90 @@
+//! `ManualDriver`: a deterministic clock for tests.
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::time::Duration;
+
+use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+
+/// A clock that moves only when told to, for tests: deterministic, no thread,
+/// no runtime. Ticks are microseconds; instants are the time since the driver
+/// was made. Clones share the clock.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, ManualDriver, Reason};
+///
+/// let driver = ManualDriver::new();
+/// let root = CancelSource::new();
+/// let call = root.token().child_with_timeout(&driver, Duration::from_millis(250));
+/// driver.advance(Duration::from_millis(250));
+/// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+/// ```
+#[derive(Clone)]
+pub struct ManualDriver {
+    timers: Arc<Timers>,
+}
+
+impl ManualDriver {
+    /// A clock at zero with no deadlines.
+    pub fn new() -> Self {
+        ManualDriver {
+            timers: Timers::new_shared(),
+        }
+    }
+
+    /// Moves the clock forward by `by` (whole microseconds) and fires every
+    /// deadline now due before returning.
+    pub fn advance(&self, by: Duration) {
+        let us = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+        self.timers.advance(self.timers.now().saturating_add(us));
+    }
+
+    /// How many deadlines are armed.
+    pub fn pending(&self) -> usize {
+        self.timers.pending()
+    }
+}
+
+impl Default for ManualDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimerDriver for ManualDriver {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        Duration::from_micros(self.timers.now())
+    }
+
+    fn ticks_at(&self, at: Duration) -> u64 {
+        self.duration_ticks(at)
+    }
+
+    fn instant_at(&self, ticks: u64) -> Duration {
+        Duration::from_micros(ticks)
+    }
+
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
+    }
+
+    fn timers(&self) -> TimersHandle {
+        TimersHandle::from_arc(&self.timers)
+    }
+
+    fn wake_at(&self, _tick: u64) -> Result<(), DriverStopped> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ManualDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualDriver")
+            .field("now", &TimerDriver::now(self))
+            .field("pending", &self.pending())
+            .finish()
+    }
+}

@@ -1,0 +1,230 @@
+//! Deadlines: firing, disarming, bookkeeping, drivers.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cancel_token::{
+    CancelSource, DriverStopped, ManualDriver, Reason, TimerDriver, Timers, TimersHandle,
+};
+
+const MIN: Duration = Duration::from_secs(60);
+
+#[test]
+fn fires_at_the_deadline_not_before() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let job = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(10));
+    driver.advance(Duration::from_micros(9_999));
+    assert!(!job.is_cancelled());
+    driver.advance(Duration::from_micros(1));
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!root.is_cancelled());
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn expiry_reaches_descendants_waiters_and_callbacks_once() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let job = root.token().child_with_timeout(&driver, MIN);
+    let step = job.token().child();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let _g = step.token().on_cancel(move |reason| {
+        assert_eq!(reason, Reason::DeadlineExceeded);
+        r.fetch_add(1, SeqCst);
+    });
+    let token = step.token();
+    let waiter = std::thread::spawn(move || token.wait());
+    driver.advance(MIN);
+    driver.advance(MIN);
+    assert_eq!(waiter.join().unwrap(), Reason::DeadlineExceeded);
+    assert_eq!(ran.load(SeqCst), 1);
+    assert_eq!(step.reason(), Some(Reason::DeadlineExceeded));
+}
+
+#[test]
+fn a_past_deadline_cancels_at_once() {
+    let driver = ManualDriver::new();
+    driver.advance(Duration::from_secs(5));
+    let root = CancelSource::new();
+    let late = root
+        .token()
+        .child_with_deadline(&driver, Duration::from_secs(1));
+    assert_eq!(late.reason(), Some(Reason::DeadlineExceeded));
+    let now = root.token().child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn far_future_never_fires_nor_overflows() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let forever = root.token().child_with_timeout(&driver, Duration::MAX);
+    let far = root
+        .token()
+        .child_with_deadline(&driver, Duration::from_secs(u64::MAX));
+    let huge = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(1 << 40));
+    driver.advance(Duration::from_secs(1 << 30));
+    driver.advance(Duration::MAX);
+    assert!(!forever.is_cancelled());
+    assert!(!far.is_cancelled());
+    assert!(huge.is_cancelled());
+}
+
+#[test]
+fn cancelling_or_dropping_a_source_frees_its_entry() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let a = root.token().child_with_timeout(&driver, MIN);
+    let b = root.token().child_with_timeout(&driver, MIN);
+    assert_eq!(driver.pending(), 2);
+    a.cancel();
+    assert_eq!(driver.pending(), 1);
+    assert_eq!(a.reason(), Some(Reason::Cancelled));
+    drop(b);
+    assert_eq!(driver.pending(), 0);
+    // Cancelling a parent takes its timed descendants' entries out too.
+    let c = root.token().child_with_timeout(&driver, MIN);
+    let mid = c.token().child();
+    let d = mid.token().child_with_timeout(&driver, Duration::from_secs(1));
+    assert_eq!(driver.pending(), 2);
+    root.cancel();
+    assert_eq!(driver.pending(), 0);
+    driver.advance(MIN);
+    assert_eq!(d.reason(), Some(Reason::Cancelled));
+}
+
+#[test]
+fn a_parent_expiring_earlier_arms_no_timer_for_its_child() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let request = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(10));
+    let step = request.token().child_with_timeout(&driver, MIN);
+    assert_eq!(driver.pending(), 1, "the step's later deadline is covered");
+    assert_eq!(
+        step.token().deadline().unwrap().instant(&driver),
+        Some(Duration::from_secs(10))
+    );
+    let quick = request
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(1));
+    assert_eq!(driver.pending(), 2);
+    assert_eq!(
+        quick.token().deadline().unwrap().instant(&driver),
+        Some(Duration::from_secs(1))
+    );
+    assert!(root.token().deadline().is_none());
+    driver.advance(Duration::from_secs(10));
+    assert_eq!(step.reason(), Some(Reason::DeadlineExceeded));
+}
+
+#[test]
+fn fire_and_cancel_race_to_one_outcome() {
+    for i in 0..200 {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_micros(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let _g = job.token().on_cancel(move |_| {
+            r.fetch_add(1, SeqCst);
+        });
+        let d = driver.clone();
+        let t = std::thread::spawn(move || d.advance(Duration::from_micros(1)));
+        if i % 2 == 0 {
+            job.cancel();
+        } else {
+            drop(root);
+        }
+        t.join().unwrap();
+        assert!(job.is_cancelled());
+        assert_eq!(ran.load(SeqCst), 1);
+        assert_eq!(driver.pending(), 0);
+    }
+}
+
+#[test]
+fn dropping_the_driver_while_deadlines_are_armed_is_safe() {
+    let root = CancelSource::new();
+    let job = {
+        let driver = ManualDriver::new();
+        root.token().child_with_timeout(&driver, MIN)
+    };
+    assert!(!job.is_cancelled());
+    drop(job);
+    let driver = ManualDriver::new();
+    let job = root.token().child_with_timeout(&driver, MIN);
+    drop(driver);
+    root.cancel();
+    assert!(job.is_cancelled());
+}
+
+/// A driver whose runtime is gone: arming fails.
+struct Stopped(Arc<Timers>);
+impl TimerDriver for Stopped {
+    type Instant = u64;
+    fn now(&self) -> u64 {
+        0
+    }
+    fn ticks_at(&self, at: u64) -> u64 {
+        at
+    }
+    fn instant_at(&self, ticks: u64) -> u64 {
+        ticks
+    }
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    }
+    fn timers(&self) -> TimersHandle {
+        TimersHandle::from_arc(&self.0)
+    }
+    fn wake_at(&self, _: u64) -> Result<(), DriverStopped> {
+        Err(DriverStopped)
+    }
+}
+
+#[test]
+fn a_stopped_driver_expires_the_token_at_once() {
+    let driver = Stopped(Timers::new_shared());
+    let root = CancelSource::new();
+    let job = root.token().child_with_timeout(&driver, MIN);
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.0.pending(), 0);
+    assert_eq!(DriverStopped.to_string(), "timer driver stopped");
+}
+
+#[test]
+fn tick_driver_with_pinned_deadlines() {
+    use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+    use std::pin::pin;
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new(Duration::from_millis(1));
+    let a = pin!(PinnedDeadline::with_timeout(
+        ROOT.token_ref(),
+        &TICKS,
+        Duration::from_micros(2500)
+    ));
+    let b = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 100));
+    let (a, b) = (a.into_ref(), b.into_ref());
+    assert!(!a.is_cancelled() && !b.is_cancelled());
+    assert_eq!(TICKS.pending(), 2);
+    assert_eq!(TICKS.next_deadline(), Some(3));
+    TICKS.advance(2);
+    assert!(!a.is_cancelled());
+    TICKS.advance(1);
+    assert_eq!(a.token().reason(), Some(Reason::DeadlineExceeded));
+    b.cancel();
+    assert_eq!(TICKS.pending(), 0);
+    assert_eq!(b.token().reason(), Some(Reason::Cancelled));
+}
