@@ -129,3 +129,39 @@ fn cancel_storms_and_panicking_callbacks_return_to_baseline() {
     std::panic::set_hook(hook);
     assert_eq!(live, 0, "live bytes grew by {live}");
 }
+
+#[test]
+fn a_million_ten_minute_timeouts_created_and_cancelled_leave_nothing() {
+    use cancel_token::ManualDriver;
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let token = root.token();
+    let ten_minutes = std::time::Duration::from_secs(600);
+    let n = if cfg!(miri) { 500 } else { 1_000_000 };
+    let ((), _, live) = measure(|| {
+        for i in 0..n {
+            let job = token.child_with_timeout(&driver, ten_minutes);
+            if i % 2 == 0 {
+                job.cancel();
+            }
+            if i % 1000 == 0 {
+                driver.advance(std::time::Duration::from_millis(1));
+            }
+        }
+    });
+    assert_eq!(driver.pending(), 0);
+    assert_eq!(live, 0, "live bytes grew by {live}");
+}
+
+#[test]
+fn a_deadline_child_is_one_allocation() {
+    use cancel_token::ManualDriver;
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let token = root.token();
+    let (job, allocs, live) =
+        measure(|| token.child_with_timeout(&driver, std::time::Duration::from_secs(1)));
+    assert_eq!(allocs, 1);
+    assert!(live <= 128, "a deadline node takes {live} bytes");
+    drop(job);
+}

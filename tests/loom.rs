@@ -28,12 +28,22 @@ impl core::fmt::Display for CauseB {
 impl core::error::Error for CauseA {}
 impl core::error::Error for CauseB {}
 
+/// Runs `f` under every interleaving loom explores (preemptions bounded by
+/// `LOOM_MAX_PREEMPTIONS`, 3 if unset) and prints how many it ran.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(3);
     }
-    builder.check(f);
+    let before = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+    builder.check(move || {
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    let name = std::thread::current().name().unwrap_or("?").to_owned();
+    let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    println!("loom: {name}: {runs} interleavings (preemption bound {:?})", builder.preemption_bound);
 }
 
 /// A waiter registering while the token is cancelled is always woken
@@ -255,5 +265,68 @@ fn repoll_vs_cancel() {
             }
             drop(fut);
         }
+    });
+}
+
+/// A deadline firing races its source's cancel: one reason wins, the callback
+/// runs once, and the wheel entry is gone either way.
+#[test]
+fn deadline_fire_vs_cancel() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root.token().child_with_timeout(&driver, Duration::from_micros(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let _guard = job.token().on_cancel(move |_| {
+            r.fetch_add(1, SeqCst);
+        });
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+        job.cancel();
+        t.join().unwrap();
+        let reason = job.reason().unwrap();
+        assert!(reason == Reason::Cancelled || reason == Reason::DeadlineExceeded);
+        assert_eq!(ran.load(SeqCst), 1);
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
+/// A deadline source dropped while the deadline fires.
+#[test]
+fn deadline_fire_vs_drop() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root.token().child_with_timeout(&driver, Duration::from_micros(1));
+        let token = job.token();
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+        drop(job);
+        t.join().unwrap();
+        assert!(token.is_cancelled());
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
+/// A deadline child created while its parent is cancelled: never left armed.
+#[test]
+fn deadline_arm_vs_parent_cancel() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let token = root.token();
+        let d = driver.clone();
+        let t = thread::spawn(move || token.child_with_timeout(&d, Duration::from_secs(1)));
+        root.cancel();
+        let job = t.join().unwrap();
+        assert!(job.is_cancelled());
+        assert_eq!(driver.pending(), 0);
     });
 }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every example to completion with the features it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for ex in examples/*.rs; do
+    name=$(basename "$ex" .rs)
+    echo "-- example $name"
+    cargo run --quiet --all-features --example "$name"
+done
