@@ -57,11 +57,12 @@ const REF_MAX: usize = usize::MAX >> 1;
 /// How a node's memory is owned. Stored in its own entry's `class` byte: fixed at
 /// construction, so reading it needs no atomic.
 pub(crate) mod class {
+    /// In a `static`: never freed, not counted. Zero, so a `StaticSource` is
+    /// all zeros and goes in `.bss` rather than `.data`.
+    pub(crate) const STATIC: u8 = 0;
     /// A `Box<Node>`, freed when its count reaches zero.
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-    pub(crate) const HEAP: u8 = 0;
-    /// In a `static`: never freed, not counted.
-    pub(crate) const STATIC: u8 = 1;
+    pub(crate) const HEAP: u8 = 1;
     /// The `static` behind `CancelToken::never`: never cancelled either.
     pub(crate) const NEVER: u8 = 2;
     /// Pinned by its owner, who waits for the borrow count to reach zero.

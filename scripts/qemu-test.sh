@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Builds every firmware test (firmware/src/bin/*.rs) for each Cortex-M target
+# and runs it under QEMU with semihosting; exits non-zero if any run fails.
+#
+#   scripts/qemu-test.sh [BIN...]      # default: every binary in firmware/src/bin
+#
+# Env: QEMU_TIMEOUT (seconds per run, default 60), SKIP_INSTALL=1 (no rustup/apt).
+#
+# A run passes when QEMU exits 0 and the firmware printed `ok: <expected core>`.
+# Binaries named xfail_* are harness self-tests and must instead exit non-zero
+# (not time out) after printing `FAIL:`. A binary restricts its targets with a
+# line `//! qemu-test: targets = thumbv7m-none-eabi ...`. Lines a firmware prints
+# starting with `note:` are shown under its result even when it passes.
+# Logs: firmware/target/qemu-test/<target>/<bin>.log
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FW="$ROOT/firmware"
+TIMEOUT="${QEMU_TIMEOUT:-60}"
+
+# target | core the firmware must report (CPUID) | QEMU machine arguments.
+# Keep in sync with firmware/build.rs (memory map) and firmware/.cargo/config.toml.
+RUNS=(
+    "thumbv6m-none-eabi|cortex-m0|-machine lm3s6965evb -cpu cortex-m0"
+    "thumbv7m-none-eabi|cortex-m3|-machine lm3s6965evb -cpu cortex-m3"
+    "thumbv7em-none-eabihf|cortex-m4|-machine mps2-an386"
+)
+QEMU_COMMON=(-nographic -semihosting-config enable=on,target=native)
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+fmt_s() { printf '%d.%03ds' $(( $1 / 1000 )) $(( $1 % 1000 )); }
+
+install_missing() {
+    local t have
+    have=$(rustup target list --installed)
+    for spec in "${RUNS[@]}"; do
+        t=${spec%%|*}
+        grep -qx "$t" <<<"$have" || rustup target add "$t"
+    done
+
+    command -v qemu-system-arm >/dev/null 2>&1 && return
+    # Another process (a setup script) may be installing it right now: wait for
+    # it rather than fight over the dpkg lock.
+    local waited=0
+    while pgrep -x 'apt-get|apt|dpkg' >/dev/null 2>&1 && [ "$waited" -lt 600 ]; do
+        [ "$waited" -eq 0 ] && echo "qemu-test: waiting for a running apt-get/dpkg to finish..."
+        sleep 5
+        waited=$((waited + 5))
+    done
+    command -v qemu-system-arm >/dev/null 2>&1 && return
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq qemu-system-arm >/dev/null
+}
+
+[ "${SKIP_INSTALL:-0}" = 1 ] || install_missing
+command -v qemu-system-arm >/dev/null || { echo "qemu-test: qemu-system-arm not found" >&2; exit 1; }
+
+# Which binaries.
+if [ $# -gt 0 ]; then
+    BINS=("$@")
+else
+    BINS=()
+    for f in "$FW"/src/bin/*.rs; do BINS+=("$(basename "$f" .rs)"); done
+fi
+for b in "${BINS[@]}"; do
+    [ -f "$FW/src/bin/$b.rs" ] || { echo "qemu-test: no firmware/src/bin/$b.rs" >&2; exit 1; }
+done
+
+echo "qemu-test: $(qemu-system-arm --version | head -1)"
+
+# One cargo invocation builds every binary for every target.
+target_args=()
+for spec in "${RUNS[@]}"; do target_args+=(--target "${spec%%|*}"); done
+t0=$(now_ms)
+(cd "$FW" && cargo build --release --locked --bins "${target_args[@]}")
+echo "qemu-test: build $(fmt_s $(( $(now_ms) - t0 )))"
+
+passed=0 failed=0 skipped=0
+for spec in "${RUNS[@]}"; do
+    IFS='|' read -r target core machine <<<"$spec"
+    read -r -a machine_args <<<"$machine"
+    mname=$(sed -n 's/.*-machine \([^ ]*\).*/\1/p' <<<"$machine")
+    mkdir -p "$FW/target/qemu-test/$target"
+    for bin in "${BINS[@]}"; do
+        label=$(printf '%-14s %-22s %-10s %-12s' "$bin" "$target" "$core" "$mname")
+        only=$(sed -n 's/^\/\/! *qemu-test: *targets *= *//p' "$FW/src/bin/$bin.rs")
+        if [ -n "$only" ] && ! grep -qw -- "$target" <<<"$only"; then
+            echo "SKIP    $label"
+            skipped=$((skipped + 1))
+            continue
+        fi
+        elf="$FW/target/$target/release/$bin"
+        log="$FW/target/qemu-test/$target/$bin.log"
+        t0=$(now_ms)
+        rc=0
+        timeout --kill-after=5 "$TIMEOUT" qemu-system-arm "${machine_args[@]}" "${QEMU_COMMON[@]}" \
+            -kernel "$elf" </dev/null >"$log" 2>&1 || rc=$?
+        took=$(fmt_s $(( $(now_ms) - t0 )))
+        # The firmware's own result line (ok:/FAIL:), shown next to ours.
+        said=$(grep -m1 -E '^(ok|FAIL):' "$log" || true)
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            verdict=TIMEOUT; said="no exit within ${TIMEOUT}s"
+        elif [[ $bin == xfail_* ]]; then
+            if [ "$rc" -ne 0 ] && grep -q '^FAIL:' "$log"; then verdict=PASS; said="(failed as expected) $said"
+            else verdict=FAIL; said="expected a failure exit, got rc=$rc: $said"; fi
+        elif [ "$rc" -eq 0 ] && grep -q "^ok: $core " "$log"; then
+            verdict=PASS
+        else
+            verdict=FAIL; said="rc=$rc: ${said:-no ok: line for $core}"
+        fi
+        printf '%-7s %s %8s  %s\n' "$verdict" "$label" "$took" "$said"
+        if [ "$verdict" = PASS ]; then
+            passed=$((passed + 1))
+            grep '^note:' "$log" | sed 's/^/    /' || true
+        else
+            failed=$((failed + 1))
+            sed 's/^/    | /' "$log"
+        fi
+    done
+done
+
+if [ "$skipped" -gt 0 ]; then
+    echo "qemu-test: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "qemu-test: $passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
