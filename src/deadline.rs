@@ -29,6 +29,11 @@ impl TimedNode {
         }
     }
 
+    /// The timers this node's deadline is kept in.
+    pub(crate) fn timers(&self) -> &Timers {
+        self.timers.get()
+    }
+
     fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
         // SAFETY: in bounds; no reference is created.
         unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).entry)) }
@@ -65,16 +70,30 @@ pub(crate) unsafe fn arm(
     // not inserted, and the node stays put until it is removed.
     let armed = unsafe { timed.timers.get().insert(TimedNode::entry_ptr(t), timed.at) };
     drop(guard);
-    match armed {
-        Ok(None) => {}
-        Ok(Some(tick)) => {
-            if wake_at(tick).is_err() {
-                Node::cancel(this, Reason::DeadlineExceeded, None);
-            }
+    finish_arm(this, armed, wake_at);
+}
+
+/// Asks the driver to wake if the new deadline is its earliest; cancels the
+/// node if the deadline was already due or the driver has stopped.
+fn finish_arm(
+    this: NonNull<Node>,
+    armed: Result<Option<u64>, ()>,
+    wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
+) {
+    let stopped = match armed {
+        Ok(None) => false,
+        Ok(Some(tick)) => wake_at(tick).is_err(),
+        Err(()) => true,
+    };
+    if stopped {
+        if armed.is_ok() {
+            // SAFETY: live (the caller holds it); the driver took no request.
+            unsafe { this.cast::<TimedNode>().as_ref() }
+                .timers
+                .get()
+                .forget_wake();
         }
-        Err(()) => {
-            Node::cancel(this, Reason::DeadlineExceeded, None);
-        }
+        Node::cancel(this, Reason::DeadlineExceeded, None);
     }
 }
 
@@ -108,12 +127,18 @@ pub(crate) fn new_heap(
 ) -> NonNull<Node> {
     let mut timed = TimedNode::new(class::HEAP, 1, at, timers);
     timed.node.parent = Some(parent);
-    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(timed))).cast::<Node>();
+    let t = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(timed)));
+    let this = t.cast::<Node>();
+    // Armed before it is linked: until then no canceller but the timers can
+    // reach it, so the node's lock is not needed. If the timers fire it first,
+    // it is linked already cancelled, which is harmless.
+    // SAFETY: live and pinned in its box; the entry is not inserted; cancelling
+    // (on drop at the latest) takes it out before the node is freed.
+    let armed = unsafe { t.as_ref().timers.get().insert(TimedNode::entry_ptr(t), at) };
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
     unsafe { parent.as_ref().link_child(this, 0) };
-    // SAFETY: live, just linked, never armed.
-    unsafe { arm(this, wake_at) };
+    finish_arm(this, armed, wake_at);
     this
 }
 
@@ -185,6 +210,8 @@ impl Deadline {
 
 impl fmt::Debug for Deadline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Deadline").field("ticks", &self.ticks).finish()
+        f.debug_struct("Deadline")
+            .field("ticks", &self.ticks)
+            .finish()
     }
 }

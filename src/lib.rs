@@ -41,15 +41,20 @@
 //! |---|---|---|
 //! | no allocator | (none) | [`StaticSource`], [`PinnedChild`], [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`] |
 //! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`OnCancel`], [`CancelSource::linked`], [`CancelledOwned`] |
-//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks |
+//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] |
+//! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
+//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future to spawn |
+//! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc, with a run task to spawn |
 //!
 //! `portable-atomic` routes atomics through the `portable-atomic` crate, for
 //! targets without compare-and-swap such as `thumbv6m-none-eabi`.
 //!
 //! Of the crates this one builds on: `atomic-waker` holds each waiting future's
 //! waker, so re-polling replaces it without the node lock. `event-listener` is
-//! not used: a blocking wait parks the thread on the same intrusive waiter as a
-//! future does, which needs no second wait list per node. `heapless` is not
+//! used for one std blocking wait, [`ThreadDriver`]'s timer thread sleeping
+//! until its next deadline; a blocking [`CancelToken::wait`] does not use it:
+//! it parks the thread on the same intrusive waiter as a future does, which
+//! needs no second wait list per node. `heapless` is not
 //! needed either: every list is intrusive, so no tier stores a fixed-capacity
 //! collection. `futures-util` combinators (`select`, `StreamExt::take_until`)
 //! work with [`Cancelled`] as with any future; the tests use them.
@@ -79,30 +84,50 @@ mod token;
 mod waiter;
 mod wheel;
 
+#[cfg(all(feature = "async-io", not(cancel_token_loom)))]
+mod async_io_driver;
 #[cfg(feature = "std")]
 mod blocking;
+#[cfg(all(feature = "embassy", not(cancel_token_loom)))]
+mod embassy_driver;
 #[cfg(feature = "alloc")]
 mod manual_driver;
+#[cfg(feature = "std")]
+mod next_wake;
 #[cfg(feature = "alloc")]
 mod on_cancel;
 #[cfg(feature = "alloc")]
 mod source;
+#[cfg(feature = "std")]
+mod thread_driver;
+#[cfg(feature = "tokio")]
+mod tokio_driver;
 
 pub use cancelled::{Cancelled, CancelledOwned};
 pub use deadline::Deadline;
 pub use pinned_child::{PinnedChild, PinnedDeadline};
-pub use tick_driver::TickDriver;
-pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 pub use reason::{Cause, Reason};
 pub use static_source::StaticSource;
+pub use tick_driver::TickDriver;
+pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 pub use token::{CancelToken, TokenRef};
 
+#[cfg(all(feature = "async-io", not(cancel_token_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub use async_io_driver::{AsyncIoDriver, AsyncIoRun};
+#[cfg(all(feature = "embassy", not(cancel_token_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
+pub use embassy_driver::EmbassyDriver;
 #[cfg(feature = "alloc")]
 pub use manual_driver::ManualDriver;
 #[cfg(feature = "alloc")]
 pub use on_cancel::OnCancel;
 #[cfg(feature = "alloc")]
 pub use source::CancelSource;
+#[cfg(feature = "std")]
+pub use thread_driver::ThreadDriver;
+#[cfg(feature = "tokio")]
+pub use tokio_driver::TokioDriver;
 
 #[doc(hidden)]
 pub mod __private {
@@ -110,4 +135,7 @@ pub mod __private {
 
     /// Size of a heap node, for size tests.
     pub const NODE_SIZE: usize = core::mem::size_of::<crate::node::Node>();
+
+    /// Size of a heap node with a deadline (a timer-wheel entry), for benches.
+    pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::TimedNode>();
 }

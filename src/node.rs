@@ -452,7 +452,9 @@ impl Guard<'_> {
     fn mark_cancelled(&self, this: NonNull<Node>, reason: Reason, cause: Option<Cause>) {
         self.set_cause(this, cause);
         // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
-        self.node.state.fetch_or(Self::cancelled_bits(reason), Release);
+        self.node
+            .state
+            .fetch_or(Self::cancelled_bits(reason), Release);
     }
 
     /// If the live node's list is empty, marks it cancelled and unlocks in one
@@ -478,7 +480,9 @@ impl Guard<'_> {
         let this = core::mem::ManuallyDrop::new(self);
         #[cfg(any(feature = "std", cancel_token_loom))]
         // LOCKED is set, so subtracting it clears it without a borrow.
-        this.node.state.fetch_add(bits.wrapping_sub(LOCKED), Release);
+        this.node
+            .state
+            .fetch_add(bits.wrapping_sub(LOCKED), Release);
         #[cfg(not(any(feature = "std", cancel_token_loom)))]
         {
             this.node.state.fetch_add(bits, Release);

@@ -153,7 +153,7 @@ impl fmt::Debug for PinnedChild<'_> {
 /// use core::time::Duration;
 ///
 /// static ROOT: StaticSource = StaticSource::new();
-/// static TICKS: TickDriver = TickDriver::new(Duration::from_millis(1));
+/// static TICKS: TickDriver = TickDriver::new(); // 1 ms ticks
 ///
 /// let job = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::from_millis(3)));
 /// let token = job.as_ref().token();
@@ -164,14 +164,13 @@ impl fmt::Debug for PinnedChild<'_> {
 /// ```
 pub struct PinnedDeadline<'a> {
     timed: TimedNode,
-    driver: &'a TickDriver,
     _parent: PhantomData<&'a Node>,
     _pin: PhantomPinned,
 }
 
 impl<'a> PinnedDeadline<'a> {
     /// A child of `parent` that expires at tick `at` of `driver`.
-    pub fn new(parent: TokenRef<'a>, driver: &'a TickDriver, at: u64) -> Self {
+    pub fn new<const HZ: u32>(parent: TokenRef<'a>, driver: &'a TickDriver<HZ>, at: u64) -> Self {
         // SAFETY: the handle lives in the node, which `'a` keeps within the
         // driver's lifetime; it is never cloned out.
         let timers = unsafe { TimersHandle::borrowed(driver.timers()) };
@@ -179,14 +178,17 @@ impl<'a> PinnedDeadline<'a> {
         timed.node.parent = Some(NonNull::from(parent.node));
         PinnedDeadline {
             timed,
-            driver,
             _parent: PhantomData,
             _pin: PhantomPinned,
         }
     }
 
     /// A child of `parent` that expires `after` from `driver`'s current tick.
-    pub fn with_timeout(parent: TokenRef<'a>, driver: &'a TickDriver, after: Duration) -> Self {
+    pub fn with_timeout<const HZ: u32>(
+        parent: TokenRef<'a>,
+        driver: &'a TickDriver<HZ>,
+        after: Duration,
+    ) -> Self {
         let at = driver.now().saturating_add(driver.ticks_in(after));
         Self::new(parent, driver, at)
     }
@@ -196,9 +198,13 @@ impl<'a> PinnedDeadline<'a> {
         // SAFETY: pinned, and the parent outlives 'a.
         let (node, first) = unsafe { ensure_linked(this) };
         if first {
-            let driver = self.driver;
             // SAFETY: a live timed node with its whole provenance, armed once.
-            unsafe { crate::deadline::arm(this, |t| driver.wake_at_tick(t)) };
+            unsafe {
+                crate::deadline::arm(this, |t| {
+                    self.timed.timers().call_hook(t);
+                    Ok(())
+                })
+            };
         }
         (node, this)
     }
@@ -213,6 +219,11 @@ impl<'a> PinnedDeadline<'a> {
     /// Cancels this child and its descendants, not its parent.
     pub fn cancel(self: Pin<&Self>) {
         Node::cancel(self.linked().1, Reason::Cancelled, None);
+    }
+
+    /// Cancels with a cause.
+    pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
+        Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
     }
 
     /// Whether this child is cancelled.
@@ -236,4 +247,3 @@ impl fmt::Debug for PinnedDeadline<'_> {
             .finish()
     }
 }
-

@@ -7,8 +7,10 @@ use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 
 /// A timer driver whose clock is a tick count advanced by the firmware, from a
 /// periodic interrupt (SysTick, an RTC) or, in a tickless design, from the alarm
-/// it programs for [`next_deadline`](Self::next_deadline). No allocator, no CAS
-/// beyond what the critical-section implementation provides.
+/// it programs for [`next_deadline`](Self::next_deadline). `HZ` is the tick
+/// rate (1000 by default: 1 ms ticks). No allocator, no CAS beyond what the
+/// critical-section implementation provides; all zeros, so a `static` one costs
+/// RAM but no flash.
 ///
 /// Put it in a `static`. [`PinnedDeadline`](crate::PinnedDeadline) borrows it;
 /// with `alloc`, heap children use `&'static TickDriver` as their driver.
@@ -17,7 +19,7 @@ use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 /// use core::time::Duration;
 /// use cancel_token::{CancelSource, TickDriver};
 ///
-/// static TICKS: TickDriver = TickDriver::new(Duration::from_millis(1));
+/// static TICKS: TickDriver = TickDriver::new();
 ///
 /// // In the SysTick handler: `TICKS.advance(1);`
 /// let root = CancelSource::new();
@@ -27,35 +29,33 @@ use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 /// TICKS.advance(5);
 /// assert!(job.is_cancelled());
 /// ```
-pub struct TickDriver {
+///
+/// # Tickless designs
+///
+/// Program the alarm for [`next_deadline`](Self::next_deadline), call
+/// [`advance_to`](Self::advance_to) from its interrupt, and reprogram it for the
+/// tick that returns. [`set_alarm_hook`](Self::set_alarm_hook) tells the
+/// firmware when a deadline earlier than every wake-up asked for so far is armed
+/// (for a [`PinnedDeadline`](crate::PinnedDeadline), when it is first used
+/// pinned), so a stopped or later alarm can be moved.
+pub struct TickDriver<const HZ: u32 = 1000> {
     timers: Timers,
-    /// Length of one tick in nanoseconds (at least 1).
-    tick_ns: u64,
 }
 
-impl TickDriver {
-    /// A driver whose tick lasts `tick` (rounded to whole nanoseconds, at least 1).
+impl<const HZ: u32> TickDriver<HZ> {
+    /// A driver at tick 0 with no deadlines.
     #[cfg(not(cancel_token_loom))]
-    pub const fn new(tick: Duration) -> Self {
-        let ns = tick.as_nanos();
+    pub const fn new() -> Self {
+        assert!(HZ > 0, "a tick rate of zero");
         TickDriver {
             timers: Timers::new(),
-            tick_ns: if ns == 0 {
-                1
-            } else if ns > u64::MAX as u128 {
-                u64::MAX
-            } else {
-                ns as u64
-            },
         }
     }
 
     /// Advances the clock by `ticks` and fires every deadline now due.
     /// Returns the next tick at which something may be due (for a tickless alarm).
-    ///
-    /// Call it from one context at a time (e.g. only the timer interrupt).
     pub fn advance(&self, ticks: u64) -> Option<u64> {
-        self.advance_to(self.now().saturating_add(ticks))
+        self.timers.advance_by(ticks)
     }
 
     /// Sets the clock to `now` (if later) and fires every deadline now due.
@@ -79,23 +79,33 @@ impl TickDriver {
         self.timers.pending()
     }
 
-    /// Whole ticks in `d`, rounded up.
+    /// Whole ticks in `d`, rounded up, saturating (64-bit arithmetic only).
     pub fn ticks_in(&self, d: Duration) -> u64 {
-        let ticks = d.as_nanos().div_ceil(self.tick_ns as u128);
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        let whole = d.as_secs().saturating_mul(u64::from(HZ));
+        let part = (u64::from(d.subsec_nanos()) * u64::from(HZ)).div_ceil(1_000_000_000);
+        whole.saturating_add(part)
+    }
+
+    /// Calls `hook` with the tick of each deadline armed earlier than every
+    /// wake-up asked for so far, from the context that arms it (thread mode,
+    /// usually). A tickless firmware moves its alarm there.
+    pub fn set_alarm_hook(&self, hook: fn(u64)) {
+        self.timers.set_hook(hook);
     }
 
     pub(crate) fn timers(&self) -> &Timers {
         &self.timers
     }
+}
 
-    /// A periodic tick needs no wake-up request.
-    pub(crate) fn wake_at_tick(&self, _tick: u64) -> Result<(), DriverStopped> {
-        Ok(())
+#[cfg(not(cancel_token_loom))]
+impl<const HZ: u32> Default for TickDriver<HZ> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-impl TimerDriver for &'static TickDriver {
+impl<const HZ: u32> TimerDriver for &'static TickDriver<HZ> {
     type Instant = u64;
 
     fn now(&self) -> u64 {
@@ -119,13 +129,15 @@ impl TimerDriver for &'static TickDriver {
     }
 
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
-        self.wake_at_tick(tick)
+        self.timers.call_hook(tick);
+        Ok(())
     }
 }
 
-impl fmt::Debug for TickDriver {
+impl<const HZ: u32> fmt::Debug for TickDriver<HZ> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TickDriver")
+            .field("hz", &HZ)
             .field("now", &self.now())
             .field("pending", &self.pending())
             .finish()

@@ -7,6 +7,7 @@ use core::time::Duration;
 
 use crate::lock::Lock;
 use crate::node::{self, Node};
+use crate::sync::{AtomicPtr, Ordering::*};
 use crate::wheel::{Wheel, WheelEntry};
 use crate::Reason;
 
@@ -81,7 +82,9 @@ struct State {
     wheel: Wheel,
     /// The latest tick `advance` was called with.
     now: u64,
-    /// The earliest tick the driver was asked to wake at, or `u64::MAX`.
+    /// The earliest tick the driver was asked to wake at, or 0 for none (a
+    /// wake-up is never asked for tick 0, which is always due). Zero, so timers
+    /// in a `static` are all zeros and cost no flash.
     scheduled: u64,
 }
 
@@ -94,6 +97,9 @@ pub struct Timers {
     state: Lock<State>,
     /// Lives in an `Arc` (counted by handles) rather than a `static`.
     shared: bool,
+    /// A `fn(u64)` called when a deadline earlier than any requested wake-up is
+    /// armed (`TickDriver::set_alarm_hook`), or null.
+    hook: AtomicPtr<()>,
 }
 
 // SAFETY: the wheel's raw entry pointers are only touched under the lock.
@@ -107,9 +113,10 @@ impl Timers {
             state: Lock::new(State {
                 wheel: Wheel::new(),
                 now: 0,
-                scheduled: u64::MAX,
+                scheduled: 0,
             }),
             shared: false,
+            hook: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 
@@ -119,9 +126,10 @@ impl Timers {
             state: Lock::new(State {
                 wheel: Wheel::new(),
                 now: 0,
-                scheduled: u64::MAX,
+                scheduled: 0,
             }),
             shared: false,
+            hook: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 
@@ -140,25 +148,46 @@ impl Timers {
     ///
     /// A `now` earlier than a previous call's is treated as that call's.
     pub fn advance(&self, now: u64) -> Option<u64> {
+        self.advance_with(|_| now)
+    }
+
+    /// Moves the clock forward by `ticks` (added under the lock, so concurrent
+    /// calls add up) and fires what is due, as [`advance`](Self::advance) does.
+    pub fn advance_by(&self, ticks: u64) -> Option<u64> {
+        self.advance_with(|now| now.saturating_add(ticks))
+    }
+
+    /// `advance` to the tick `target` computes from the current one.
+    fn advance_with(&self, target: impl FnOnce(u64) -> u64) -> Option<u64> {
+        let mut target = Some(target);
+        let mut now = 0;
         loop {
             let due = self.state.with(|s| {
-                s.now = s.now.max(now);
-                let popped = s.wheel.pop_expired(s.now);
-                if popped.is_none() {
-                    s.scheduled = s.wheel.next_expiration().unwrap_or(u64::MAX);
+                if let Some(target) = target.take() {
+                    now = target(s.now);
                 }
-                popped.map(|e| {
-                    // SAFETY: an entry in the wheel belongs to a live timed node
-                    // (a node takes its entry out before it can be freed, under
-                    // this lock), so taking a reference here is sound.
-                    let this = unsafe { crate::deadline::node_of(e) };
-                    // SAFETY: as above.
-                    unsafe { this.as_ref() }.inc_ref();
-                    this
-                })
+                s.now = s.now.max(now);
+                let Some(e) = s.wheel.pop_expired(s.now) else {
+                    // Return the very tick recorded in `scheduled`, read under
+                    // the same lock: a later read could see a removal and
+                    // return a later tick than `scheduled`, and an insert
+                    // between the two (not earlier than `scheduled`, so not
+                    // reported through `wake_at`) would then fire late.
+                    let next = s.wheel.next_expiration();
+                    s.scheduled = next.unwrap_or(0);
+                    return Err(next);
+                };
+                // SAFETY: an entry in the wheel belongs to a live timed node
+                // (a node takes its entry out before it can be freed, under
+                // this lock), so taking a reference here is sound.
+                let this = unsafe { crate::deadline::node_of(e) };
+                // SAFETY: as above.
+                unsafe { this.as_ref() }.inc_ref();
+                Ok(this)
             });
-            let Some(this) = due else {
-                return self.next_expiration();
+            let this = match due {
+                Ok(this) => this,
+                Err(next) => return next,
             };
             Node::cancel(this, Reason::DeadlineExceeded, None);
             // SAFETY: gives back the reference taken above.
@@ -186,19 +215,49 @@ impl Timers {
     /// to wake earlier than it was, `Ok(None)` if not, `Err` if already due.
     ///
     /// # Safety
-    /// `entry` belongs to a live timed node whose lock the caller holds, and
-    /// is not inserted.
-    pub(crate) unsafe fn insert(&self, entry: NonNull<WheelEntry>, at: u64) -> Result<Option<u64>, ()> {
+    /// `entry` belongs to a live timed node that no canceller can reach
+    /// concurrently (the caller holds its lock, or it is not yet linked), and is
+    /// not inserted.
+    pub(crate) unsafe fn insert(
+        &self,
+        entry: NonNull<WheelEntry>,
+        at: u64,
+    ) -> Result<Option<u64>, ()> {
         self.state.with(|s| {
             // SAFETY: by the caller's guarantee.
             unsafe { s.wheel.insert(entry, at) }?;
-            if at < s.scheduled {
+            if s.scheduled == 0 || at < s.scheduled {
                 s.scheduled = at;
                 Ok(Some(at))
             } else {
                 Ok(None)
             }
         })
+    }
+
+    /// Sets the function called with the tick of a deadline armed earlier than
+    /// any wake-up requested so far.
+    pub(crate) fn set_hook(&self, hook: fn(u64)) {
+        // Release: pairs with the Acquire load in `call_hook`.
+        self.hook.store(hook as *mut (), Release);
+    }
+
+    /// Calls the hook, if one is set, with `tick`.
+    pub(crate) fn call_hook(&self, tick: u64) {
+        // Acquire: pairs with the Release store in `set_hook`.
+        let hook = self.hook.load(Acquire);
+        if !hook.is_null() {
+            // SAFETY: only `set_hook` stores, and only `fn(u64)` pointers.
+            let hook = unsafe { core::mem::transmute::<*mut (), fn(u64)>(hook) };
+            hook(tick);
+        }
+    }
+
+    /// Forgets the tick the driver was last asked to wake at, so the next insert
+    /// asks again. For a `wake_at` that failed: the driver took no request, and
+    /// a later deadline must still reach `wake_at` (and fail there too).
+    pub(crate) fn forget_wake(&self) {
+        self.state.with(|s| s.scheduled = 0)
     }
 
     /// Removes `entry` if it is inserted.
@@ -253,7 +312,10 @@ impl TimersHandle {
     /// A handle to shared timers (made by [`Timers::new_shared`]).
     #[cfg(feature = "alloc")]
     pub fn from_arc(timers: &alloc::sync::Arc<Timers>) -> Self {
-        assert!(timers.shared, "Arc'd timers must come from Timers::new_shared");
+        assert!(
+            timers.shared,
+            "Arc'd timers must come from Timers::new_shared"
+        );
         let ptr = alloc::sync::Arc::into_raw(timers.clone());
         // SAFETY: `into_raw` is never null.
         let ptr = unsafe { NonNull::new_unchecked(ptr.cast_mut()) };

@@ -1,9 +1,9 @@
 //! Allocation and memory accounting with a counting global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::cell::Cell;
 use std::task::Context;
 
 use cancel_token::{CancelSource, CancelToken};

@@ -93,7 +93,9 @@ fn cancelling_or_dropping_a_source_frees_its_entry() {
     // Cancelling a parent takes its timed descendants' entries out too.
     let c = root.token().child_with_timeout(&driver, MIN);
     let mid = c.token().child();
-    let d = mid.token().child_with_timeout(&driver, Duration::from_secs(1));
+    let d = mid
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(1));
     assert_eq!(driver.pending(), 2);
     root.cancel();
     assert_eq!(driver.pending(), 0);
@@ -206,11 +208,25 @@ fn a_stopped_driver_expires_the_token_at_once() {
 }
 
 #[test]
+fn a_stopped_driver_expires_every_later_deadline_too() {
+    // A failed `wake_at` must not leave the timers believing the driver will
+    // wake at that tick: a later deadline would then skip `wake_at` and stay
+    // armed forever.
+    let driver = Stopped(Timers::new_shared());
+    let root = CancelSource::new();
+    let first = root.token().child_with_timeout(&driver, MIN);
+    let later = root.token().child_with_timeout(&driver, MIN * 2);
+    assert_eq!(first.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.0.pending(), 0);
+}
+
+#[test]
 fn tick_driver_with_pinned_deadlines() {
     use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
     use std::pin::pin;
     static ROOT: StaticSource = StaticSource::new();
-    static TICKS: TickDriver = TickDriver::new(Duration::from_millis(1));
+    static TICKS: TickDriver = TickDriver::new();
     let a = pin!(PinnedDeadline::with_timeout(
         ROOT.token_ref(),
         &TICKS,
@@ -228,4 +244,24 @@ fn tick_driver_with_pinned_deadlines() {
     b.cancel();
     assert_eq!(TICKS.pending(), 0);
     assert_eq!(b.token().reason(), Some(Reason::Cancelled));
+}
+
+#[test]
+fn concurrent_advances_add_up() {
+    let driver = ManualDriver::new();
+    let per_thread = if cfg!(miri) { 50 } else { 20_000 };
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let d = driver.clone();
+            s.spawn(move || {
+                for _ in 0..per_thread {
+                    d.advance(Duration::from_micros(1));
+                }
+            });
+        }
+    });
+    assert_eq!(
+        TimerDriver::now(&driver),
+        Duration::from_micros(2 * per_thread)
+    );
 }

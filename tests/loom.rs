@@ -43,7 +43,10 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     });
     let name = std::thread::current().name().unwrap_or("?").to_owned();
     let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed) - before;
-    println!("loom: {name}: {runs} interleavings (preemption bound {:?})", builder.preemption_bound);
+    println!(
+        "loom: {name}: {runs} interleavings (preemption bound {:?})",
+        builder.preemption_bound
+    );
 }
 
 /// A waiter registering while the token is cancelled is always woken
@@ -277,7 +280,9 @@ fn deadline_fire_vs_cancel() {
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
-        let job = root.token().child_with_timeout(&driver, Duration::from_micros(1));
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_micros(1));
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         let _guard = job.token().on_cancel(move |_| {
@@ -302,7 +307,9 @@ fn deadline_fire_vs_drop() {
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
-        let job = root.token().child_with_timeout(&driver, Duration::from_micros(1));
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_micros(1));
         let token = job.token();
         let d = driver.clone();
         let t = thread::spawn(move || d.advance(Duration::from_micros(1)));

@@ -1,0 +1,330 @@
+//! `cancel-token` against `tokio_util::sync::CancellationToken`, workload by
+//! workload, in the same run; then a table of the ratios against their targets.
+//!
+//! Each workload is a criterion group holding one benchmark per crate, named
+//! after the crate. Run with `cargo bench --bench compare`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use cancel_token::{CancelSource, CancelToken};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Children of the parent in the fan-out and tree workloads.
+const CHILDREN: usize = 1000;
+/// Threads of the contended workload.
+const THREADS: usize = 2;
+
+/// The operations the workloads use, for one crate.
+trait Subject {
+    /// The benchmark's name within each group.
+    const NAME: &'static str;
+    /// A long-lived parent.
+    type Parent: Sync;
+    /// A child of the parent, which can cancel itself.
+    type Child: Send + 'static;
+
+    fn parent() -> Self::Parent;
+    fn is_cancelled(parent: &Self::Parent) -> bool;
+    fn cancel(parent: &Self::Parent);
+    fn child(parent: &Self::Parent) -> Self::Child;
+    /// Cancels the child and lets go of it (unlinking it from its parent).
+    fn cancel_child(child: Self::Child);
+    /// Completes once the child is cancelled; owns the child until then.
+    fn wait(child: Self::Child) -> impl Future<Output = ()> + Send + 'static;
+}
+
+/// This crate.
+enum Ours {}
+
+/// A parent as a long-lived user holds it: the source, and a token to make
+/// children from without cloning one each time.
+struct OursParent {
+    source: CancelSource,
+    token: CancelToken,
+}
+
+impl Subject for Ours {
+    const NAME: &'static str = "cancel-token";
+    type Parent = OursParent;
+    type Child = CancelSource;
+
+    fn parent() -> OursParent {
+        let source = CancelSource::new();
+        let token = source.token();
+        OursParent { source, token }
+    }
+
+    fn is_cancelled(parent: &OursParent) -> bool {
+        parent.token.is_cancelled()
+    }
+
+    fn cancel(parent: &OursParent) {
+        parent.source.cancel();
+    }
+
+    fn child(parent: &OursParent) -> CancelSource {
+        parent.token.child()
+    }
+
+    fn cancel_child(child: CancelSource) {
+        // Dropping a source cancels it and unlinks it from its parent.
+        drop(child);
+    }
+
+    fn wait(child: CancelSource) -> impl Future<Output = ()> + Send + 'static {
+        let cancelled = child.token().cancelled_owned();
+        async move {
+            cancelled.await;
+            drop(child);
+        }
+    }
+}
+
+/// `tokio_util::sync::CancellationToken`.
+enum TokioUtil {}
+
+impl Subject for TokioUtil {
+    const NAME: &'static str = "tokio-util";
+    type Parent = CancellationToken;
+    type Child = CancellationToken;
+
+    fn parent() -> CancellationToken {
+        CancellationToken::new()
+    }
+
+    fn is_cancelled(parent: &CancellationToken) -> bool {
+        parent.is_cancelled()
+    }
+
+    fn cancel(parent: &CancellationToken) {
+        parent.cancel();
+    }
+
+    fn child(parent: &CancellationToken) -> CancellationToken {
+        parent.child_token()
+    }
+
+    fn cancel_child(child: CancellationToken) {
+        child.cancel();
+    }
+
+    fn wait(child: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+        child.cancelled_owned()
+    }
+}
+
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
+/// `is_cancelled` on a live token.
+fn check<S: Subject>(group: &mut Group) {
+    let parent = S::parent();
+    group.bench_function(S::NAME, |b| b.iter(|| S::is_cancelled(black_box(&parent))));
+}
+
+/// Creating a child of a long-lived parent, cancelling and dropping it.
+fn child_create_cancel<S: Subject>(group: &mut Group) {
+    let parent = S::parent();
+    group.bench_function(S::NAME, |b| {
+        b.iter(|| S::cancel_child(black_box(S::child(&parent))))
+    });
+}
+
+/// Cancelling a parent whose children are each awaited by a task, until every
+/// task woke and finished. Spawning the tasks and letting them reach their
+/// first `await` is not timed.
+fn fanout_1000_waiters<S: Subject>(group: &mut Group) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
+    group.bench_function(S::NAME, |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += fanout_once::<S>().await;
+                }
+                total
+            })
+        })
+    });
+}
+
+/// How far the fan-out's tasks got.
+struct Progress {
+    /// Tasks that reached their wait.
+    registered: AtomicUsize,
+    /// Tasks whose wait has not completed yet.
+    pending: AtomicUsize,
+    /// Notified by the last task to complete its wait.
+    all_woke: Notify,
+}
+
+async fn fanout_once<S: Subject>() -> Duration {
+    let parent = S::parent();
+    let progress = Arc::new(Progress {
+        registered: AtomicUsize::new(0),
+        pending: AtomicUsize::new(CHILDREN),
+        all_woke: Notify::new(),
+    });
+    for _ in 0..CHILDREN {
+        let wait = S::wait(S::child(&parent));
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            // On a current-thread runtime the first poll of `wait` follows in
+            // the same poll of this task, so `registered` counts registrations.
+            progress.registered.fetch_add(1, Relaxed);
+            wait.await;
+            if progress.pending.fetch_sub(1, Relaxed) == 1 {
+                progress.all_woke.notify_one();
+            }
+        });
+    }
+    while progress.registered.load(Relaxed) < CHILDREN {
+        tokio::task::yield_now().await;
+    }
+    let start = Instant::now();
+    S::cancel(&parent);
+    progress.all_woke.notified().await;
+    start.elapsed()
+}
+
+/// Cancelling a parent with children and no waiters. Building the tree and
+/// dropping it afterwards are not timed.
+fn tree_1000_no_waiters<S: Subject>(group: &mut Group) {
+    group.bench_function(S::NAME, |b| {
+        b.iter_batched(
+            || {
+                let parent = S::parent();
+                let children: Vec<_> = (0..CHILDREN).map(|_| S::child(&parent)).collect();
+                (parent, children)
+            },
+            |tree| {
+                S::cancel(&tree.0);
+                tree
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+/// Two threads each creating and cancelling children of one shared parent;
+/// the time of one iteration on every thread at once (the slowest thread).
+fn contended_2_threads<S: Subject>(group: &mut Group) {
+    group.bench_function(S::NAME, |b| {
+        b.iter_custom(|iters| {
+            let parent = S::parent();
+            let start = Barrier::new(THREADS);
+            thread::scope(|scope| {
+                let workers: Vec<_> = (0..THREADS)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            let begin = Instant::now();
+                            for _ in 0..iters {
+                                S::cancel_child(black_box(S::child(&parent)));
+                            }
+                            begin.elapsed()
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| worker.join().expect("a worker panicked"))
+                    .max()
+                    .unwrap_or_default()
+            })
+        })
+    });
+}
+
+/// Runs `$workload` for both crates in a group named after it; yields the
+/// group's name and the ratio `$target` ours/tokio-util should stay under.
+macro_rules! compare {
+    ($criterion:expr, $workload:ident, $target:expr) => {{
+        let mut group = $criterion.benchmark_group(stringify!($workload));
+        $workload::<Ours>(&mut group);
+        $workload::<TokioUtil>(&mut group);
+        group.finish();
+        (stringify!($workload), $target)
+    }};
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let workloads = [
+        compare!(criterion, check, 0.1),
+        compare!(criterion, child_create_cancel, 0.3),
+        compare!(criterion, fanout_1000_waiters, 0.5),
+        compare!(criterion, tree_1000_no_waiters, 0.3),
+        compare!(criterion, contended_2_threads, 0.3),
+    ];
+    criterion.final_summary();
+    print_ratios(&workloads, started);
+}
+
+/// Prints ours/tokio-util per workload from this run's estimates ("n/a" where
+/// a benchmark did not run).
+fn print_ratios(workloads: &[(&str, f64)], started: SystemTime) {
+    println!("\nworkload | cancel-token ns | tokio-util ns | ratio | target");
+    println!("---|---|---|---|---");
+    for &(workload, target) in workloads {
+        let ours = mean_ns(workload, Ours::NAME, started);
+        let theirs = mean_ns(workload, TokioUtil::NAME, started);
+        let ratio = match (ours, theirs) {
+            (Some(ours), Some(theirs)) => {
+                let ratio = ours / theirs;
+                let verdict = if ratio <= target { "met" } else { "MISSED" };
+                format!("{ratio:.3} | <= {target} {verdict}")
+            }
+            _ => format!("n/a | <= {target}"),
+        };
+        println!("{workload} | {} | {} | {ratio}", show(ours), show(theirs));
+    }
+}
+
+fn show(ns: Option<f64>) -> String {
+    ns.map_or_else(|| "n/a".to_owned(), |ns| format!("{ns:.1}"))
+}
+
+/// The mean, in ns, criterion estimated for `group/function` in this run.
+fn mean_ns(group: &str, function: &str, started: SystemTime) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if modified < started {
+        return None; // left over from an earlier run
+    }
+    let json = std::fs::read_to_string(path).ok()?;
+    let mean = &json[json.find("\"mean\"")?..];
+    let value = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
+}
+
+/// Where criterion writes, as it decides it for `cargo bench` (without asking
+/// `cargo metadata`).
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        PathBuf::from(home)
+    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(target).join("criterion")
+    } else {
+        PathBuf::from("target/criterion")
+    }
+}

@@ -1,0 +1,361 @@
+//! Deadlines: `TokioDriver` against tokio's own timeout idioms, and how the
+//! cost of one deadline scales with the number already armed; then a table.
+//!
+//! Run with `cargo bench --bench deadlines --features tokio`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::{pending, Future};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::Context;
+use std::time::{Duration, Instant, SystemTime};
+
+use cancel_token::{CancelSource, ManualDriver, TokioDriver};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+/// The timeout every benchmark arms; none fires during a run.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeouts created before the runtime runs its other tasks (see `Subject`).
+const BATCH: usize = 256;
+/// Deadlines already armed in the scaling benchmarks.
+const PENDING: [(&str, usize); 3] = [("1k", 1_000), ("100k", 100_000), ("1M", 1_000_000)];
+
+/// Counts the bytes live on the heap while `COUNTING` is set.
+struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+fn count(bytes: usize, sign: isize) {
+    if COUNTING.load(Relaxed) {
+        LIVE_BYTES.fetch_add(sign * bytes as isize, Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; only sizes are counted.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size(), 1);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(layout.size(), -1);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(layout.size(), -1);
+        count(new_size, 1);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
+/// A current-thread runtime with timers: everything a benchmark causes,
+/// spawned tasks included, runs on the measuring thread and is timed.
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// Yields to the runtime until `done() ` holds.
+async fn settle(done: impl Fn() -> bool) {
+    while !done() {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Times `iters` timeouts in batches of `BATCH`: `arm` creates one (and keeps
+/// it in the batch if it needs to), the runtime then runs whatever that
+/// started, `disarm` cancels or drops the batch, and the runtime runs again
+/// until `finished`. Returns the total time.
+fn timed_batches<B: Default>(
+    runtime: &Runtime,
+    iters: u64,
+    mut arm: impl FnMut(&mut B),
+    mut disarm: impl FnMut(&mut B),
+    started: impl Fn(u64) -> bool,
+    finished: impl Fn(u64) -> bool,
+) -> Duration {
+    runtime.block_on(async {
+        let mut batch = B::default();
+        let begin = Instant::now();
+        let mut done = 0u64;
+        while done < iters {
+            let n = (iters - done).min(BATCH as u64);
+            for _ in 0..n {
+                arm(&mut batch);
+            }
+            done += n;
+            settle(|| started(done)).await;
+            disarm(&mut batch);
+            settle(|| finished(done)).await;
+        }
+        begin.elapsed()
+    })
+}
+
+/// `parent.child_with_timeout(&driver, 10 s)`, then dropped (cancelled, its
+/// timer released) before it fires.
+fn ours(group: &mut Group, runtime: &Runtime) {
+    let driver = runtime.block_on(async { TokioDriver::new() });
+    let root = CancelSource::new();
+    let parent = root.token();
+    group.bench_function("cancel-token", |b| {
+        b.iter_custom(|iters| {
+            timed_batches::<Vec<CancelSource>>(
+                runtime,
+                iters,
+                |batch| batch.push(parent.child_with_timeout(&driver, black_box(TIMEOUT))),
+                |batch| batch.clear(),
+                |_| true,
+                |_| true,
+            )
+        })
+    });
+    assert_eq!(driver.pending(), 0);
+}
+
+/// The tokio-util idiom: a child token and a spawned task that cancels it
+/// after 10 s unless it is cancelled first.
+fn idiom(group: &mut Group, runtime: &Runtime) {
+    let parent = CancellationToken::new();
+    group.bench_function("tokio-util-idiom", |b| {
+        b.iter_custom(|iters| {
+            let started = Arc::new(AtomicUsize::new(0));
+            let finished = Arc::new(AtomicUsize::new(0));
+            timed_batches::<Vec<CancellationToken>>(
+                runtime,
+                iters,
+                |batch| {
+                    let child = parent.child_token();
+                    let theirs = child.clone();
+                    let (started, finished) = (started.clone(), finished.clone());
+                    tokio::spawn(async move {
+                        started.fetch_add(1, Relaxed);
+                        tokio::select! {
+                            _ = tokio::time::sleep(TIMEOUT) => theirs.cancel(),
+                            _ = theirs.cancelled() => {}
+                        }
+                        finished.fetch_add(1, Relaxed);
+                    });
+                    batch.push(child);
+                },
+                |batch| batch.drain(..).for_each(|child| child.cancel()),
+                |n| started.load(Relaxed) as u64 >= n,
+                |n| finished.load(Relaxed) as u64 >= n,
+            )
+        })
+    });
+}
+
+/// A bare `tokio::time::timeout(10 s, future)`, polled once (which registers
+/// its timer), then dropped.
+fn timeout(group: &mut Group, runtime: &Runtime) {
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    group.bench_function("tokio-timeout", |b| {
+        b.iter_custom(|iters| {
+            timed_batches::<()>(
+                runtime,
+                iters,
+                |_| {
+                    let fut = pin!(tokio::time::timeout(black_box(TIMEOUT), pending::<()>()));
+                    assert!(fut.poll(&mut cx).is_pending());
+                },
+                |_| {},
+                |_| true,
+                |_| true,
+            )
+        })
+    });
+}
+
+/// One arm and disarm (`child_with_timeout` then drop) on a `ManualDriver`
+/// with `n` deadlines already armed, spread uniformly over 1 s to 1 h.
+fn arm_disarm_with_pending(group: &mut Group, name: &str, n: usize) {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let parent = root.token();
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let armed: Vec<CancelSource> = (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let us = 1_000_000 + seed % 3_599_000_000;
+            parent.child_with_timeout(&driver, Duration::from_micros(us))
+        })
+        .collect();
+    assert_eq!(driver.pending(), n);
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            drop(black_box(
+                parent.child_with_timeout(&driver, black_box(TIMEOUT)),
+            ))
+        })
+    });
+    drop(armed);
+    assert_eq!(driver.pending(), 0);
+}
+
+/// Heap bytes per armed deadline, counted by the global allocator while
+/// arming `n` on a `ManualDriver` (the handles' vector is reserved first).
+fn bytes_per_deadline(n: usize) -> f64 {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let parent = root.token();
+    let mut armed = Vec::with_capacity(n);
+    LIVE_BYTES.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
+    for _ in 0..n {
+        armed.push(parent.child_with_timeout(&driver, TIMEOUT));
+    }
+    COUNTING.store(false, Relaxed);
+    let bytes = LIVE_BYTES.load(Relaxed);
+    drop(armed);
+    bytes as f64 / n as f64
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+
+    let runtime = runtime();
+    let mut group = criterion.benchmark_group("timeout_create_cancel");
+    ours(&mut group, &runtime);
+    idiom(&mut group, &runtime);
+    timeout(&mut group, &runtime);
+    group.finish();
+
+    let mut group = criterion.benchmark_group("arm_disarm_pending");
+    for (name, n) in PENDING {
+        arm_disarm_with_pending(&mut group, name, n);
+    }
+    group.finish();
+    criterion.final_summary();
+
+    let bytes = bytes_per_deadline(100_000);
+    print_table(started, bytes);
+}
+
+/// The measured means, their ratios and targets, from this run's estimates.
+fn print_table(started: SystemTime, bytes: f64) {
+    let mean = |group: &str, function: &str| mean_ns(group, function, started);
+    let ours = mean("timeout_create_cancel", "cancel-token");
+    let idiom = mean("timeout_create_cancel", "tokio-util-idiom");
+    let timeout = mean("timeout_create_cancel", "tokio-timeout");
+    let pending: Vec<_> = PENDING
+        .iter()
+        .map(|&(name, _)| mean("arm_disarm_pending", name))
+        .collect();
+
+    println!("\nworkload | ns | against | ns | ratio | target");
+    println!("---|---|---|---|---|---");
+    row(
+        "timeout create+cancel",
+        ours,
+        "tokio-util idiom",
+        idiom,
+        Some(0.1),
+    );
+    row(
+        "timeout create+cancel",
+        ours,
+        "tokio::time::timeout",
+        timeout,
+        None,
+    );
+    row(
+        "arm+disarm, 100k pending (ManualDriver)",
+        pending[1],
+        "1k pending",
+        pending[0],
+        None,
+    );
+    row(
+        "arm+disarm, 1M pending (ManualDriver)",
+        pending[2],
+        "1k pending",
+        pending[0],
+        Some(1.5),
+    );
+    println!(
+        "\nheap bytes per pending deadline (counting allocator, 100k armed): {bytes:.1}; \
+         size_of node with deadline entry: {} bytes (a node without: {}); \
+         plus the caller's 8-byte CancelSource",
+        cancel_token::__private::TIMED_NODE_SIZE,
+        cancel_token::__private::NODE_SIZE,
+    );
+}
+
+fn row(what: &str, ours: Option<f64>, against: &str, theirs: Option<f64>, target: Option<f64>) {
+    let ratio = match (ours, theirs) {
+        (Some(ours), Some(theirs)) => format!("{:.3}", ours / theirs),
+        _ => "n/a".to_owned(),
+    };
+    let target = match (target, ours.zip(theirs)) {
+        (Some(t), Some((o, th))) => {
+            let verdict = if o / th <= t { "met" } else { "MISSED" };
+            format!("<= {t} {verdict}")
+        }
+        (Some(t), None) => format!("<= {t}"),
+        (None, _) => "-".to_owned(),
+    };
+    println!(
+        "{what} | {} | {against} | {} | {ratio} | {target}",
+        show(ours),
+        show(theirs)
+    );
+}
+
+fn show(ns: Option<f64>) -> String {
+    ns.map_or_else(|| "n/a".to_owned(), |ns| format!("{ns:.1}"))
+}
+
+/// The mean, in ns, criterion estimated for `group/function` in this run.
+fn mean_ns(group: &str, function: &str, started: SystemTime) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if modified < started {
+        return None; // left over from an earlier run
+    }
+    let json = std::fs::read_to_string(path).ok()?;
+    let mean = &json[json.find("\"mean\"")?..];
+    let value = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
+}
+
+/// Where criterion writes, as it decides it for `cargo bench`.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        PathBuf::from(home)
+    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(target).join("criterion")
+    } else {
+        PathBuf::from("target/criterion")
+    }
+}

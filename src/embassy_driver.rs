@@ -1,0 +1,165 @@
+//! `EmbassyDriver`: deadlines on embassy-time, from an embassy task.
+
+use core::convert::Infallible;
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::Pin;
+use core::task::Poll;
+use core::time::Duration;
+
+use embassy_time::{Instant, Timer, TICK_HZ};
+
+use crate::sync::WakerSlot;
+use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+
+/// A timer driver on [`embassy-time`](https://docs.rs/embassy-time): its
+/// clock is embassy's [`Instant`], its ticks are embassy's ticks
+/// ([`Instant::as_ticks`], `TICK_HZ` per second), and one embassy
+/// [`Timer`] in one task, [`run`](Self::run), fires every deadline.
+///
+/// No allocator and no `std`: put it in a `static`, spawn `run` as a task, and
+/// arm deadlines with `&'static EmbassyDriver` as the driver.
+///
+/// ```no_run
+/// use core::time::Duration;
+/// use cancel_token::{CancelSource, EmbassyDriver};
+///
+/// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
+///
+/// #[embassy_executor::task]
+/// async fn deadlines() -> ! {
+///     DEADLINES.run().await
+/// }
+///
+/// #[embassy_executor::task]
+/// async fn request(root: CancelSource) {
+///     let driver: &'static EmbassyDriver = &DEADLINES;
+///     let call = root.token().child_with_timeout(&driver, Duration::from_millis(100));
+///     let work = embassy_time::Timer::after_secs(5);
+///     let _ = call.token().run_until_cancelled(work).await; // Err(DeadlineExceeded)
+/// }
+/// ```
+///
+/// **Deadlines fire only while `run` is being polled.** Arming one before
+/// `run` has started is fine (`wake_at` never fails here): `run` computes the
+/// earliest armed deadline when it starts. There is no way to stop the driver,
+/// so it never reports [`DriverStopped`].
+///
+/// A panic in a callback run by an expiring deadline (with `std`, where
+/// callbacks are panic-safe) propagates out of `run` once the token's other
+/// callbacks have run; on targets that abort on panic, it aborts.
+///
+/// embassy-time 0.5 is an edition-2024 crate: this feature needs Rust 1.85.
+///
+/// [`PinnedDeadline`](crate::PinnedDeadline) needs a [`TickDriver`](crate::TickDriver);
+/// this driver serves heap children (`alloc`), which is where embassy firmware
+/// with an allocator keeps per-request tokens.
+pub struct EmbassyDriver {
+    timers: Timers,
+    /// The `run` task's waker: `wake_at` wakes it to re-arm its timer.
+    waker: WakerSlot,
+}
+
+impl EmbassyDriver {
+    /// A driver with no deadlines, for a `static`.
+    pub const fn new() -> Self {
+        EmbassyDriver {
+            timers: Timers::new(),
+            waker: WakerSlot::new(),
+        }
+    }
+
+    /// Fires this driver's deadlines, forever: spawn it as an embassy task.
+    ///
+    /// It sleeps with an [`embassy_time::Timer`] until the earliest deadline,
+    /// fires every due deadline (cancelling those tokens and running their
+    /// callbacks in this task), and sleeps again; a token that arms an earlier
+    /// deadline wakes it to re-arm its timer. Run it once per driver.
+    pub async fn run(&'static self) -> ! {
+        // The embassy timer for the earliest deadline, and its tick.
+        let mut armed: Option<(u64, Timer)> = None;
+        let never: Infallible = poll_fn(|cx| {
+            // Registered before reading the deadlines: a `wake_at` that comes
+            // after that read wakes this waker.
+            self.waker.register(cx.waker());
+            loop {
+                let now = Instant::now().as_ticks();
+                let next = self.timers.advance(now).unwrap_or(u64::MAX);
+                if next <= now {
+                    continue;
+                }
+                if next == u64::MAX {
+                    armed = None;
+                    return Poll::Pending;
+                }
+                let timer = match &mut armed {
+                    Some((tick, timer)) if *tick == next => timer,
+                    slot => &mut slot.insert((next, Timer::at(Instant::from_ticks(next)))).1,
+                };
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                armed = None;
+            }
+        })
+        .await;
+        match never {}
+    }
+
+    /// How many deadlines are armed.
+    pub fn pending(&self) -> usize {
+        self.timers.pending()
+    }
+}
+
+impl Default for EmbassyDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimerDriver for &'static EmbassyDriver {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn ticks_at(&self, at: Instant) -> u64 {
+        at.as_ticks()
+    }
+
+    fn instant_at(&self, ticks: u64) -> Instant {
+        Instant::from_ticks(ticks)
+    }
+
+    /// Ticks in `d`, rounded up, saturating. Computed in 128 bits from
+    /// `TICK_HZ` rather than through `embassy_time::Duration`'s conversion,
+    /// which truncates to whole microseconds and can overflow.
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        let ticks = d
+            .as_nanos()
+            .saturating_mul(u128::from(TICK_HZ))
+            .div_ceil(1_000_000_000);
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+
+    fn timers(&self) -> TimersHandle {
+        TimersHandle::from_static(&self.timers)
+    }
+
+    /// Wakes the `run` task to re-arm its timer; before `run` has started
+    /// there is no one to wake, and `run` finds the deadline when it starts.
+    fn wake_at(&self, _tick: u64) -> Result<(), DriverStopped> {
+        self.waker.wake();
+        Ok(())
+    }
+}
+
+impl fmt::Debug for EmbassyDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbassyDriver")
+            .field("pending", &self.pending())
+            .finish()
+    }
+}

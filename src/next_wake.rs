@@ -1,0 +1,97 @@
+//! `NextWake`: the tick a runtime driver's timer task or thread sleeps until,
+//! shared with `wake_at` so that only a request for an *earlier* tick wakes it.
+//!
+//! # Protocol
+//!
+//! The sleeper (one task or thread per driver) loops:
+//!
+//! 1. `served(now)`: requests at or before `now` are about to be served by
+//!    the `Timers::advance(now)` that follows, so they are forgotten.
+//! 2. `due = advance(now)`.
+//! 3. Arm its wake-up (a `Notify` permit, an event listener), *then*
+//!    `target(due)`: the earlier of `due` and every request still standing.
+//! 4. Sleep until `target`, or until woken.
+//!
+//! `wake_at(t)` calls `request(t)` and wakes the sleeper only if it returns
+//! `true`, that is if `t` is earlier than what the sleeper will wake at.
+//!
+//! # Why no request is lost
+//!
+//! `wake_at(t)` follows the insertion of a deadline at `t` (under the timers'
+//! lock). If its `request` is ordered before the sleeper's `target` (both are
+//! read-modify-writes of one atomic, so they are totally ordered), `target`
+//! sees `t`. If after, `request` sees the sleeper's target: it wakes the
+//! sleeper (whose wake-up was armed before `target`) when `t` is earlier, and
+//! otherwise the sleeper wakes at a tick no later than `t` anyway.
+//!
+//! # Memory ordering
+//!
+//! `request` releases and `served` acquires: a request that `served` forgets
+//! (at or before `now`) was made after its deadline was inserted, so that
+//! insertion happens before the `advance(now)` that serves it.
+
+use std::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire};
+
+/// The tick a driver's sleeper will next call `Timers::advance` at; `u64::MAX`
+/// when it sleeps until woken.
+pub(crate) struct NextWake(AtomicU64);
+
+impl NextWake {
+    /// No request yet.
+    pub(crate) const fn new() -> Self {
+        NextWake(AtomicU64::new(u64::MAX))
+    }
+
+    /// From `wake_at`: asks for a call of `advance` at `tick`. Returns whether
+    /// that is earlier than the sleeper's current target, so it must be woken.
+    /// Wait-free (one `fetch_min`).
+    pub(crate) fn request(&self, tick: u64) -> bool {
+        // AcqRel: releases the deadline's insertion to `served`; see the module docs.
+        self.0.fetch_min(tick, AcqRel) > tick
+    }
+
+    /// From the sleeper, before `advance(now)`: forgets the requests that call serves.
+    pub(crate) fn served(&self, now: u64) {
+        // AcqRel: acquires the insertions of the requests it forgets.
+        let _ = self
+            .0
+            .fetch_update(AcqRel, Acquire, |t| (t <= now).then_some(u64::MAX));
+    }
+
+    /// From the sleeper, after `advance` returned `due` (`u64::MAX` for none):
+    /// the tick to sleep until. Requests made from now on compare against it.
+    pub(crate) fn target(&self, due: u64) -> u64 {
+        // AcqRel: one total order with `request`; see the module docs.
+        self.0.fetch_min(due, AcqRel).min(due)
+    }
+}
+
+/// Calls `timers.advance(now)` and returns the next tick due (`u64::MAX` for
+/// none). A panic from a callback run by an expiring token (already reported
+/// by the panic hook) is caught so the driver keeps firing the others: the
+/// sleeper is shared by every token of the driver, and one bad callback must
+/// not stop them all.
+pub(crate) fn advance(timers: &crate::Timers, now: u64) -> u64 {
+    loop {
+        let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| timers.advance(now)));
+        if let Ok(next) = fired {
+            return next.unwrap_or(u64::MAX);
+        }
+    }
+}
+
+/// Whole milliseconds in `d`, rounded up, saturating: the runtime drivers' ticks.
+/// (In `u64`: a `u128` division costs tens of nanoseconds on every arm.)
+pub(crate) fn ms_ceil(d: core::time::Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)))
+}
+
+/// Whole milliseconds in `d`, rounded down, saturating: the tick a runtime
+/// driver's clock is at.
+pub(crate) fn ms_floor(d: core::time::Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
+}

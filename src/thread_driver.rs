@@ -1,0 +1,236 @@
+//! `ThreadDriver`: deadlines fired by one background thread per driver.
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
+use std::sync::Arc;
+use std::time::Instant;
+
+use event_listener::{Event, Listener};
+
+use crate::next_wake::{self, NextWake};
+use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+
+/// Deadlines with no async runtime: every deadline of the driver lives in one
+/// [`Timers`] wheel, and one background thread (named `cancel-token-timer`)
+/// sleeps until the earliest is due, then fires it. Arming a deadline wakes
+/// the thread only when it is earlier than the tick the thread sleeps until;
+/// disarming never does.
+///
+/// Ticks are milliseconds since the driver was made; instants are
+/// [`std::time::Instant`]s. Clones share the driver (and its thread). Keep one
+/// for as long as its deadlines should fire.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, Reason, ThreadDriver};
+///
+/// let driver = ThreadDriver::new();
+/// let root = CancelSource::new();
+///
+/// // A call that may take 20 ms: block until it expires.
+/// let call = root.token().child_with_timeout(&driver, Duration::from_millis(20));
+/// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
+/// assert_eq!(driver.pending(), 0);
+///
+/// // One that ends in time: dropping its source frees the timer at once.
+/// let call = root.token().child_with_timeout(&driver, Duration::from_secs(10));
+/// assert_eq!(driver.pending(), 1);
+/// drop(call);
+/// assert_eq!(driver.pending(), 0);
+/// ```
+///
+/// # Shutdown
+///
+/// Dropping the last clone wakes the thread, which then exits (it is not
+/// joined). Deadlines still armed never fire after that; their tokens keep
+/// working (cancel, drop, children) as tokens of a
+/// [`ManualDriver`](crate::ManualDriver) that is never advanced.
+///
+/// # Panics
+///
+/// [`new`](Self::new) panics if the thread cannot be spawned. A panic in a
+/// callback run by an expiring deadline is reported by the panic hook on the
+/// timer thread and caught there: the driver keeps firing.
+pub struct ThreadDriver {
+    owner: Arc<Owner>,
+}
+
+/// Shared by every clone; dropping it (with the last clone) ends the thread.
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+/// What the driver's handles and its thread share.
+struct Shared {
+    timers: Arc<Timers>,
+    /// Tick 0.
+    start: Instant,
+    /// The tick the thread sleeps until.
+    next: NextWake,
+    /// Wakes the thread for an earlier tick or to exit.
+    event: Event,
+    /// Set (Release) when the last driver handle is dropped; the thread then exits.
+    closed: AtomicBool,
+    /// Cleared (Release) when the thread's loop ends.
+    running: AtomicBool,
+}
+
+impl Shared {
+    /// The tick the clock is at (whole milliseconds since `start`).
+    fn tick_now(&self) -> u64 {
+        next_wake::ms_floor(self.start.elapsed())
+    }
+}
+
+impl ThreadDriver {
+    /// A driver with its own timer thread.
+    ///
+    /// # Panics
+    ///
+    /// If the thread cannot be spawned.
+    pub fn new() -> Self {
+        let shared = Arc::new(Shared {
+            timers: Timers::new_shared(),
+            start: Instant::now(),
+            next: NextWake::new(),
+            event: Event::new(),
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(true),
+        });
+        let theirs = shared.clone();
+        std::thread::Builder::new()
+            .name("cancel-token-timer".into())
+            .spawn(move || run(theirs))
+            .expect("failed to spawn the cancel-token-timer thread");
+        ThreadDriver {
+            owner: Arc::new(Owner { shared }),
+        }
+    }
+
+    /// How many deadlines are armed.
+    pub fn pending(&self) -> usize {
+        self.owner.shared.timers.pending()
+    }
+}
+
+/// The timer thread: fire what is due, sleep until the next deadline or an
+/// earlier request, repeat; see `next_wake` for the protocol.
+fn run(shared: Arc<Shared>) {
+    let guard = StopGuard(shared);
+    let s = &*guard.0;
+    loop {
+        let now = s.tick_now();
+        s.next.served(now);
+        let due = next_wake::advance(&s.timers, now);
+        // Listen before publishing the target and checking `closed`: a
+        // `wake_at` or drop that comes later notifies this listener.
+        let listener = s.event.listen();
+        let target = s.next.target(due);
+        // Acquire: pairs with the Release store in `Owner::drop`.
+        if s.closed.load(Acquire) {
+            return;
+        }
+        let deadline = s.start.checked_add(Duration::from_millis(target));
+        match deadline {
+            Some(at) if target != u64::MAX => {
+                listener.wait_deadline(at);
+            }
+            _ => listener.wait(),
+        }
+    }
+}
+
+/// Dropped when the thread's loop ends.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        let s = &*self.0;
+        // Release: pairs with the Acquire load in `wake_at`.
+        s.running.store(false, Release);
+        // Acquire: pairs with the Release store in `Owner::drop`.
+        if !s.closed.load(Acquire) {
+            // The thread ends under live handles (it cannot, short of a bug):
+            // expire every deadline rather than leave them to wait forever,
+            // as `TokioDriver` does at runtime shutdown.
+            next_wake::advance(&s.timers, u64::MAX);
+        }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire load in the thread.
+        self.shared.closed.store(true, Release);
+        self.shared.event.notify(usize::MAX);
+    }
+}
+
+impl Clone for ThreadDriver {
+    fn clone(&self) -> Self {
+        ThreadDriver {
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+impl Default for ThreadDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimerDriver for ThreadDriver {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn ticks_at(&self, at: Instant) -> u64 {
+        next_wake::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
+    }
+
+    fn instant_at(&self, ticks: u64) -> Instant {
+        let start = self.owner.shared.start;
+        start
+            .checked_add(Duration::from_millis(ticks))
+            .or_else(|| start.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+            .unwrap_or(start)
+    }
+
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        next_wake::ms_ceil(d)
+    }
+
+    fn timers(&self) -> TimersHandle {
+        TimersHandle::from_arc(&self.owner.shared.timers)
+    }
+
+    /// Wakes the thread if `tick` is earlier than the one it sleeps until.
+    /// Wait-free unless it wakes the thread (an `Event::notify`).
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+        let s = &self.owner.shared;
+        // Acquire: pairs with the Release store in `StopGuard::drop`.
+        if !s.running.load(Acquire) {
+            return Err(DriverStopped);
+        }
+        if s.next.request(tick) {
+            s.event.notify(1);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ThreadDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.owner.shared;
+        f.debug_struct("ThreadDriver")
+            .field("now", &s.tick_now())
+            .field("pending", &self.pending())
+            .finish()
+    }
+}

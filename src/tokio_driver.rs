@@ -1,0 +1,279 @@
+//! `TokioDriver`: deadlines on a tokio runtime, one background task per driver.
+
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::Poll;
+use core::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::next_wake::{self, NextWake};
+use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+
+/// Deadlines on a tokio runtime: every deadline of the driver lives in one
+/// [`Timers`] wheel, and one background task sleeps (`tokio::time::sleep_until`)
+/// until the earliest is due, then fires it. Arming and disarming a deadline
+/// touch no tokio timer, spawn nothing and allocate nothing beyond the child
+/// token itself.
+///
+/// Ticks are milliseconds since the driver was made; instants are
+/// [`tokio::time::Instant`]s, so a paused clock (`tokio::time::pause`,
+/// `#[tokio::test(start_paused = true)]`) moves the deadlines with it. With a
+/// paused clock, arm deadlines from inside the runtime: outside it,
+/// `tokio::time::Instant::now` reads the real clock.
+///
+/// Clones share the driver (and its task). Keep one for as long as its
+/// deadlines should fire, for instance in the server's state.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, Reason, TokioDriver};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let driver = TokioDriver::new();
+///     let server = CancelSource::new();
+///
+///     // A request that may take 50 ms; its work would take an hour.
+///     let request = server.token().child_with_timeout(&driver, Duration::from_millis(50));
+///     let work = tokio::time::sleep(Duration::from_secs(3600));
+///     let outcome = request.token().run_until_cancelled(work).await;
+///     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
+///
+///     // One that ends in time: dropping its source frees the timer at once.
+///     let request = server.token().child_with_timeout(&driver, Duration::from_secs(10));
+///     assert_eq!(driver.pending(), 1);
+///     drop(request);
+///     assert_eq!(driver.pending(), 0);
+/// }
+/// ```
+///
+/// # Shutdown
+///
+/// - Dropping the last clone ends the background task. Deadlines still armed
+///   then never fire; their tokens keep working (cancel, drop, children) as
+///   tokens of a [`ManualDriver`](crate::ManualDriver) that is never advanced.
+/// - If the runtime shuts down while a clone is alive, the task is dropped
+///   with it and nothing can measure time for this driver any more. Every
+///   deadline still armed then expires at once (its token is cancelled with
+///   [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded), from the
+///   thread dropping the runtime), and a deadline armed later is cancelled
+///   with `DeadlineExceeded` as it is armed ([`TimerDriver::wake_at`] returns
+///   [`DriverStopped`]). This is the choice [`TimerDriver`] documents for a
+///   stopped driver, extended to the deadlines already armed so that no one
+///   waits forever on a deadline that can no longer pass (a thread in
+///   [`CancelToken::wait`](crate::CancelToken::wait), another runtime's task).
+///
+/// # Panics
+///
+/// A panic in a callback run by an expiring deadline is reported by the panic
+/// hook on the driver's task and caught there: the driver keeps firing.
+pub struct TokioDriver {
+    owner: Arc<Owner>,
+}
+
+/// Shared by every clone; dropping it (with the last clone) ends the task.
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+/// What the driver's handles and its task share.
+struct Shared {
+    timers: Arc<Timers>,
+    /// Tick 0.
+    start: Instant,
+    /// The tick the task sleeps until.
+    next: NextWake,
+    /// Wakes the task for an earlier tick or to end. `notify_one` keeps a
+    /// permit when the task is not waiting, so no wake-up is lost.
+    notify: Notify,
+    /// Set (Release) when the last driver handle is dropped; the task then ends.
+    closed: AtomicBool,
+    /// Cleared (Release) when the task's future is dropped: after `closed`, or
+    /// because its runtime shut down.
+    running: AtomicBool,
+}
+
+impl Shared {
+    /// The tick the clock is at (whole milliseconds since `start`).
+    fn tick_now(&self) -> u64 {
+        next_wake::ms_floor(Instant::now().saturating_duration_since(self.start))
+    }
+
+    fn instant_at(&self, ticks: u64) -> Instant {
+        let far = || self.start + Duration::from_secs(86_400 * 365 * 30);
+        self.start
+            .checked_add(Duration::from_millis(ticks))
+            .unwrap_or_else(far)
+    }
+}
+
+impl TokioDriver {
+    /// A driver whose task runs on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime (see [`with_handle`](Self::with_handle)).
+    // No `Default`: a default value that panics outside a runtime would surprise.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self::with_handle(&Handle::current())
+    }
+
+    /// A driver whose task runs on `handle`'s runtime; callable from any thread.
+    pub fn with_handle(handle: &Handle) -> Self {
+        let shared = Arc::new(Shared {
+            timers: Timers::new_shared(),
+            start: {
+                let _in_runtime = handle.enter();
+                Instant::now()
+            },
+            next: NextWake::new(),
+            notify: Notify::new(),
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(true),
+        });
+        // The guard is made here, not in the task's body: a task dropped
+        // before its first poll (its runtime shut down first, or had already)
+        // drops it too, and it marks the driver stopped.
+        drop(handle.spawn(run(StopGuard(shared.clone()))));
+        TokioDriver {
+            owner: Arc::new(Owner { shared }),
+        }
+    }
+
+    /// How many deadlines are armed.
+    pub fn pending(&self) -> usize {
+        self.owner.shared.timers.pending()
+    }
+
+    /// Whether the background task still runs (false once its runtime shut down).
+    pub fn is_running(&self) -> bool {
+        self.owner.shared.running.load(Acquire)
+    }
+}
+
+/// The background task: fire what is due, sleep until the next deadline or an
+/// earlier request, repeat; see `next_wake` for the protocol.
+async fn run(guard: StopGuard) {
+    let s = &*guard.0;
+    let mut sleep = pin!(tokio::time::sleep_until(s.start));
+    loop {
+        // Acquire: pairs with the Release store in `Owner::drop`.
+        if s.closed.load(Acquire) {
+            return;
+        }
+        let now = s.tick_now();
+        s.next.served(now);
+        let due = next_wake::advance(&s.timers, now);
+        // The permit of a `notify_one` that comes after `target` is kept for
+        // this future, so the wake-up is armed before `target` is published.
+        let mut notified = pin!(s.notify.notified());
+        let target = s.next.target(due);
+        if target == u64::MAX {
+            notified.await;
+            continue;
+        }
+        sleep.as_mut().reset(s.instant_at(target));
+        poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+/// Dropped with the task's future, whether it ended or its runtime shut down
+/// (polled or not).
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        let s = &*self.0;
+        // Release: pairs with the Acquire load in `wake_at`.
+        s.running.store(false, Release);
+        // Acquire: pairs with the Release store in `Owner::drop`.
+        if !s.closed.load(Acquire) {
+            // The runtime shut down under live handles: expire every deadline
+            // now, and leave the wheel at the end of time so that any deadline
+            // armed later is due at once (even one armed by a `wake_at` that
+            // saw `running` still set).
+            next_wake::advance(&s.timers, u64::MAX);
+        }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire loads in the task.
+        self.shared.closed.store(true, Release);
+        self.shared.notify.notify_one();
+    }
+}
+
+impl Clone for TokioDriver {
+    fn clone(&self) -> Self {
+        TokioDriver {
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+impl TimerDriver for TokioDriver {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn ticks_at(&self, at: Instant) -> u64 {
+        next_wake::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
+    }
+
+    fn instant_at(&self, ticks: u64) -> Instant {
+        self.owner.shared.instant_at(ticks)
+    }
+
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        next_wake::ms_ceil(d)
+    }
+
+    fn timers(&self) -> TimersHandle {
+        TimersHandle::from_arc(&self.owner.shared.timers)
+    }
+
+    /// Wakes the task if `tick` is earlier than the one it sleeps until.
+    /// Wait-free unless it wakes the task (a `Notify::notify_one`).
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+        let s = &self.owner.shared;
+        // Acquire: pairs with the Release store in `StopGuard::drop`.
+        if !s.running.load(Acquire) {
+            return Err(DriverStopped);
+        }
+        if s.next.request(tick) {
+            s.notify.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TokioDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.owner.shared;
+        f.debug_struct("TokioDriver")
+            .field("now", &s.tick_now())
+            .field("pending", &self.pending())
+            .field("running", &self.is_running())
+            .finish()
+    }
+}

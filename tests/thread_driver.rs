@@ -1,0 +1,198 @@
+//! `ThreadDriver`: firing on real time (outcomes and ordering only, never
+//! durations), disarming, re-arming, dropping the driver, many deadlines.
+#![cfg(feature = "std")]
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cancel_token::{CancelSource, Reason, ThreadDriver, TimerDriver};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn fires_with_deadline_exceeded() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    let job = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(20));
+    let step = job.token().child();
+    assert_eq!(step.token().wait(), Reason::DeadlineExceeded);
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!root.is_cancelled());
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn never_fires_before_its_instant() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    for ms in [1, 5, 20] {
+        let at = Instant::now() + Duration::from_millis(ms);
+        let job = root.token().child_with_deadline(&driver, at);
+        assert_eq!(job.token().wait(), Reason::DeadlineExceeded);
+        assert!(Instant::now() >= at, "fired before its instant");
+    }
+}
+
+#[test]
+fn cancelling_or_dropping_frees_the_entry() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    let a = root.token().child_with_timeout(&driver, HOUR);
+    let b = root.token().child_with_timeout(&driver, HOUR);
+    assert_eq!(driver.pending(), 2);
+    a.cancel();
+    assert_eq!(driver.pending(), 1);
+    drop(b);
+    assert_eq!(driver.pending(), 0);
+    assert_eq!(a.reason(), Some(Reason::Cancelled));
+}
+
+#[test]
+fn an_earlier_deadline_armed_after_a_later_one_fires_first() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    for round in 0..20 {
+        let late = root.token().child_with_timeout(&driver, HOUR);
+        // Give the thread a moment to go to sleep on the late deadline.
+        thread::sleep(Duration::from_millis(round % 3));
+        let early = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(5));
+        assert_eq!(early.token().wait(), Reason::DeadlineExceeded);
+        assert!(!late.is_cancelled());
+        assert_eq!(driver.pending(), 1);
+    }
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn shorter_and_shorter_deadlines_from_many_threads() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    thread::scope(|s| {
+        for t in 0..4u64 {
+            let (driver, root) = (&driver, &root);
+            s.spawn(move || {
+                for ms in (1..=30u64).rev() {
+                    let job = root
+                        .token()
+                        .child_with_timeout(driver, Duration::from_millis(ms + t));
+                    if ms % 2 == 0 {
+                        assert_eq!(job.token().wait(), Reason::DeadlineExceeded);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn dropping_the_driver_with_armed_deadlines_is_safe() {
+    let root = CancelSource::new();
+    let driver = ThreadDriver::new();
+    let clone = driver.clone();
+    let a = root.token().child_with_timeout(&driver, HOUR);
+    let b = root.token().child_with_timeout(&clone, HOUR);
+    drop(driver);
+    let c = root
+        .token()
+        .child_with_timeout(&clone, Duration::from_millis(5));
+    assert_eq!(
+        c.token().wait(),
+        Reason::DeadlineExceeded,
+        "a clone keeps it running"
+    );
+    drop(clone);
+    // The tokens still work; their deadlines never fire.
+    assert!(!a.is_cancelled() && !b.is_cancelled());
+    let step = a.token().child();
+    let next = ThreadDriver::new();
+    let timed = a
+        .token()
+        .child_with_timeout(&next, Duration::from_millis(5));
+    assert_eq!(timed.token().wait(), Reason::DeadlineExceeded);
+    a.cancel();
+    assert_eq!(step.reason(), Some(Reason::Cancelled));
+    drop(b);
+    root.cancel();
+}
+
+#[test]
+fn many_drivers_come_and_go() {
+    let root = CancelSource::new();
+    for _ in 0..200 {
+        let driver = ThreadDriver::new();
+        let _armed = root.token().child_with_timeout(&driver, HOUR);
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(1));
+        assert_eq!(job.token().wait(), Reason::DeadlineExceeded);
+    }
+}
+
+#[test]
+fn ten_thousand_concurrent_timeouts_all_fire() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    let jobs: Vec<_> = (0..10_000u64)
+        .map(|i| {
+            let ms = 1 + (i * 7919) % 50;
+            root.token()
+                .child_with_timeout(&driver, Duration::from_millis(ms))
+        })
+        .collect();
+    let mut waiters = Vec::new();
+    for chunk in jobs.chunks(2_500) {
+        let tokens: Vec<_> = chunk.iter().map(|j| j.token()).collect();
+        waiters.push(thread::spawn(move || {
+            tokens.iter().map(|t| t.wait()).collect::<Vec<_>>()
+        }));
+    }
+    let mut fired = 0;
+    for waiter in waiters {
+        for reason in waiter.join().unwrap() {
+            assert_eq!(reason, Reason::DeadlineExceeded);
+            fired += 1;
+        }
+    }
+    assert_eq!(fired, 10_000);
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_driver() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    let bad = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(1));
+    let _guard = bad
+        .token()
+        .on_cancel(|_| panic!("a callback panics on the timer thread"));
+    assert_eq!(bad.token().wait(), Reason::DeadlineExceeded);
+    let next = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(2));
+    assert_eq!(next.token().wait(), Reason::DeadlineExceeded);
+}
+
+#[test]
+fn tick_conversions_round_up_and_saturate() {
+    let driver = ThreadDriver::default();
+    let start = driver.instant_at(0);
+    assert_eq!(driver.ticks_at(start), 0);
+    assert_eq!(driver.ticks_at(start - Duration::from_millis(1)), 0);
+    assert_eq!(driver.ticks_at(start + Duration::from_micros(1)), 1);
+    assert_eq!(driver.duration_ticks(Duration::MAX), u64::MAX);
+    let _ = driver.instant_at(u64::MAX);
+    assert!(format!("{driver:?}").contains("ThreadDriver"));
+}
+
+#[test]
+fn the_driver_is_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<ThreadDriver>();
+}

@@ -1,0 +1,286 @@
+//! `TokioDriver`: firing on tokio's (paused) clock, disarming, re-arming,
+//! dropping the driver, runtime shutdown, many deadlines.
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use cancel_token::{CancelSource, Reason, TimerDriver, TokioDriver};
+use tokio::runtime::Handle;
+
+const MIN: Duration = Duration::from_secs(60);
+
+/// Lets every ready task (the driver's included) run.
+async fn run_others() {
+    for _ in 0..16 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ten_minute_timeout_fires_when_the_paused_clock_gets_there() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let job = root.token().child_with_timeout(&driver, 10 * MIN);
+    run_others().await;
+    tokio::time::advance(10 * MIN - Duration::from_millis(1)).await;
+    run_others().await;
+    assert!(!job.is_cancelled(), "fired early");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(job.token().cancelled().await, Reason::DeadlineExceeded);
+    assert!(!root.is_cancelled());
+    assert_eq!(driver.pending(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_instant_on_the_paused_clock() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let at = tokio::time::Instant::now() + Duration::from_millis(1500);
+    let job = root.token().child_with_deadline(&driver, at);
+    let d = job.token().deadline().unwrap();
+    assert_eq!(d.instant(&driver), Some(at));
+    assert_eq!(job.token().cancelled().await, Reason::DeadlineExceeded);
+    assert!(
+        tokio::time::Instant::now() >= at,
+        "fired before its instant"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_or_dropping_frees_the_entry() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let a = root.token().child_with_timeout(&driver, MIN);
+    let b = root.token().child_with_timeout(&driver, MIN);
+    assert_eq!(driver.pending(), 2);
+    a.cancel();
+    assert_eq!(driver.pending(), 1);
+    assert_eq!(a.reason(), Some(Reason::Cancelled));
+    drop(b);
+    assert_eq!(driver.pending(), 0);
+    tokio::time::advance(2 * MIN).await;
+    run_others().await;
+    assert_eq!(a.reason(), Some(Reason::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_earlier_deadline_armed_after_a_later_one_fires_first() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let start = tokio::time::Instant::now();
+    let late = root.token().child_with_timeout(&driver, 10 * MIN);
+    // The task now sleeps until the late deadline.
+    run_others().await;
+    let early = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(1));
+    // Idle: the paused clock jumps to the next timer, which must be the early one.
+    assert_eq!(early.token().cancelled().await, Reason::DeadlineExceeded);
+    assert!(
+        !late.is_cancelled(),
+        "the early deadline waited for the late one"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    assert_eq!(driver.pending(), 1);
+    assert_eq!(late.token().cancelled().await, Reason::DeadlineExceeded);
+    assert!(start.elapsed() >= 10 * MIN);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_driver_with_armed_deadlines_is_safe() {
+    let alive = || Handle::current().metrics().num_alive_tasks();
+    let before = alive();
+    let root = CancelSource::new();
+    let driver = TokioDriver::new();
+    let other = driver.clone();
+    let a = root.token().child_with_timeout(&driver, MIN);
+    let b = root.token().child_with_timeout(&other, MIN);
+    run_others().await;
+    assert_eq!(alive(), before + 1);
+    drop(driver);
+    run_others().await;
+    assert_eq!(alive(), before + 1, "a clone is still alive");
+    drop(other);
+    run_others().await;
+    assert_eq!(alive(), before, "the task ended with the last clone");
+
+    // No more firing, but the tokens work.
+    tokio::time::advance(2 * MIN).await;
+    run_others().await;
+    assert!(!a.is_cancelled() && !b.is_cancelled());
+    let step = a.token().child();
+    let next = TokioDriver::new();
+    let timed = a.token().child_with_timeout(&next, Duration::from_secs(1));
+    assert_eq!(
+        next.pending(),
+        1,
+        "another driver's deadline does not cover it"
+    );
+    assert_eq!(timed.token().cancelled().await, Reason::DeadlineExceeded);
+    a.cancel();
+    assert_eq!(step.reason(), Some(Reason::Cancelled));
+    drop(b);
+    root.cancel();
+}
+
+#[test]
+fn after_runtime_shutdown_deadlines_expire_at_once() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let root = CancelSource::new();
+    let (driver, earlier) = runtime.block_on(async {
+        let driver = TokioDriver::new();
+        let earlier = root.token().child_with_timeout(&driver, MIN);
+        (driver, earlier)
+    });
+    assert!(driver.is_running());
+    let token = earlier.token();
+    let waiter = std::thread::spawn(move || token.wait());
+    drop(runtime);
+
+    assert!(!driver.is_running());
+    // Armed before the shutdown: expired by it, so no one waits forever.
+    assert_eq!(waiter.join().unwrap(), Reason::DeadlineExceeded);
+    earlier.cancel();
+    assert_eq!(earlier.reason(), Some(Reason::DeadlineExceeded));
+    // Armed after: expires at once.
+    assert_eq!(driver.wake_at(1), Err(cancel_token::DriverStopped));
+    let later = root.token().child_with_timeout(&driver, MIN);
+    assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
+    let far = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(3600));
+    assert_eq!(far.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+}
+
+#[test]
+fn cancel_after_a_current_thread_runtime_shutdown_does_not_hang() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let root = CancelSource::new();
+    let handle = runtime.handle().clone();
+    let driver = TokioDriver::with_handle(&handle);
+    let jobs: Vec<_> = (1..=3)
+        .map(|i| root.token().child_with_timeout(&driver, i * MIN))
+        .collect();
+    // The driver's task was never polled; dropping it still stops the driver.
+    drop(runtime);
+    assert!(!driver.is_running());
+    for job in &jobs {
+        job.cancel();
+        assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    }
+    drop(jobs);
+    root.cancel();
+
+    // A driver made for a runtime that is already gone is stopped from the start.
+    let late = TokioDriver::with_handle(&handle);
+    assert!(!late.is_running());
+    let root = CancelSource::new();
+    let job = root.token().child_with_timeout(&late, MIN);
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_concurrent_timeouts_all_fire() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10_000u64 {
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(1 + i * 7 % 5_000));
+        tasks.spawn(async move { job.token().cancelled().await });
+    }
+    let mut fired = 0;
+    while let Some(reason) = tasks.join_next().await {
+        assert_eq!(reason.unwrap(), Reason::DeadlineExceeded);
+        fired += 1;
+    }
+    assert_eq!(fired, 10_000);
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_timeouts_on_real_time_armed_from_many_threads() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..4u64 {
+        let (driver, parent) = (driver.clone(), root.token());
+        // Plain threads arm too; only the driver's task fires.
+        let jobs = std::thread::spawn(move || {
+            (0..2_500u64)
+                .map(|i| {
+                    let ms = 1 + (2_500 - i + t * 13) % 40;
+                    parent.child_with_timeout(&driver, Duration::from_millis(ms))
+                })
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        for job in jobs {
+            tasks.spawn(async move { job.token().cancelled().await });
+        }
+    }
+    let mut fired = 0;
+    while let Some(reason) = tasks.join_next().await {
+        assert_eq!(reason.unwrap(), Reason::DeadlineExceeded);
+        fired += 1;
+    }
+    assert_eq!(fired, 10_000);
+    assert_eq!(driver.pending(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_thread_wakes_at_the_deadline() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let job = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(20));
+    let token = job.token();
+    let reason = tokio::task::spawn_blocking(move || token.wait())
+        .await
+        .unwrap();
+    assert_eq!(reason, Reason::DeadlineExceeded);
+}
+
+#[test]
+fn tick_conversions_round_up_and_saturate() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let driver = TokioDriver::new();
+        let start = driver.instant_at(0);
+        assert_eq!(driver.ticks_at(start), 0);
+        assert_eq!(driver.ticks_at(start + Duration::from_micros(1)), 1);
+        assert_eq!(driver.ticks_at(start + Duration::from_millis(5)), 5);
+        assert_eq!(driver.duration_ticks(Duration::from_nanos(1_000_001)), 2);
+        assert_eq!(driver.duration_ticks(Duration::MAX), u64::MAX);
+        assert_eq!(driver.instant_at(7), start + Duration::from_millis(7));
+        let _ = driver.instant_at(u64::MAX);
+        let root = CancelSource::new();
+        let never = root.token().child_with_timeout(&driver, Duration::MAX);
+        assert_eq!(driver.pending(), 0);
+        assert!(!never.is_cancelled());
+        assert!(format!("{driver:?}").contains("TokioDriver"));
+    });
+}
+
+#[test]
+fn the_driver_is_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<TokioDriver>();
+}
