@@ -6,11 +6,15 @@
 #   scripts/firmware-size.sh [-s N] --crate      # what cancel-token adds, per target
 #
 # --crate builds (release: opt-level "s", fat LTO) firmware/src/bin/size_base.rs
-# (a SysTick handler ends a wait on a static flag) and size_probe.rs (the same
-# with a StaticSource, a PinnedChild and a Cancelled waiter) for each target in
-# $SIZE_TARGETS (default: thumbv6m-none-eabi thumbv7em-none-eabihf), prints the
-# delta of each, a summary, and, when qemu-system-arm is there, the size_of
-# lines of firmware/src/bin/sizes.rs run under QEMU.
+# (a SysTick handler ends a wait on a static flag) and two probes of the same
+# program for each target in $SIZE_TARGETS (default: thumbv6m-none-eabi
+# thumbv7em-none-eabihf): size_probe.rs (token: a StaticSource, a PinnedChild
+# and a Cancelled waiter) and size_probe_deadline.rs (token + tick wheel: a
+# StaticSource, a PinnedDeadline on a static TickDriver advanced from SysTick,
+# and a Cancelled waiter). It prints the delta of each over size_base, a
+# summary checked against the flash budgets below (exit 1 if one is over), and,
+# when qemu-system-arm is there, the size_of lines of firmware/src/bin/sizes.rs
+# run under QEMU.
 #
 # Flash = every allocated section except .bss/.uninit/.noinit (.vector_table,
 # .text, .rodata and the load image of .data). RAM = .data + .bss + .uninit
@@ -42,21 +46,37 @@ if [ "$crate" = 1 ]; then
     read -r -a targets <<<"${SIZE_TARGETS:-thumbv6m-none-eabi thumbv7em-none-eabihf}"
     target_args=()
     for t in "${targets[@]}"; do target_args+=(--target "$t"); done
-    (cd "$ROOT/firmware" && cargo build --release --locked --bin size_base --bin size_probe "${target_args[@]}") >&2
+    (cd "$ROOT/firmware" && cargo build --release --locked --bin size_base --bin size_probe \
+        --bin size_probe_deadline "${target_args[@]}") >&2
+    # probe | what it holds | flash budget in bytes per target ("-": none)
+    probes=(
+        "size_probe|token (StaticSource + PinnedChild + Cancelled)|-"
+        "size_probe_deadline|token + tick wheel (StaticSource + PinnedDeadline + TickDriver + Cancelled)|thumbv7em-none-eabihf=6144"
+    )
     summary=()
+    over=0
     for t in "${targets[@]}"; do
         base="$ROOT/firmware/target/$t/release/size_base"
-        new="$ROOT/firmware/target/$t/release/size_probe"
-        echo "== $t: size_probe (StaticSource + PinnedChild + Cancelled) over size_base"
-        out=$("$0" -s "$nsyms" "$base" "$new")
-        echo "$out"
-        echo
-        flash=$(awk '$1 == "=" && $2 == "flash" { print $5 }' <<<"$out")
-        ram=$(awk '$1 == "=" && $2 == "ram" { print $6 }' <<<"$out")
-        summary+=("$(printf '%-24s %12s %12s' "$t" "$flash" "$ram")")
+        for spec in "${probes[@]}"; do
+            IFS='|' read -r probe what budgets <<<"$spec"
+            new="$ROOT/firmware/target/$t/release/$probe"
+            echo "== $t: $probe, $what, over size_base"
+            out=$("$0" -s "$nsyms" "$base" "$new")
+            echo "$out"
+            echo
+            flash=$(awk '$1 == "=" && $2 == "flash" { print $5 }' <<<"$out")
+            ram=$(awk '$1 == "=" && $2 == "ram" { print $6 }' <<<"$out")
+            budget=$(tr ' ' '\n' <<<"$budgets" | sed -n "s/^$t=//p")
+            verdict=""
+            if [ -n "$budget" ]; then
+                if [ "${flash#+}" -le "$budget" ]; then verdict="flash budget $budget: ok"
+                else verdict="flash budget $budget: OVER"; over=1; fi
+            fi
+            summary+=("$(printf '%-24s %-20s %12s %12s  %s' "$t" "$probe" "$flash" "$ram" "$verdict")")
+        done
     done
-    echo "== what cancel-token adds (release, opt-level s, fat LTO)"
-    printf '%-24s %12s %12s\n' target "flash bytes" "RAM bytes"
+    echo "== what cancel-token adds over size_base (release, opt-level s, fat LTO)"
+    printf '%-24s %-20s %12s %12s\n' target probe "flash bytes" "RAM bytes"
     printf '%s\n' "${summary[@]}"
     if command -v qemu-system-arm >/dev/null; then
         echo
@@ -64,7 +84,7 @@ if [ "$crate" = 1 ]; then
         (cd "$ROOT/firmware" && timeout 60 cargo run -q --release --locked --target "${targets[0]}" --bin sizes \
             </dev/null 2>/dev/null) | grep -v '^Timer with period zero' || echo "(sizes failed; run scripts/qemu-test.sh sizes)"
     fi
-    exit 0
+    exit "$over"
 fi
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 for f in "$@"; do [ -f "$f" ] || { echo "firmware-size: no file $f" >&2; exit 1; }; done

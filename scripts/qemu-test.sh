@@ -63,8 +63,10 @@ else
     BINS=()
     for f in "$FW"/src/bin/*.rs; do BINS+=("$(basename "$f" .rs)"); done
 fi
+namew=14 # width of the binary column: the longest name
 for b in "${BINS[@]}"; do
     [ -f "$FW/src/bin/$b.rs" ] || { echo "qemu-test: no firmware/src/bin/$b.rs" >&2; exit 1; }
+    [ "${#b}" -le "$namew" ] || namew=${#b}
 done
 
 echo "qemu-test: $(qemu-system-arm --version | head -1)"
@@ -83,7 +85,7 @@ for spec in "${RUNS[@]}"; do
     mname=$(sed -n 's/.*-machine \([^ ]*\).*/\1/p' <<<"$machine")
     mkdir -p "$FW/target/qemu-test/$target"
     for bin in "${BINS[@]}"; do
-        label=$(printf '%-14s %-22s %-10s %-12s' "$bin" "$target" "$core" "$mname")
+        label=$(printf '%-*s %-22s %-10s %-12s' "$namew" "$bin" "$target" "$core" "$mname")
         only=$(sed -n 's/^\/\/! *qemu-test: *targets *= *//p' "$FW/src/bin/$bin.rs")
         if [ -n "$only" ] && ! grep -qw -- "$target" <<<"$only"; then
             echo "SKIP    $label"

@@ -1,20 +1,27 @@
 //! Size budgets of the no-allocator types on a 32-bit core, printed and
-//! checked. They are what a `static` root, a pinned child in a stack frame and
-//! a waiting future cost in RAM.
+//! checked. They are what a `static` root, a pinned child in a stack frame, a
+//! waiting future, a `static` tick driver and a pinned deadline cost in RAM.
 //!
 //! The budgets are this crate's own promises: StaticSource and PinnedChild
-//! (one node each) fit in 32 bytes, a Cancelled waiter too. A budget that is
-//! raised must be raised here on purpose, never to make a failure go away.
+//! (one node each) fit in 32 bytes, a Cancelled waiter too. For deadlines:
+//! a TickDriver is its timer wheel (1608 bytes on 32-bit, see src/wheel.rs)
+//! plus 24 bytes of clock and lock state (current tick, scheduled tick, alarm
+//! hook, flag); a PinnedDeadline is a node (32), its wheel entry (24), its
+//! deadline tick (8) and a pointer to the driver's timers (4): 68 bytes of
+//! fields, 72 with the 8-byte alignment of its ticks. A budget that is raised
+//! must be raised here on purpose, never to make a failure go away.
 #![no_std]
 #![no_main]
 
 use core::mem::{align_of, size_of};
 
-use cancel_token::{CancelToken, Cancelled, PinnedChild, Reason, StaticSource, TokenRef};
+use cancel_token::{
+    CancelToken, Cancelled, PinnedChild, PinnedDeadline, Reason, StaticSource, TickDriver, TokenRef,
+};
 use harness::{entry, hprintln};
 
 /// (name, size, align, budget in bytes)
-fn table() -> [(&'static str, usize, usize, usize); 7] {
+fn table() -> [(&'static str, usize, usize, usize); 9] {
     [
         (
             "StaticSource",
@@ -53,6 +60,18 @@ fn table() -> [(&'static str, usize, usize, usize); 7] {
             4,
         ),
         ("Reason", size_of::<Reason>(), align_of::<Reason>(), 1),
+        (
+            "TickDriver",
+            size_of::<TickDriver>(),
+            align_of::<TickDriver>(),
+            1632,
+        ),
+        (
+            "PinnedDeadline",
+            size_of::<PinnedDeadline<'static>>(),
+            align_of::<PinnedDeadline<'static>>(),
+            72,
+        ),
     ]
 }
 
@@ -77,15 +96,20 @@ fn main() -> ! {
         "size_of node (internal)       {:>3} bytes",
         cancel_token::__private::NODE_SIZE
     );
+    hprintln!(
+        "size_of timed node (internal) {:>3} bytes",
+        cancel_token::__private::TIMED_NODE_SIZE
+    );
     if let Some((name, size, budget)) = over {
         harness::fail(format_args!(
             "sizes: {} is {} bytes, budget {}",
             name, size, budget
         ));
     }
-    let [s, p, c, ..] = table();
+    let [s, p, c, _, _, _, _, t, d] = table();
     harness::pass(format_args!(
-        "sizes: StaticSource {} B, PinnedChild {} B, Cancelled {} B within budgets",
-        s.1, p.1, c.1
+        "sizes: StaticSource {} B, PinnedChild {} B, Cancelled {} B, TickDriver {} B, \
+         PinnedDeadline {} B within budgets",
+        s.1, p.1, c.1, t.1, d.1
     ))
 }
