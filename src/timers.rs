@@ -189,9 +189,16 @@ impl Timers {
                 Ok(this) => this,
                 Err(next) => return next,
             };
+            // Gives back the reference taken above, even if a callback panics.
+            struct Release(NonNull<Node>);
+            impl Drop for Release {
+                fn drop(&mut self) {
+                    // SAFETY: we own the reference taken under the lock.
+                    unsafe { node::release(self.0) };
+                }
+            }
+            let _release = Release(this);
             Node::cancel(this, Reason::DeadlineExceeded, None);
-            // SAFETY: gives back the reference taken above.
-            unsafe { node::release(this) };
         }
     }
 

@@ -165,3 +165,33 @@ fn a_deadline_child_is_one_allocation() {
     assert!(live <= 128, "a deadline node takes {live} bytes");
     drop(job);
 }
+
+#[test]
+fn a_panicking_callback_fired_by_a_deadline_leaks_nothing() {
+    use cancel_token::ManualDriver;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let round = || {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, std::time::Duration::from_micros(5));
+        let guard = job.token().on_cancel(|_| panic!("callback"));
+        let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            driver.advance(std::time::Duration::from_micros(5))
+        }));
+        assert!(fired.is_err());
+        assert!(job.is_cancelled());
+        assert_eq!(driver.pending(), 0);
+        drop((guard, job, root, driver));
+    };
+    round();
+    let ((), _, live) = measure(|| {
+        for _ in 0..if cfg!(miri) { 3 } else { 100 } {
+            round();
+        }
+    });
+    std::panic::set_hook(hook);
+    assert_eq!(live, 0, "live bytes grew by {live}");
+}
