@@ -124,7 +124,12 @@ impl Drop for CancelSource {
     fn drop(&mut self) {
         drop(self.links.take());
         let node = self.token.node();
-        Node::cancel(self.token.raw(), Reason::Cancelled, None);
+        // With no token left, nothing can observe this node being cancelled:
+        // waiters, callbacks and children all hold a token or a reference. A
+        // canceller that takes it concurrently takes a reference and finishes.
+        if !node.is_unobserved() {
+            Node::cancel(self.token.raw(), Reason::Cancelled, None);
+        }
         if let Some(parent) = node.parent {
             // SAFETY: a child holds a reference on its parent until it is freed.
             unsafe { parent.as_ref() }.unlink_child(self.token.raw());

@@ -337,3 +337,16 @@ fn deadline_arm_vs_parent_cancel() {
         assert_eq!(driver.pending(), 0);
     });
 }
+
+/// A child source with no token left is dropped (freed without being marked)
+/// while its parent's cancel takes it from the list.
+#[test]
+fn cancel_vs_unobserved_child_drop() {
+    model(|| {
+        let root = CancelSource::new();
+        let child = root.token().child();
+        let t = thread::spawn(move || drop(child));
+        root.cancel();
+        t.join().unwrap();
+    });
+}
