@@ -252,3 +252,18 @@ fn handles_are_send_sync() {
     check::<cancel_token::Cancelled<'static>>();
     check::<cancel_token::CancelledOwned>();
 }
+
+#[test]
+fn children_dropped_while_their_parent_is_cancelled() {
+    // Miri checks each round's memory accesses; a few rounds suffice there.
+    for _ in 0..if cfg!(miri) { 4 } else { 500 } {
+        let root = CancelSource::new();
+        let kids: Vec<_> = (0..8).map(|_| root.token().child()).collect();
+        let token = root.token();
+        std::thread::scope(|s| {
+            s.spawn(move || drop(kids));
+            s.spawn(|| root.cancel());
+        });
+        assert!(token.is_cancelled());
+    }
+}
