@@ -35,6 +35,38 @@ unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     (node, linked)
 }
 
+/// The source methods of a pinned child type with a `linked` method.
+macro_rules! pinned_source_methods {
+    ($ty:ident) => {
+        impl $ty<'_> {
+            /// A borrowed token for this child.
+            pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
+                TokenRef {
+                    node: self.linked().0,
+                }
+            }
+
+            /// Cancels this child and its descendants, not its parent.
+            pub fn cancel(self: Pin<&Self>) {
+                Node::cancel(self.linked().1, Reason::Cancelled, None);
+            }
+
+            /// Cancels with a cause.
+            pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
+                Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
+            }
+
+            /// Whether this child is cancelled.
+            pub fn is_cancelled(self: Pin<&Self>) -> bool {
+                self.linked().0.is_cancelled()
+            }
+        }
+    };
+}
+
+pinned_source_methods!(PinnedChild);
+pinned_source_methods!(PinnedDeadline);
+
 /// Cancels, unlinks, and waits until no canceller or timer borrows the node.
 ///
 /// # Safety
@@ -100,28 +132,6 @@ impl<'a> PinnedChild<'a> {
         let this = NonNull::from(&self.get_ref().node);
         // SAFETY: pinned, and the parent outlives 'a.
         (unsafe { ensure_linked(this) }.0, this)
-    }
-
-    /// A borrowed token for this child.
-    pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
-        TokenRef {
-            node: self.linked().0,
-        }
-    }
-
-    /// Cancels this child and its descendants, not its parent.
-    pub fn cancel(self: Pin<&Self>) {
-        Node::cancel(self.linked().1, Reason::Cancelled, None);
-    }
-
-    /// Cancels with a cause.
-    pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
-        Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
-    }
-
-    /// Whether this child is cancelled.
-    pub fn is_cancelled(self: Pin<&Self>) -> bool {
-        self.linked().0.is_cancelled()
     }
 }
 
@@ -207,28 +217,6 @@ impl<'a> PinnedDeadline<'a> {
             };
         }
         (node, this)
-    }
-
-    /// A borrowed token for this child.
-    pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
-        TokenRef {
-            node: self.linked().0,
-        }
-    }
-
-    /// Cancels this child and its descendants, not its parent.
-    pub fn cancel(self: Pin<&Self>) {
-        Node::cancel(self.linked().1, Reason::Cancelled, None);
-    }
-
-    /// Cancels with a cause.
-    pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
-        Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
-    }
-
-    /// Whether this child is cancelled.
-    pub fn is_cancelled(self: Pin<&Self>) -> bool {
-        self.linked().0.is_cancelled()
     }
 }
 
