@@ -123,7 +123,8 @@ fn dropping_the_driver_with_armed_deadlines_is_safe() {
 #[test]
 fn many_drivers_come_and_go() {
     let root = CancelSource::new();
-    for _ in 0..200 {
+    // Miri: each driver is a thread, slow to emulate; a few show the same.
+    for _ in 0..if cfg!(miri) { 5 } else { 200 } {
         let driver = ThreadDriver::new();
         let _armed = root.token().child_with_timeout(&driver, HOUR);
         let job = root
@@ -135,9 +136,11 @@ fn many_drivers_come_and_go() {
 
 #[test]
 fn ten_thousand_concurrent_timeouts_all_fire() {
+    // Miri: 10k timeouts take it most of an hour; 200 exercise the same paths.
+    let n: u64 = if cfg!(miri) { 200 } else { 10_000 };
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
-    let jobs: Vec<_> = (0..10_000u64)
+    let jobs: Vec<_> = (0..n)
         .map(|i| {
             let ms = 1 + (i * 7919) % 50;
             root.token()
@@ -145,7 +148,7 @@ fn ten_thousand_concurrent_timeouts_all_fire() {
         })
         .collect();
     let mut waiters = Vec::new();
-    for chunk in jobs.chunks(2_500) {
+    for chunk in jobs.chunks(n as usize / 4) {
         let tokens: Vec<_> = chunk.iter().map(|j| j.token()).collect();
         waiters.push(thread::spawn(move || {
             tokens.iter().map(|t| t.wait()).collect::<Vec<_>>()
@@ -158,7 +161,7 @@ fn ten_thousand_concurrent_timeouts_all_fire() {
             fired += 1;
         }
     }
-    assert_eq!(fired, 10_000);
+    assert_eq!(fired, n);
     assert_eq!(driver.pending(), 0);
 }
 
