@@ -191,13 +191,13 @@ impl Node {
         }
     }
 
-    /// Whether the caller's reference is the only one to a live heap node
-    /// without a deadline, so its list is empty and no one else can reach it.
+    /// Whether the caller's reference is the only one to a live heap node, so
+    /// its list is empty and only a canceller or its timers can still reach it.
     pub(crate) fn is_unobserved(&self) -> bool {
         // Acquire: pairs with the Release decrements of the other references,
         // so what their holders did (e.g. unlinking waiters) is visible.
         let state = State(self.state.load(Acquire));
-        state.refs() == 1 && !state.is_cancelled() && self.entry.class == class::HEAP
+        state.refs() == 1 && !state.is_cancelled() && self.class() == class::HEAP
     }
 
     /// Waits until no canceller borrows this pinned node.

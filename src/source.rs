@@ -126,9 +126,13 @@ impl Drop for CancelSource {
         let node = self.token.node();
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
-        // canceller that takes it concurrently takes a reference and finishes.
+        // canceller (or a firing deadline) that takes it concurrently takes a
+        // reference and finishes. Only a deadline needs taking out.
         if !node.is_unobserved() {
             Node::cancel(self.token.raw(), Reason::Cancelled, None);
+        } else if node.is_timed() {
+            // SAFETY: a live timed node, with the provenance of its allocation.
+            unsafe { crate::deadline::disarm(self.token.raw()) };
         }
         if let Some(parent) = node.parent {
             // SAFETY: a child holds a reference on its parent until it is freed.

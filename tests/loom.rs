@@ -350,3 +350,23 @@ fn cancel_vs_unobserved_child_drop() {
         t.join().unwrap();
     });
 }
+
+/// A deadline source with no token left is dropped (its deadline taken out
+/// without marking the node) while the deadline fires.
+#[test]
+fn deadline_fire_vs_unobserved_drop() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_micros(1));
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+        drop(job);
+        t.join().unwrap();
+        assert_eq!(driver.pending(), 0);
+    });
+}
