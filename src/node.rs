@@ -193,6 +193,7 @@ impl Node {
 
     /// Whether the caller's reference is the only one to a live heap node, so
     /// its list is empty and only a canceller or its timers can still reach it.
+    #[cfg(feature = "alloc")]
     pub(crate) fn is_unobserved(&self) -> bool {
         // Acquire: pairs with the Release decrements of the other references,
         // so what their holders did (e.g. unlinking waiters) is visible.

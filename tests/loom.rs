@@ -370,3 +370,175 @@ fn deadline_fire_vs_unobserved_drop() {
         assert_eq!(driver.pending(), 0);
     });
 }
+
+/// The operations on one node `N` that may race. `N` is a deadline child of a
+/// linked source `L = linked([P])`, so a firing deadline and a cancel of the
+/// linked parent `P` both reach it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    Cancel,
+    ChildCreate,
+    ChildDrop,
+    WaiterRegister,
+    WaiterPoll,
+    WaiterDrop,
+    CallbackRegister,
+    CallbackDisarm,
+    DeadlineFire,
+    LinkedParentCancel,
+}
+
+const OPS: [Op; 10] = [
+    Op::Cancel,
+    Op::ChildCreate,
+    Op::ChildDrop,
+    Op::WaiterRegister,
+    Op::WaiterPoll,
+    Op::WaiterDrop,
+    Op::CallbackRegister,
+    Op::CallbackDisarm,
+    Op::DeadlineFire,
+    Op::LinkedParentCancel,
+];
+
+/// What one thread's op leaves for the final checks.
+#[derive(Default)]
+struct Left {
+    child: Option<CancelSource>,
+    waiter: Option<(
+        std::pin::Pin<Box<cancel_token::CancelledOwned>>,
+        std::sync::Arc<Wakes>,
+    )>,
+    guard: Option<cancel_token::OnCancel>,
+    /// Whether a disarm removed its callback before it ran.
+    disarmed: bool,
+}
+
+#[derive(Default)]
+struct Wakes(AtomicUsize);
+impl std::task::Wake for Wakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn poll_once(
+    fut: &mut std::pin::Pin<Box<cancel_token::CancelledOwned>>,
+    wakes: &std::sync::Arc<Wakes>,
+) -> bool {
+    let waker = std::task::Waker::from(wakes.clone());
+    fut.as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready()
+}
+
+/// Every pair of operations on one node, each as its own model: after both
+/// threads finish and the linked parent is cancelled, every waiter is ready
+/// and was woken at most once, every callback ran once or was removed before
+/// it ran (never both), and the deadline is out of the wheel.
+#[test]
+fn every_pair_of_operations_on_one_node() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    for (i, &a) in OPS.iter().enumerate() {
+        for &b in &OPS[i..] {
+            let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let r = runs.clone();
+            let mut builder = loom::model::Builder::new();
+            // 45 + 10 models: bound 3 keeps them to about a minute (5 takes ~8).
+            builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(3).min(3));
+            builder.check(move || {
+                r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let driver = ManualDriver::new();
+                let p = Arc::new(CancelSource::new());
+                let l = CancelSource::linked([&p.token()]);
+                let n = Arc::new(
+                    l.token()
+                        .child_with_timeout(&driver, Duration::from_micros(1)),
+                );
+                let ran = Arc::new(AtomicUsize::new(0));
+                let run = |op: Op| -> thread::JoinHandle<Left> {
+                    let (n, p, driver, ran) = (n.clone(), p.clone(), driver.clone(), ran.clone());
+                    // Pre-existing entries for the drop/poll/disarm ops.
+                    let mut left = Left::default();
+                    match op {
+                        Op::ChildDrop => left.child = Some(n.token().child()),
+                        Op::WaiterPoll | Op::WaiterDrop => {
+                            let w = std::sync::Arc::new(Wakes::default());
+                            let mut f = Box::pin(n.token().cancelled_owned());
+                            let _ = poll_once(&mut f, &w);
+                            left.waiter = Some((f, w));
+                        }
+                        Op::CallbackDisarm => {
+                            let ran = ran.clone();
+                            left.guard = Some(n.token().on_cancel(move |_| {
+                                ran.fetch_add(1, SeqCst);
+                            }));
+                        }
+                        _ => {}
+                    }
+                    thread::spawn(move || {
+                        match op {
+                            Op::Cancel => n.cancel(),
+                            Op::ChildCreate => left.child = Some(n.token().child()),
+                            Op::ChildDrop => left.child = None,
+                            Op::WaiterRegister => {
+                                let w = std::sync::Arc::new(Wakes::default());
+                                let mut f = Box::pin(n.token().cancelled_owned());
+                                let _ = poll_once(&mut f, &w);
+                                left.waiter = Some((f, w));
+                            }
+                            Op::WaiterPoll => {
+                                let (f, w) = left.waiter.as_mut().unwrap();
+                                let _ = poll_once(f, w);
+                            }
+                            Op::WaiterDrop => left.waiter = None,
+                            Op::CallbackRegister => {
+                                left.guard = Some(n.token().on_cancel(move |_| {
+                                    ran.fetch_add(1, SeqCst);
+                                }));
+                            }
+                            Op::CallbackDisarm => {
+                                left.disarmed = left.guard.take().unwrap().disarm();
+                            }
+                            Op::DeadlineFire => driver.advance(Duration::from_micros(1)),
+                            Op::LinkedParentCancel => p.cancel(),
+                        }
+                        left
+                    })
+                };
+                let ha = run(a);
+                let hb = run(b);
+                let la = ha.join().unwrap();
+                let lb = hb.join().unwrap();
+                p.cancel();
+                assert!(n.is_cancelled());
+                assert_eq!(driver.pending(), 0);
+                let mut disarmed = 0;
+                for mut left in [la, lb] {
+                    if let Some(child) = &left.child {
+                        assert!(child.is_cancelled());
+                    }
+                    if let Some((f, w)) = left.waiter.as_mut() {
+                        assert!(poll_once(f, w), "a waiter is not ready after cancel");
+                        assert!(w.0.load(SeqCst) <= 1);
+                    }
+                    disarmed += usize::from(left.disarmed);
+                    if let Some(g) = left.guard.take() {
+                        assert!(!g.disarm(), "a callback still armed after cancel");
+                    }
+                }
+                // Each callback either ran once or was disarmed before it ran.
+                let callbacks = [a, b]
+                    .iter()
+                    .filter(|&&op| op == Op::CallbackDisarm || op == Op::CallbackRegister)
+                    .count();
+                assert_eq!(ran.load(SeqCst) + disarmed, callbacks);
+            });
+            println!(
+                "loom: pair {a:?} / {b:?}: {} interleavings",
+                runs.load(SeqCst)
+            );
+        }
+    }
+}
