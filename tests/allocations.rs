@@ -195,3 +195,59 @@ fn a_panicking_callback_fired_by_a_deadline_leaks_nothing() {
     std::panic::set_hook(hook);
     assert_eq!(live, 0, "live bytes grew by {live}");
 }
+
+/// Panics when dropped.
+struct PanicOnDrop;
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("drop");
+    }
+}
+
+#[test]
+fn a_panicking_drop_inside_or_instead_of_a_callback_leaks_nothing() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let round = || {
+        let root = CancelSource::new();
+        let token = root.token();
+        // Run: the closure's capture is dropped, panicking, inside the callback.
+        let p = PanicOnDrop;
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        let guard = token.on_cancel(move |_| {
+            let _p = p;
+            r.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        // Disarmed: the closure is dropped, panicking, in `disarm`.
+        let q = PanicOnDrop;
+        let other = token.on_cancel(move |_| drop(q));
+        let disarm = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| other.disarm()));
+        assert!(disarm.is_err());
+        let mut fut = Box::pin(token.cancelled());
+        let waker = futures_util::task::noop_waker();
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        let cancel = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| root.cancel()));
+        assert!(cancel.is_err());
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(token.is_cancelled());
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready());
+        assert!(!guard.disarm());
+        drop(fut);
+        drop((token, root));
+    };
+    round();
+    let ((), _, live) = measure(|| {
+        for _ in 0..if cfg!(miri) { 3 } else { 100 } {
+            round();
+        }
+    });
+    std::panic::set_hook(hook);
+    assert_eq!(live, 0, "live bytes grew by {live}");
+}
