@@ -41,7 +41,7 @@
 use core::ptr::NonNull;
 
 use crate::entry::{Entry, Kind, List, LINKED, NOTIFIED};
-use crate::sync::{fence, loom_const_fn, AtomicUsize, Ordering::*, UnsafeCell};
+use crate::sync::{loom_const_fn, AtomicUsize, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
 
 pub(crate) const CANCELLED: usize = 1 << 0;
@@ -557,8 +557,10 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
         if n.state.fetch_sub(REF_ONE, Release) >> REF_SHIFT != 1 || class == class::PINNED {
             return;
         }
-        // Acquire: pairs with every other owner's Release decrement.
-        fence(Acquire);
+        // Acquire: pairs with every other owner's Release decrement (they form
+        // one release sequence). A load rather than a fence, which
+        // ThreadSanitizer cannot see, as `Arc` does under it.
+        n.state.load(Acquire);
         let parent = n.parent;
         // SAFETY: last reference to a heap node.
         unsafe { free(node) };
