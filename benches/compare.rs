@@ -4,9 +4,12 @@
 //! Each workload is a criterion group holding one benchmark per crate, named
 //! after the crate. Run with `cargo bench --bench compare`.
 
+mod support;
+
+use support::{mean_ns, show};
+
 use std::future::Future;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -303,38 +306,5 @@ fn print_ratios(workloads: &[(&str, f64)], started: SystemTime) {
             _ => format!("n/a | <= {target}"),
         };
         println!("{workload} | {} | {} | {ratio}", show(ours), show(theirs));
-    }
-}
-
-fn show(ns: Option<f64>) -> String {
-    ns.map_or_else(|| "n/a".to_owned(), |ns| format!("{ns:.1}"))
-}
-
-/// The mean, in ns, criterion estimated for `group/function` in this run.
-fn mean_ns(group: &str, function: &str, started: SystemTime) -> Option<f64> {
-    let path = criterion_dir()
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < started {
-        return None; // left over from an earlier run
-    }
-    let json = std::fs::read_to_string(path).ok()?;
-    let mean = &json[json.find("\"mean\"")?..];
-    let value = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = value.find([',', '}'])?;
-    value[..end].trim().parse().ok()
-}
-
-/// Where criterion writes, as it decides it for `cargo bench` (without asking
-/// `cargo metadata`).
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        PathBuf::from("target/criterion")
     }
 }

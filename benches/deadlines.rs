@@ -3,10 +3,13 @@
 //!
 //! Run with `cargo bench --bench deadlines --features tokio`.
 
+mod support;
+
+use support::{mean_ns, show};
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::{pending, Future};
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -326,36 +329,4 @@ fn row(what: &str, ours: Option<f64>, against: &str, theirs: Option<f64>, target
         show(ours),
         show(theirs)
     );
-}
-
-fn show(ns: Option<f64>) -> String {
-    ns.map_or_else(|| "n/a".to_owned(), |ns| format!("{ns:.1}"))
-}
-
-/// The mean, in ns, criterion estimated for `group/function` in this run.
-fn mean_ns(group: &str, function: &str, started: SystemTime) -> Option<f64> {
-    let path = criterion_dir()
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < started {
-        return None; // left over from an earlier run
-    }
-    let json = std::fs::read_to_string(path).ok()?;
-    let mean = &json[json.find("\"mean\"")?..];
-    let value = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = value.find([',', '}'])?;
-    value[..end].trim().parse().ok()
-}
-
-/// Where criterion writes, as it decides it for `cargo bench`.
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        PathBuf::from("target/criterion")
-    }
 }
