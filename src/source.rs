@@ -58,6 +58,10 @@ impl CancelSource {
     /// and cause), or by itself. Dropping it unregisters it from every parent.
     /// One allocation for the node and one for the list of registrations.
     ///
+    /// When several parents are cancelled at once, the linked source takes the
+    /// reason and cause of the first cancellation to reach it, which need not
+    /// be the first one made.
+    ///
     /// ```
     /// use cancel_token::CancelSource;
     ///
