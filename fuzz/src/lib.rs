@@ -852,7 +852,8 @@ impl Model {
 /// may still hold a waker the model says was never taken or already woken: a
 /// first poll that registers its waker as the token is cancelled (or a re-poll
 /// right after the canceller took the old waker) returns `Ready` and leaves the
-/// waker in the slot until the future is dropped. Wakes must still agree.
+/// waker in the slot until the future is dropped. Wakes must still agree, but
+/// for one spurious extra wake of a re-poll racing the wake.
 fn matches(model: &Obs, real: &Obs, racy: bool) -> bool {
     if !racy {
         return model == real;
@@ -862,6 +863,13 @@ fn matches(model: &Obs, real: &Obs, racy: bool) -> bool {
         if let (Some(m), Some(w)) = (m, w) {
             if m.held == 0 && w.held == 1 {
                 w.held = 0;
+            }
+            // A re-poll racing the canceller's wake may be woken twice: the
+            // waker slot (atomic-waker) wakes a waker registered while a wake is
+            // in progress, and the canceller wakes the one it took. A spurious
+            // wake is allowed by the `Future` contract; a lost one is not.
+            if m.wakes == 1 && w.wakes == 2 {
+                w.wakes = 1;
             }
         }
     }
