@@ -194,9 +194,7 @@ impl TimerDriver for AsyncIoDriver {
     /// The instant of tick `ticks`, or, past what `Instant` can represent,
     /// about 30 years after the driver's start.
     fn instant_at(&self, ticks: u64) -> Instant {
-        let s = &self.owner.shared;
-        let far = || s.start + Duration::from_secs(86_400 * 365 * 30);
-        s.checked_instant_at(ticks).unwrap_or_else(far)
+        next_wake::ms_instant(self.owner.shared.start, ticks)
     }
 
     fn duration_ticks(&self, d: Duration) -> u64 {

@@ -95,3 +95,12 @@ pub(crate) fn ms_floor(d: core::time::Duration) -> u64 {
         .saturating_mul(1000)
         .saturating_add(u64::from(d.subsec_millis()))
 }
+
+/// The instant of millisecond tick `ticks` after `start`; past what `Instant`
+/// can represent, about 30 years after `start` (never, in practice).
+pub(crate) fn ms_instant(start: std::time::Instant, ticks: u64) -> std::time::Instant {
+    start
+        .checked_add(core::time::Duration::from_millis(ticks))
+        .or_else(|| start.checked_add(core::time::Duration::from_secs(86_400 * 365 * 30)))
+        .unwrap_or(start)
+}

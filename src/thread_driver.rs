@@ -195,11 +195,7 @@ impl TimerDriver for ThreadDriver {
     }
 
     fn instant_at(&self, ticks: u64) -> Instant {
-        let start = self.owner.shared.start;
-        start
-            .checked_add(Duration::from_millis(ticks))
-            .or_else(|| start.checked_add(Duration::from_secs(86_400 * 365 * 30)))
-            .unwrap_or(start)
+        next_wake::ms_instant(self.owner.shared.start, ticks)
     }
 
     fn duration_ticks(&self, d: Duration) -> u64 {

@@ -108,10 +108,7 @@ impl Shared {
     }
 
     fn instant_at(&self, ticks: u64) -> Instant {
-        let far = || self.start + Duration::from_secs(86_400 * 365 * 30);
-        self.start
-            .checked_add(Duration::from_millis(ticks))
-            .unwrap_or_else(far)
+        Instant::from_std(next_wake::ms_instant(self.start.into_std(), ticks))
     }
 }
 
