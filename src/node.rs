@@ -393,7 +393,7 @@ impl Node {
         let refs = if counted { REF_ONE } else { 0 };
         let guard = self.lock();
         if guard.is_cancelled() {
-            guard.unlock_adding(refs);
+            let _ = guard.unlock_adding(refs);
             let (reason, cause) = self.reason_and_cause().unwrap_or((Reason::Cancelled, None));
             Node::cancel(child_ptr, reason, cause);
             // Release: whoever sees the bit also sees the child cancelled.
@@ -406,7 +406,7 @@ impl Node {
         }
         // SAFETY: under our lock; the caller keeps `child` pinned until unlinked.
         unsafe { self.list.push_front(Node::entry_ptr(child_ptr)) };
-        guard.unlock_adding(refs);
+        let _ = guard.unlock_adding(refs);
         true
     }
 
@@ -479,25 +479,27 @@ impl Guard<'_> {
             return Err(self);
         }
         self.set_cause(this, cause);
-        self.unlock_adding(Self::cancelled_bits(reason));
+        let _ = self.unlock_adding(Self::cancelled_bits(reason));
         Ok(())
     }
 
-    /// Unlocks, adding `bits` (clear flag bits, or `REF_ONE`) to the state in
-    /// the same read-modify-write. Release: publishes what was done under the
-    /// lock, including `cause`.
-    pub(crate) fn unlock_adding(self, bits: usize) {
+    /// Unlocks, adding `bits` (wrapping: flag bits, or plus or minus `REF_ONE`)
+    /// to the state in the same read-modify-write, and returns the state before.
+    /// Release: publishes what was done under the lock, including `cause`.
+    pub(crate) fn unlock_adding(self, bits: usize) -> usize {
         let this = core::mem::ManuallyDrop::new(self);
         #[cfg(any(feature = "std", cancel_token_loom))]
         // LOCKED is set, so subtracting it clears it without a borrow.
-        this.node
+        return this
+            .node
             .state
             .fetch_add(bits.wrapping_sub(LOCKED), Release);
         #[cfg(not(any(feature = "std", cancel_token_loom)))]
         {
-            this.node.state.fetch_add(bits, Release);
+            let old = this.node.state.fetch_add(bits, Release);
             // SAFETY: pairs with the `acquire` in `Node::lock`, in nesting order.
             unsafe { critical_section::release(this.restore) };
+            old
         }
     }
 }
@@ -549,26 +551,89 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
     loop {
         // SAFETY: we own a reference, so the node is alive.
         let n = unsafe { node.as_ref() };
-        let class = n.class();
-        if matches!(class, class::STATIC | class::NEVER) {
+        if matches!(n.class(), class::STATIC | class::NEVER) {
             return;
         }
         // Release: our uses of the node happen-before whoever frees it.
-        if n.state.fetch_sub(REF_ONE, Release) >> REF_SHIFT != 1 || class == class::PINNED {
-            return;
-        }
-        // Acquire: pairs with every other owner's Release decrement (they form
-        // one release sequence). A load rather than a fence, which
-        // ThreadSanitizer cannot see, as `Arc` does under it.
-        n.state.load(Acquire);
-        let parent = n.parent;
-        // SAFETY: last reference to a heap node.
-        unsafe { free(node) };
-        match parent {
-            Some(p) => node = p,
+        let old = n.state.fetch_sub(REF_ONE, Release);
+        // SAFETY: that was our reference.
+        match unsafe { released(node, old) } {
+            Some(parent) => node = parent,
             None => return,
         }
     }
+}
+
+/// After a reference to `node` was given back by a Release read-modify-write
+/// that saw `old`: frees the node if that was the last reference to a heap
+/// node, and returns its parent, whose reference the caller then releases.
+///
+/// # Safety
+/// `node` was alive with the reference just given back.
+unsafe fn released(node: NonNull<Node>, old: usize) -> Option<NonNull<Node>> {
+    // SAFETY: a heap node is alive until this function frees it; others never are freed.
+    let n = unsafe { node.as_ref() };
+    if old >> REF_SHIFT != 1 || n.class() != class::HEAP {
+        return None;
+    }
+    // Acquire: pairs with every other owner's Release decrement (they form
+    // one release sequence). A load rather than a fence, which
+    // ThreadSanitizer cannot see, as `Arc` does under it.
+    n.state.load(Acquire);
+    let parent = n.parent;
+    // SAFETY: last reference to a heap node.
+    unsafe { free(node) };
+    parent
+}
+
+/// Frees an unobserved heap node that has no deadline (see
+/// [`Node::is_unobserved`]), whose one reference the caller owns: unlinks it
+/// from its parent, giving back its reference on the parent in the same
+/// unlock, and frees it, with no read-modify-write on the node itself.
+///
+/// Returns false, having done nothing, if a canceller of the parent took the
+/// node first; the caller then lets go of it as usual.
+///
+/// # Safety
+/// As above: the caller's reference is the only one, the node is live, not
+/// timed, and no handle can make another reference (the caller is dropping the
+/// last).
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
+    // SAFETY: the caller owns a reference.
+    let node = unsafe { this.as_ref() };
+    let Some(parent) = node.parent else {
+        // A root with no handles left: nothing else can reach it.
+        // SAFETY: the only reference, to a heap node.
+        unsafe { free(this) };
+        return true;
+    };
+    // SAFETY: a child holds a reference on its parent until it is freed.
+    let p = unsafe { parent.as_ref() };
+    // Acquire: pairs with a canceller's store of NOTIFIED under the parent's
+    // lock. IDLE means never linked (a child of `never`).
+    if node.entry.status.load(Acquire) != LINKED {
+        return false;
+    }
+    let guard = p.lock();
+    if node.entry.status_locked() != LINKED {
+        return false;
+    }
+    // SAFETY: under the parent's lock and the entry is in its list.
+    unsafe { p.list.unlink(Node::entry_ptr(this)) };
+    // Only a heap child of a non-static parent holds a reference on it.
+    let counted = p.class() != class::STATIC;
+    let old = guard.unlock_adding(if counted { REF_ONE.wrapping_neg() } else { 0 });
+    // SAFETY: out of every list, and the reference was the only one.
+    unsafe { free(this) };
+    if counted {
+        // SAFETY: that was the child's reference on the parent.
+        if let Some(grandparent) = unsafe { released(parent, old) } {
+            // SAFETY: the parent's reference on its own parent, now ours.
+            unsafe { release(grandparent) };
+        }
+    }
+    true
 }
 
 #[cfg(feature = "alloc")]

@@ -137,6 +137,11 @@ impl Drop for CancelSource {
         } else if node.is_timed() {
             // SAFETY: a live timed node, with the provenance of its allocation.
             unsafe { crate::deadline::disarm(self.token.raw()) };
+        // SAFETY: unobserved and not timed; `&mut self` holds the only reference.
+        } else if unsafe { crate::node::free_unobserved(self.token.raw()) } {
+            // That reference was given back: leave a static one to drop.
+            core::mem::forget(core::mem::replace(&mut self.token, CancelToken::never()));
+            return;
         }
         if let Some(parent) = node.parent {
             // SAFETY: a child holds a reference on its parent until it is freed.
