@@ -76,6 +76,7 @@ mod node;
 mod panic;
 mod pinned_child;
 mod reason;
+mod spare;
 mod static_source;
 mod sync;
 mod tick_driver;

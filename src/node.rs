@@ -10,6 +10,7 @@
 //! | 1..3  | the `Reason`, valid once `CANCELLED` is set |
 //! | 3     | `LOCKED`: the spin lock of the `std` tier (unused elsewhere) |
 //! | 4     | `LINKED_ONCE`: a pinned child has linked into its parent |
+//! | 5     | `SPARE`: `slot` holds a spare child node (see `spare`); never with `CANCELLED` |
 //! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
 //!
 //! # Cancelling
@@ -49,8 +50,9 @@ const REASON_SHIFT: u32 = 1;
 const REASON_MASK: usize = 0b11 << REASON_SHIFT;
 #[cfg(any(feature = "std", cancel_token_loom))]
 const LOCKED: usize = 1 << 3;
+pub(crate) const SPARE: usize = 1 << 5;
 const REF_SHIFT: u32 = 8;
-const REF_ONE: usize = 1 << REF_SHIFT;
+pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 /// Past this many references something leaks handles in a loop; abort like `Arc`.
 const REF_MAX: usize = usize::MAX >> 1;
 
@@ -109,9 +111,10 @@ impl core::fmt::Debug for State {
 pub(crate) struct Node {
     /// See the module docs.
     pub(crate) state: AtomicUsize,
-    /// Written once, under the lock, before `CANCELLED` is published with Release;
-    /// read only after `CANCELLED` was seen with Acquire.
-    cause: UnsafeCell<Option<Cause>>,
+    /// The cause: written once, under the lock, before `CANCELLED` is published
+    /// with Release; read only after `CANCELLED` was seen with Acquire. While
+    /// live, with `SPARE` set, a spare child node, used under the lock.
+    pub(crate) slot: UnsafeCell<Slot>,
     /// Fixed at construction. A heap or pinned child holds a reference on a heap parent.
     pub(crate) parent: Option<NonNull<Node>>,
     /// This node's link in its parent's list (`Kind::Child`); `class` says who owns it.
@@ -120,8 +123,17 @@ pub(crate) struct Node {
     pub(crate) list: List,
 }
 
+/// What a node's `slot` holds: the state's `CANCELLED` and `SPARE` bits say which.
+#[derive(Clone, Copy)]
+pub(crate) union Slot {
+    /// Once cancelled.
+    pub(crate) cause: Option<Cause>,
+    /// While `SPARE` is set.
+    pub(crate) spare: NonNull<Node>,
+}
+
 // SAFETY: all shared mutation goes through atomics or through cells guarded by the
-// lock (links, list) or by the publish protocol of `CANCELLED` (cause).
+// lock (links, list, spare) or by the publish protocol of `CANCELLED` (cause).
 unsafe impl Send for Node {}
 // SAFETY: as above.
 unsafe impl Sync for Node {}
@@ -132,7 +144,7 @@ impl Node {
         pub(crate) fn new(class: u8, refs: usize) -> Node {
             Node {
                 state: AtomicUsize::new(refs << REF_SHIFT),
-                cause: UnsafeCell::new(None),
+                slot: UnsafeCell::new(Slot { cause: None }),
                 parent: None,
                 entry: Entry::new(Kind::Child, class),
                 list: List::new(),
@@ -165,9 +177,9 @@ impl Node {
         if !self.is_cancelled() {
             return None;
         }
-        // SAFETY: `cause` is never written after `CANCELLED` is set, and the Acquire
-        // load above made the write visible.
-        self.cause.with(|c| unsafe { *c })
+        // SAFETY: the slot holds the cause once `CANCELLED` is set and is never
+        // written after; the Acquire load above made the write visible.
+        self.slot.with(|s| unsafe { (*s).cause })
     }
 
     /// Reason and cause of a cancelled node, read under its lock.
@@ -285,7 +297,8 @@ impl Node {
         let Err(mut guard) = guard.cancel_if_idle(this, reason, cause) else {
             return true;
         };
-        guard.mark_cancelled(this, reason, cause);
+        // Freed when this function returns, after the lock is released.
+        let _spare = guard.mark_cancelled(this, reason, cause);
         loop {
             let mut callback = None;
             let destroyed = UnsafeCell::new(false);
@@ -431,7 +444,7 @@ impl Node {
 
 /// Holding a node's lock.
 pub(crate) struct Guard<'a> {
-    node: &'a Node,
+    pub(crate) node: &'a Node,
     #[cfg(not(any(feature = "std", cancel_token_loom)))]
     restore: critical_section::RestoreState,
 }
@@ -442,44 +455,62 @@ impl Guard<'_> {
         self.node.state.load(Relaxed) & CANCELLED != 0
     }
 
-    /// Writes the cause before `CANCELLED` is published, and takes a timed
-    /// node's deadline out of its timer wheel (still under the node's lock, which
-    /// arming also holds, so a deadline is never armed on a cancelled node).
-    fn set_cause(&self, this: NonNull<Node>, cause: Option<Cause>) {
+    /// The state word; Relaxed is enough for the bits that change only under the lock.
+    pub(crate) fn state(&self) -> usize {
+        self.node.state.load(Relaxed)
+    }
+
+    /// Takes out the spare, writes the cause before `CANCELLED` is published,
+    /// and takes a timed node's deadline out of its timer wheel (still under
+    /// the node's lock, which arming also holds, so a deadline is never armed
+    /// on a cancelled node). Returns what to add to the state to mark it
+    /// cancelled, and the spare, to free once unlocked.
+    fn set_cause(
+        &self,
+        this: NonNull<Node>,
+        reason: Reason,
+        cause: Option<Cause>,
+    ) -> (usize, crate::spare::Spare) {
+        let spare = self.take_spare();
         // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
-        self.node.cause.with_mut(|c| unsafe { *c = cause });
+        self.node.slot.with_mut(|s| unsafe { *s = Slot { cause } });
         if self.node.is_timed() {
             // SAFETY: `this` is a live timed node, with its whole provenance.
             unsafe { crate::deadline::disarm(this) };
         }
-    }
-
-    fn cancelled_bits(reason: Reason) -> usize {
-        CANCELLED | (reason.to_bits() << REASON_SHIFT)
+        let spare_bit = if spare.is_some() { SPARE } else { 0 };
+        let bits = (CANCELLED | (reason.to_bits() << REASON_SHIFT)).wrapping_sub(spare_bit);
+        (bits, crate::spare::Spare(spare))
     }
 
     /// Marks a live node cancelled, keeping the lock to drain its list.
-    fn mark_cancelled(&self, this: NonNull<Node>, reason: Reason, cause: Option<Cause>) {
-        self.set_cause(this, cause);
+    /// Returns its spare, to free once unlocked.
+    fn mark_cancelled(
+        &self,
+        this: NonNull<Node>,
+        reason: Reason,
+        cause: Option<Cause>,
+    ) -> crate::spare::Spare {
+        let (bits, spare) = self.set_cause(this, reason, cause);
         // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
-        self.node
-            .state
-            .fetch_or(Self::cancelled_bits(reason), Release);
+        self.node.state.fetch_add(bits, Release);
+        spare
     }
 
-    /// If the live node's list is empty, marks it cancelled and unlocks in one
-    /// step (there is nothing to drain); otherwise gives the guard back.
+    /// If the live node's list is empty and it keeps no spare, marks it
+    /// cancelled and unlocks in one step (there is nothing to drain or free);
+    /// otherwise gives the guard back.
     fn cancel_if_idle(
         self,
         this: NonNull<Node>,
         reason: Reason,
         cause: Option<Cause>,
     ) -> Result<(), Self> {
-        if !self.node.list.is_empty_locked() {
+        if !self.node.list.is_empty_locked() || self.state() & SPARE != 0 {
             return Err(self);
         }
-        self.set_cause(this, cause);
-        let _ = self.unlock_adding(Self::cancelled_bits(reason));
+        let (bits, _none) = self.set_cause(this, reason, cause);
+        let _ = self.unlock_adding(bits);
         Ok(())
     }
 
@@ -623,9 +654,17 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     unsafe { p.list.unlink(Node::entry_ptr(this)) };
     // Only a heap child of a non-static parent holds a reference on it.
     let counted = p.class() != class::STATIC;
-    let old = guard.unlock_adding(if counted { REF_ONE.wrapping_neg() } else { 0 });
     // SAFETY: out of every list, and the reference was the only one.
-    unsafe { free(this) };
+    let kept = unsafe { guard.keep_spare(this) };
+    let mut bits = if counted { REF_ONE.wrapping_neg() } else { 0 };
+    if kept {
+        bits = bits.wrapping_add(SPARE);
+    }
+    let old = guard.unlock_adding(bits);
+    if !kept {
+        // SAFETY: as above.
+        unsafe { free(this) };
+    }
     if counted {
         // SAFETY: that was the child's reference on the parent.
         if let Some(grandparent) = unsafe { released(parent, old) } {
@@ -639,7 +678,13 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
 #[cfg(feature = "alloc")]
 unsafe fn free(node: NonNull<Node>) {
     // SAFETY: the caller owns the last reference.
-    if unsafe { node.as_ref() }.is_timed() {
+    let n = unsafe { node.as_ref() };
+    // Relaxed: the caller acquired every earlier use of the node.
+    if n.state.load(Relaxed) & SPARE != 0 {
+        // SAFETY: `SPARE` says the slot holds a spare, now no one else's.
+        drop(crate::spare::Spare(Some(n.slot.with(|s| unsafe { (*s).spare }))));
+    }
+    if n.is_timed() {
         // SAFETY: timed heap nodes are boxed `TimedNode`s (node first, `repr(C)`).
         unsafe { crate::deadline::free(node) };
         return;
@@ -660,6 +705,13 @@ impl Node {
     pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
         let mut node = Node::new(class::HEAP, 1);
         node.parent = parent;
+        if let Some(p) = parent {
+            // SAFETY: the caller keeps the parent alive.
+            match unsafe { p.as_ref() }.link_in_spare(node) {
+                Ok(linked) => return linked,
+                Err(unused) => node = unused,
+            }
+        }
         let node = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(node)));
         if let Some(p) = parent {
             // SAFETY: the new node is pinned in its box and unlinks itself before

@@ -86,19 +86,51 @@ fn never_token_and_clones_allocate_nothing() {
 
 #[test]
 fn ten_million_children_of_an_immortal_parent_keep_memory_flat() {
-    let root = CancelSource::new();
-    let token = root.token();
     // Miri: 10M iterations would take hours; 1k shows the same invariant.
     let n = if cfg!(miri) { 1_000 } else { 10_000_000 };
-    let ((), _, live) = measure(|| {
-        for i in 0..n {
-            let child = token.child();
-            if i % 2 == 0 {
-                child.cancel();
+    let ((), _, after_drop) = measure(|| {
+        let root = CancelSource::new();
+        let token = root.token();
+        let ((), _, live) = measure(|| {
+            for i in 0..n {
+                let child = token.child();
+                if i % 2 == 0 {
+                    child.cancel();
+                }
             }
-        }
+        });
+        // At most the one spare node the parent keeps for its next child.
+        assert!((0..=64).contains(&live), "live bytes grew by {live}");
     });
-    assert_eq!(live, 0, "live bytes grew by {live}");
+    assert_eq!(after_drop, 0, "{after_drop} bytes outlive the tree");
+}
+
+#[test]
+fn a_child_made_after_one_was_dropped_reuses_its_node() {
+    let root = CancelSource::new();
+    let token = root.token();
+    drop(token.child());
+    let (child, allocs, _) = measure(|| token.child());
+    assert_eq!(allocs, 0, "the parent's spare node was not reused");
+    assert!(!child.is_cancelled());
+    root.cancel();
+    assert!(child.is_cancelled(), "a reused node is linked under its parent");
+    // A cancelled parent keeps no spare: dropping the child frees its node.
+    let ((), _, live) = measure(|| drop(child));
+    assert!(live < 0, "the child's node was not freed");
+}
+
+#[test]
+fn an_observed_child_is_not_kept_as_a_spare() {
+    let root = CancelSource::new();
+    let token = root.token();
+    let child = token.child();
+    let observer = child.token();
+    drop(child);
+    assert!(observer.is_cancelled());
+    let (_next, allocs, _) = measure(|| token.child());
+    assert_eq!(allocs, 1, "a node a token still refers to was reused");
+    drop(observer);
 }
 
 #[test]
