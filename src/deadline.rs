@@ -127,6 +127,15 @@ pub(crate) fn new_heap(
 ) -> NonNull<Node> {
     let mut timed = TimedNode::new(class::HEAP, 1, at, timers);
     timed.node.parent = Some(parent);
+    // SAFETY: the parent is alive (the caller borrows its token).
+    let timed = match unsafe { parent.as_ref() }.link_in_spare(timed) {
+        Ok(this) => {
+            // SAFETY: live (linked, our reference), not armed, the spare's provenance.
+            unsafe { arm(this, wake_at) };
+            return this;
+        }
+        Err(timed) => timed,
+    };
     let t = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(timed)));
     let this = t.cast::<Node>();
     // Armed before it is linked: until then no canceller but the timers can

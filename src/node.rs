@@ -11,6 +11,7 @@
 //! | 3     | `LOCKED`: the spin lock of the `std` tier (unused elsewhere) |
 //! | 4     | `LINKED_ONCE`: a pinned child has linked into its parent |
 //! | 5     | `SPARE`: `slot` holds a spare child node (see `spare`); never with `CANCELLED` |
+//! | 6     | `SPARE_TIMED`: with `SPARE`, the spare is a node with a deadline |
 //! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
 //!
 //! # Cancelling
@@ -51,6 +52,7 @@ const REASON_MASK: usize = 0b11 << REASON_SHIFT;
 #[cfg(any(feature = "std", cancel_token_loom))]
 const LOCKED: usize = 1 << 3;
 pub(crate) const SPARE: usize = 1 << 5;
+pub(crate) const SPARE_TIMED: usize = 1 << 6;
 const REF_SHIFT: u32 = 8;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 /// Past this many references something leaks handles in a loop; abort like `Arc`.
@@ -478,8 +480,8 @@ impl Guard<'_> {
             // SAFETY: `this` is a live timed node, with its whole provenance.
             unsafe { crate::deadline::disarm(this) };
         }
-        let spare_bit = if spare.is_some() { SPARE } else { 0 };
-        let bits = (CANCELLED | (reason.to_bits() << REASON_SHIFT)).wrapping_sub(spare_bit);
+        let spare_bits = self.state() & (SPARE | SPARE_TIMED);
+        let bits = (CANCELLED | (reason.to_bits() << REASON_SHIFT)).wrapping_sub(spare_bits);
         (bits, crate::spare::Spare(spare))
     }
 
@@ -617,8 +619,8 @@ unsafe fn released(node: NonNull<Node>, old: usize) -> Option<NonNull<Node>> {
     parent
 }
 
-/// Frees an unobserved heap node that has no deadline (see
-/// [`Node::is_unobserved`]), whose one reference the caller owns: unlinks it
+/// Frees an unobserved heap node (see [`Node::is_unobserved`]) whose one
+/// reference the caller owns, its deadline (if any) disarmed: unlinks it
 /// from its parent, giving back its reference on the parent in the same
 /// unlock, and frees it, with no read-modify-write on the node itself.
 ///
@@ -626,9 +628,9 @@ unsafe fn released(node: NonNull<Node>, old: usize) -> Option<NonNull<Node>> {
 /// node first; the caller then lets go of it as usual.
 ///
 /// # Safety
-/// As above: the caller's reference is the only one, the node is live, not
-/// timed, and no handle can make another reference (the caller is dropping the
-/// last).
+/// As above: the caller's reference is the only one, the node is live, out
+/// of its timers if timed, and no handle can make another reference (the
+/// caller is dropping the last).
 #[cfg(feature = "alloc")]
 pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     // SAFETY: the caller owns a reference.
@@ -656,12 +658,9 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     let counted = p.class() != class::STATIC;
     // SAFETY: out of every list, and the reference was the only one.
     let kept = unsafe { guard.keep_spare(this) };
-    let mut bits = if counted { REF_ONE.wrapping_neg() } else { 0 };
-    if kept {
-        bits = bits.wrapping_add(SPARE);
-    }
-    let old = guard.unlock_adding(bits);
-    if !kept {
+    let unref = if counted { REF_ONE.wrapping_neg() } else { 0 };
+    let old = guard.unlock_adding(unref.wrapping_add(kept));
+    if kept == 0 {
         // SAFETY: as above.
         unsafe { free(this) };
     }
@@ -682,7 +681,9 @@ unsafe fn free(node: NonNull<Node>) {
     // Relaxed: the caller acquired every earlier use of the node.
     if n.state.load(Relaxed) & SPARE != 0 {
         // SAFETY: `SPARE` says the slot holds a spare, now no one else's.
-        drop(crate::spare::Spare(Some(n.slot.with(|s| unsafe { (*s).spare }))));
+        drop(crate::spare::Spare(Some(
+            n.slot.with(|s| unsafe { (*s).spare }),
+        )));
     }
     if n.is_timed() {
         // SAFETY: timed heap nodes are boxed `TimedNode`s (node first, `repr(C)`).

@@ -127,25 +127,31 @@ impl Default for CancelSource {
 impl Drop for CancelSource {
     fn drop(&mut self) {
         drop(self.links.take());
+        let this = self.token.raw();
         let node = self.token.node();
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
-        // canceller (or a firing deadline) that takes it concurrently takes a
-        // reference and finishes. Only a deadline needs taking out.
+        // canceller that takes it concurrently takes a reference and finishes.
         if !node.is_unobserved() {
-            Node::cancel(self.token.raw(), Reason::Cancelled, None);
-        } else if node.is_timed() {
-            // SAFETY: a live timed node, with the provenance of its allocation.
-            unsafe { crate::deadline::disarm(self.token.raw()) };
-        // SAFETY: unobserved and not timed; `&mut self` holds the only reference.
-        } else if unsafe { crate::node::free_unobserved(self.token.raw()) } {
-            // That reference was given back: leave a static one to drop.
-            core::mem::forget(core::mem::replace(&mut self.token, CancelToken::never()));
-            return;
+            Node::cancel(this, Reason::Cancelled, None);
+        } else {
+            if node.is_timed() {
+                // SAFETY: a live timed node, with the provenance of its allocation.
+                unsafe { crate::deadline::disarm(this) };
+            }
+            // A deadline that fired before the disarm holds a reference (taken
+            // under its timers' lock, which the disarm took after): then the
+            // node is no longer unobserved, and the firing finishes the work.
+            // SAFETY: unobserved and disarmed; `&mut self` holds the only token.
+            if node.is_unobserved() && unsafe { crate::node::free_unobserved(this) } {
+                // That reference was given back: leave `never` (static) to drop.
+                core::mem::forget(core::mem::take(&mut self.token));
+                return;
+            }
         }
         if let Some(parent) = node.parent {
             // SAFETY: a child holds a reference on its parent until it is freed.
-            unsafe { parent.as_ref() }.unlink_child(self.token.raw());
+            unsafe { parent.as_ref() }.unlink_child(this);
         }
     }
 }

@@ -2,20 +2,22 @@
 //! again and again under a long-lived parent (requests under a server's root)
 //! reuse a node rather than call the allocator each time.
 //!
-//! When an unobserved child without a deadline is dropped (see
-//! `node::free_unobserved`), its heap parent keeps its memory if it has none
-//! yet; the next `child()` takes it. The spare lives in the parent's `slot`,
-//! which holds the cause only once the parent is cancelled, and the state's
-//! `SPARE` bit says the slot holds one. Both change only under the parent's
-//! lock. Cancelling the parent frees its spare once the lock is released;
-//! freeing the parent frees it too. So a parent holds at most one node (64
-//! bytes on 64-bit targets) more than its live children.
+//! When an unobserved child is dropped (see `node::free_unobserved`), its
+//! heap parent keeps its memory if it has none yet; the next child of the
+//! same kind (with a deadline or without) takes it. The spare lives in the
+//! parent's `slot`, which holds the cause only once the parent is cancelled;
+//! the state's `SPARE` bit says the slot holds one, and `SPARE_TIMED` that it
+//! is a node with a deadline. These change only under the parent's lock.
+//! Cancelling the parent frees its spare once the lock is released; freeing
+//! the parent frees it too. So a parent holds at most one node (64 bytes on
+//! 64-bit targets, 112 with a deadline) more than its live children. A timed
+//! spare still holds its timers, as its node did, until it is reused or freed.
 
 use core::ptr::NonNull;
 
-use crate::node::{Guard, Node, SPARE};
 #[cfg(feature = "alloc")]
-use crate::node::{class, Slot, REF_ONE};
+use crate::node::{class, Slot, REF_ONE, SPARE_TIMED};
+use crate::node::{Guard, Node, SPARE};
 #[cfg(feature = "alloc")]
 use crate::sync::Ordering::Relaxed;
 
@@ -28,9 +30,15 @@ impl Drop for Spare {
     fn drop(&mut self) {
         #[cfg(feature = "alloc")]
         if let Some(spare) = self.0 {
-            // SAFETY: a spare is a `Box<Node>` allocation that no one else
-            // refers to; its stale value is a valid `Node` to drop.
-            drop(unsafe { alloc::boxed::Box::from_raw(spare.as_ptr()) });
+            // SAFETY: a spare is a `Box` allocation that no one else refers
+            // to; its stale value is a valid node (timed or not) to drop.
+            if unsafe { spare.as_ref() }.is_timed() {
+                // SAFETY: as above; a `Box<TimedNode>`, out of its wheel.
+                unsafe { crate::deadline::free(spare) };
+            } else {
+                // SAFETY: as above; a `Box<Node>`.
+                drop(unsafe { alloc::boxed::Box::from_raw(spare.as_ptr()) });
+            }
         }
     }
 }
@@ -47,46 +55,77 @@ impl Guard<'_> {
     }
 
     /// Keeps `child`'s memory as this node's spare if this is a live heap
-    /// node without one; the caller then sets `SPARE` in the unlock. A child
-    /// that keeps a spare itself is not kept (its own would leak).
+    /// node without one, returning the state bits the caller then adds in
+    /// the unlock (0 if not kept). A child that keeps a spare itself is not
+    /// kept (its own would leak).
     ///
     /// # Safety
-    /// `child` is a heap node without a deadline that no one else refers to.
+    /// `child` is a heap node, out of its timers if timed, that no one else
+    /// refers to.
     #[cfg(feature = "alloc")]
-    pub(crate) unsafe fn keep_spare(&self, child: NonNull<Node>) -> bool {
+    pub(crate) unsafe fn keep_spare(&self, child: NonNull<Node>) -> usize {
         // SAFETY: by the caller's guarantee, the child is ours alone.
         let child_state = unsafe { child.as_ref() }.state.load(Relaxed);
         let keep = self.node.class() == class::HEAP
             && self.state() & (SPARE | crate::node::CANCELLED) == 0
             && child_state & SPARE == 0;
-        if keep {
-            // SAFETY: under the lock; a live node's slot holds no cause.
-            self.node.slot.with_mut(|s| unsafe { *s = Slot { spare: child } });
+        if !keep {
+            return 0;
         }
-        keep
+        // SAFETY: under the lock; a live node's slot holds no cause.
+        self.node
+            .slot
+            .with_mut(|s| unsafe { *s = Slot { spare: child } });
+        // SAFETY: as above.
+        if unsafe { child.as_ref() }.is_timed() {
+            SPARE | SPARE_TIMED
+        } else {
+            SPARE
+        }
     }
+}
+
+/// The two kinds of node memory a spare can be: a `Node`, or a
+/// `deadline::TimedNode` (the `SPARE_TIMED` bit says which).
+#[cfg(feature = "alloc")]
+pub(crate) trait Memory {
+    /// The state bits of a spare of this kind.
+    const BITS: usize;
+}
+
+#[cfg(feature = "alloc")]
+impl Memory for Node {
+    const BITS: usize = SPARE;
+}
+
+#[cfg(feature = "alloc")]
+impl Memory for crate::deadline::TimedNode {
+    const BITS: usize = SPARE | SPARE_TIMED;
 }
 
 #[cfg(feature = "alloc")]
 impl Node {
     /// Links `node`, a new heap child of this node, in this node's spare if it
-    /// keeps one, and returns where it now lives; gives it back otherwise.
-    pub(crate) fn link_in_spare(&self, node: Node) -> Result<NonNull<Node>, Node> {
+    /// keeps one of the same kind, and returns where it now lives; gives it
+    /// back otherwise. A timed child is linked before it is armed.
+    pub(crate) fn link_in_spare<T: Memory>(&self, node: T) -> Result<NonNull<Node>, T> {
         // Relaxed: a hint only, read again under the lock.
-        if self.state.load(Relaxed) & SPARE == 0 {
+        if self.state.load(Relaxed) & (SPARE | SPARE_TIMED) != T::BITS {
             return Err(node);
         }
         let guard = self.lock();
-        let Some(spare) = guard.take_spare() else {
+        if guard.state() & (SPARE | SPARE_TIMED) != T::BITS {
             return Err(node);
-        };
-        // SAFETY: the spare is a `Box<Node>` allocation no one refers to;
-        // assigning drops its stale value.
-        unsafe { *spare.as_ptr() = node };
+        }
+        // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
+        let spare = self.slot.with(|s| unsafe { (*s).spare });
+        // SAFETY: the spare is a `Box<T>` allocation (its bits say which kind)
+        // no one refers to; assigning drops its stale value.
+        unsafe { *spare.cast::<T>().as_ptr() = node };
         // SAFETY: under our lock; the new child unlinks itself before it is freed.
         unsafe { self.list.push_front(Node::entry_ptr(spare)) };
         // The child's reference on this node, and the spare gone, in one step.
-        let _ = guard.unlock_adding(REF_ONE.wrapping_sub(SPARE));
+        let _ = guard.unlock_adding(REF_ONE.wrapping_sub(T::BITS));
         Ok(spare)
     }
 }

@@ -371,6 +371,66 @@ fn deadline_fire_vs_unobserved_drop() {
     });
 }
 
+/// An unobserved child dropped (its node kept as the parent's spare) and a
+/// new child made, perhaps in that spare, while the parent is cancelled: the
+/// new child ends cancelled, whichever happened first.
+#[test]
+fn spare_reuse_vs_parent_cancel() {
+    model(|| {
+        let root = CancelSource::new();
+        let token = root.token();
+        let first = token.child();
+        let t = thread::spawn(move || {
+            drop(first);
+            token.child()
+        });
+        root.cancel();
+        let second = t.join().unwrap();
+        assert!(second.is_cancelled());
+    });
+}
+
+/// A spare kept by one thread and reused by another: the reused node is a
+/// live, linked child that its parent's cancel reaches.
+#[test]
+fn spare_handoff_between_threads() {
+    model(|| {
+        let root = CancelSource::new();
+        let token = root.token();
+        let first = token.child();
+        let t = thread::spawn(move || drop(first));
+        let second = token.child();
+        t.join().unwrap();
+        assert!(!second.is_cancelled());
+        root.cancel();
+        assert!(second.is_cancelled());
+    });
+}
+
+/// A deadline child dropped into the parent's spare and a new one made in
+/// it, while the parent is cancelled: the new child ends cancelled and no
+/// deadline is left armed.
+#[test]
+fn timed_spare_reuse_vs_parent_cancel() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let token = root.token();
+        let first = token.child_with_timeout(&driver, Duration::from_secs(1));
+        let d = driver.clone();
+        let t = thread::spawn(move || {
+            drop(first);
+            token.child_with_timeout(&d, Duration::from_secs(1))
+        });
+        root.cancel();
+        let second = t.join().unwrap();
+        assert!(second.is_cancelled());
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
 /// The operations on one node `N` that may race. `N` is a deadline child of a
 /// linked source `L = linked([P])`, so a firing deadline and a cancel of the
 /// linked parent `P` both reach it.
