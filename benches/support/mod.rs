@@ -36,3 +36,20 @@ fn criterion_dir() -> PathBuf {
         PathBuf::from("target/criterion")
     }
 }
+
+/// The ratio ours/theirs and the verdict against `target`, as table cells.
+pub fn ratio_cells(
+    ours: Option<f64>,
+    theirs: Option<f64>,
+    target: Option<f64>,
+) -> (String, String) {
+    let ratio = ours.zip(theirs).map(|(o, t)| o / t);
+    let cell = ratio.map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"));
+    let verdict = match (target, ratio) {
+        (None, _) => "-".to_owned(),
+        (Some(t), Some(r)) if r <= t => format!("<= {t} met"),
+        (Some(t), Some(_)) => format!("<= {t} MISSED"),
+        (Some(t), None) => format!("<= {t}"),
+    };
+    (cell, verdict)
+}
