@@ -44,6 +44,15 @@ pub(crate) trait Fire: Send + 'static {
     fn fire(self, reason: Reason, cause: Option<Cause>);
 }
 
+/// The user's closure as a callback.
+pub(crate) struct UserFn<F>(pub(crate) F);
+
+impl<F: FnOnce(Reason) + Send + 'static> Fire for UserFn<F> {
+    fn fire(self, reason: Reason, _cause: Option<Cause>) {
+        (self.0)(reason)
+    }
+}
+
 /// The type-erased head of every callback entry. `#[repr(C)]`, entry first.
 #[repr(C)]
 pub(crate) struct CallbackHeader {

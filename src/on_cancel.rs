@@ -5,16 +5,7 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use crate::callback::{self, Callback, CallbackHeader, Fire};
-use crate::{CancelToken, Cause, Reason};
-
-/// The user's closure as a callback.
-pub(crate) struct UserFn<F>(pub(crate) F);
-
-impl<F: FnOnce(Reason) + Send + 'static> Fire for UserFn<F> {
-    fn fire(self, reason: Reason, _cause: Option<Cause>) {
-        (self.0)(reason)
-    }
-}
+use crate::CancelToken;
 
 /// Keeps a callback registered by [`CancelToken::on_cancel`]. Dropping it (or
 /// [`disarm`](Self::disarm)) removes the callback.

@@ -208,7 +208,7 @@ impl CancelToken {
     /// assert!(!guard.disarm()); // it already ran
     /// ```
     pub fn on_cancel<F: FnOnce(Reason) + Send + 'static>(&self, f: F) -> crate::OnCancel {
-        crate::OnCancel::register(self, crate::on_cancel::UserFn(f))
+        crate::OnCancel::register(self, crate::callback::UserFn(f))
     }
 }
 

@@ -310,3 +310,17 @@ fn a_panicking_drop_inside_or_instead_of_a_callback_leaks_nothing() {
     std::panic::set_hook(hook);
     assert_eq!(live, 0, "live bytes grew by {live}");
 }
+
+#[test]
+fn a_pinned_callback_allocates_nothing() {
+    use cancel_token::PinnedOnCancel;
+    let root = CancelSource::new();
+    let token = root.token();
+    let ((), allocs, _) = measure(|| {
+        let mut cb = pin!(PinnedOnCancel::new(token.as_token_ref(), |_| {}));
+        cb.as_mut().arm();
+        root.cancel();
+        assert!(!cb.as_mut().disarm());
+    });
+    assert_eq!(allocs, 0);
+}

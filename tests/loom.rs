@@ -151,6 +151,32 @@ fn cancel_vs_callback_disarm() {
     });
 }
 
+/// The same with a callback stored in place (`PinnedOnCancel`).
+#[test]
+fn cancel_vs_pinned_callback_disarm() {
+    model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let mut callback = pin!(cancel_token::PinnedOnCancel::new(
+            token.as_token_ref(),
+            move |_| {
+                r.fetch_add(1, SeqCst);
+            }
+        ));
+        callback.as_mut().arm();
+        let t = thread::spawn(move || source.cancel());
+        let removed = callback.as_mut().disarm();
+        let seen = ran.load(SeqCst);
+        t.join().unwrap();
+        assert_eq!(ran.load(SeqCst) + usize::from(removed), 1);
+        if !removed {
+            assert_eq!(seen, 1, "disarm returned before the callback finished");
+        }
+    });
+}
+
 /// Registering a callback while the token is cancelled: it runs exactly once,
 /// inline or on the canceller.
 #[test]

@@ -106,3 +106,123 @@ fn concurrent_cancel_and_pinned_drop() {
         });
     }
 }
+
+mod pinned_on_cancel {
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use cancel_token::{CancelSource, CancelToken, PinnedOnCancel, Reason, StaticSource};
+
+    #[test]
+    fn runs_once_on_cancel_with_the_reason() {
+        static ROOT: StaticSource = StaticSource::new();
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let mut cb = pin!(PinnedOnCancel::new(ROOT.token_ref(), |reason| {
+            assert_eq!(reason, Reason::Cancelled);
+            RUNS.fetch_add(1, SeqCst);
+        }));
+        cb.as_mut().arm();
+        cb.as_mut().arm(); // a second arm registers nothing more
+        assert_eq!(RUNS.load(SeqCst), 0);
+        ROOT.cancel();
+        ROOT.cancel();
+        assert_eq!(RUNS.load(SeqCst), 1);
+        assert!(!cb.as_mut().disarm(), "it ran, so disarm says false");
+    }
+
+    #[test]
+    fn arming_on_a_cancelled_token_runs_it_at_once() {
+        let source = CancelSource::new();
+        source.cancel();
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let token = source.token();
+        let mut cb = pin!(PinnedOnCancel::new(token.as_token_ref(), move |_| {
+            r.store(true, SeqCst)
+        }));
+        assert!(!ran.load(SeqCst), "it runs when armed, not when made");
+        cb.as_mut().arm();
+        assert!(ran.load(SeqCst));
+        assert!(!cb.as_mut().disarm());
+    }
+
+    #[test]
+    fn disarmed_or_never_armed_it_never_runs_and_its_closure_is_dropped() {
+        let source = CancelSource::new();
+        let token = source.token();
+        let captured = Arc::new(());
+        let c = captured.clone();
+        let mut armed = pin!(PinnedOnCancel::new(token.as_token_ref(), move |_| {
+            let _c = &c;
+            unreachable!()
+        }));
+        armed.as_mut().arm();
+        assert_eq!(Arc::strong_count(&captured), 2);
+        assert!(armed.as_mut().disarm());
+        assert!(
+            armed.as_mut().disarm(),
+            "a second disarm gives the same answer"
+        );
+        assert_eq!(Arc::strong_count(&captured), 1);
+        armed.as_mut().arm(); // after disarm: nothing
+        let mut never_armed = pin!(PinnedOnCancel::new(
+            token.as_token_ref(),
+            |_| unreachable!()
+        ));
+        assert!(never_armed.as_mut().disarm());
+        source.cancel();
+    }
+
+    #[test]
+    fn dropped_armed_it_leaves_the_list_and_never_runs() {
+        let source = CancelSource::new();
+        let token = source.token();
+        {
+            let mut cb = pin!(PinnedOnCancel::new(
+                token.as_token_ref(),
+                |_| unreachable!()
+            ));
+            cb.as_mut().arm();
+        }
+        source.cancel();
+        assert!(token.is_cancelled());
+    }
+
+    #[test]
+    fn on_a_never_token_it_never_runs() {
+        let never = CancelToken::never();
+        let mut cb = pin!(PinnedOnCancel::new(
+            never.as_token_ref(),
+            |_| unreachable!()
+        ));
+        cb.as_mut().arm();
+        assert!(cb.as_mut().disarm());
+    }
+
+    #[test]
+    fn disarm_waits_for_a_run_on_another_thread() {
+        let source = CancelSource::new();
+        let token = source.token();
+        let started = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (st, fi) = (started.clone(), finished.clone());
+        let mut cb = pin!(PinnedOnCancel::new(token.as_token_ref(), move |_| {
+            st.store(true, SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            fi.store(true, SeqCst);
+        }));
+        cb.as_mut().arm();
+        let canceller = std::thread::spawn(move || source.cancel());
+        while !started.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        assert!(!cb.as_mut().disarm());
+        assert!(
+            finished.load(SeqCst),
+            "disarm returned before the callback did"
+        );
+        canceller.join().unwrap();
+    }
+}

@@ -8,7 +8,9 @@
 //! plus 24 bytes of clock and lock state (current tick, scheduled tick, alarm
 //! hook, flag); a PinnedDeadline is a node (32), its wheel entry (24), its
 //! deadline tick (8) and a pointer to the driver's timers (4): 68 bytes of
-//! fields, 72 with the 8-byte alignment of its ticks. A budget that is raised
+//! fields, 72 with the 8-byte alignment of its ticks. A PinnedOnCancel is a
+//! callback entry (links, state, the function that runs it, the runner's
+//! flag) plus the user's function and a pointer to its node. A budget that is raised
 //! must be raised here on purpose, never to make a failure go away.
 #![no_std]
 #![no_main]
@@ -16,12 +18,17 @@
 use core::mem::{align_of, size_of};
 
 use cancel_token::{
-    CancelToken, Cancelled, PinnedChild, PinnedDeadline, Reason, StaticSource, TickDriver, TokenRef,
+    CancelToken, Cancelled, PinnedChild, PinnedDeadline, PinnedOnCancel, Reason, StaticSource,
+    TickDriver, TokenRef,
 };
+
+/// A pinned callback with a plain function (a closure capturing nothing is
+/// smaller still; each captured value adds its size).
+type PinnedFnCallback = PinnedOnCancel<'static, fn(Reason)>;
 use harness::{entry, hprintln};
 
 /// (name, size, align, budget in bytes)
-fn table() -> [(&'static str, usize, usize, usize); 9] {
+fn table() -> [(&'static str, usize, usize, usize); 10] {
     [
         (
             "StaticSource",
@@ -72,6 +79,12 @@ fn table() -> [(&'static str, usize, usize, usize); 9] {
             align_of::<PinnedDeadline<'static>>(),
             72,
         ),
+        (
+            "PinnedOnCancel<fn>",
+            size_of::<PinnedFnCallback>(),
+            align_of::<PinnedFnCallback>(),
+            36,
+        ),
     ]
 }
 
@@ -106,10 +119,10 @@ fn main() -> ! {
             name, size, budget
         ));
     }
-    let [s, p, c, _, _, _, _, t, d] = table();
+    let [s, p, c, _, _, _, _, t, d, cb] = table();
     harness::pass(format_args!(
         "sizes: StaticSource {} B, PinnedChild {} B, Cancelled {} B, TickDriver {} B, \
-         PinnedDeadline {} B within budgets",
-        s.1, p.1, c.1, t.1, d.1
+         PinnedDeadline {} B, PinnedOnCancel<fn> {} B within budgets",
+        s.1, p.1, c.1, t.1, d.1, cb.1
     ))
 }

@@ -6,6 +6,7 @@
 //! descendants and waiters only, never its siblings, its parent or the root,
 //! and the first cancel's cause wins. After it: every node of the tree reports
 //! the root's reason and cause, the sleeping waiter was woken from the handler,
+//! a pinned callback ran once, in the handler, and a disarmed one never did,
 //! and nodes made later are born cancelled.
 #![no_std]
 #![no_main]
@@ -15,7 +16,7 @@ use core::pin::{pin, Pin};
 use core::sync::atomic::AtomicBool;
 use core::task::Poll;
 
-use cancel_token::{Cause, PinnedChild, Reason, StaticSource, TokenRef};
+use cancel_token::{Cause, PinnedChild, PinnedOnCancel, Reason, StaticSource, TokenRef};
 use cortex_m::peripheral::syst::SystClkSource;
 use harness::atomic::{AtomicUsize, Ordering};
 use harness::exec::{block_on, flag_waker, poll_once, wakes};
@@ -72,6 +73,18 @@ fn live(t: TokenRef<'_>) -> bool {
 /// Cancelled by a source (not a deadline) with a cause of type `T`.
 fn cancelled_by<T: core::error::Error + 'static>(t: TokenRef<'_>) -> bool {
     t.is_cancelled() && t.reason() == Some(Reason::Cancelled) && cause_is::<T>(t.cause())
+}
+
+/// Runs of the pinned callbacks; the disarmed one adds 100.
+static CALLBACK_RUNS: AtomicUsize = AtomicUsize::new(0);
+/// Set by the armed callback if it ran in handler mode with `Cancelled`.
+static CALLBACK_IN_HANDLER: AtomicBool = AtomicBool::new(false);
+
+fn in_handler_mode() -> bool {
+    !matches!(
+        cortex_m::peripheral::SCB::vect_active(),
+        cortex_m::peripheral::scb::VectActive::ThreadMode
+    )
 }
 
 static X1_WOKEN: AtomicBool = AtomicBool::new(false);
@@ -157,6 +170,23 @@ fn main() -> ! {
         check!(live(t), "node {} affected by a sibling's drop", i);
     }
 
+    // ---- callbacks stored in place: one armed, one disarmed ----
+    let mut on_c1 = pin!(PinnedOnCancel::new(c1.token(), |reason| {
+        CALLBACK_RUNS.fetch_add(1, Ordering::Relaxed);
+        let handler = in_handler_mode() && reason == Reason::Cancelled;
+        CALLBACK_IN_HANDLER.store(handler, Ordering::Release);
+    }));
+    on_c1.as_mut().arm();
+    let mut disarmed = pin!(PinnedOnCancel::new(c2.token(), |_| {
+        CALLBACK_RUNS.fetch_add(100, Ordering::Relaxed);
+    }));
+    disarmed.as_mut().arm();
+    check!(
+        disarmed.as_mut().disarm(),
+        "disarm before any cancel must remove it"
+    );
+    check!(CALLBACK_RUNS.load(Ordering::Relaxed) == 0);
+
     // ---- waiters that sleep through the interrupt ----
     let root_waker = flag_waker(&ROOT_WOKEN);
     let c1_waker = flag_waker(&C1_WOKEN);
@@ -184,6 +214,18 @@ fn main() -> ! {
     check!(ROOT_CANCELLED_IN_ISR.load(Ordering::Acquire));
     check!(polls >= 2, "the waiter never slept (polls = {})", polls);
     check!(ticks >= CANCEL_AT_TICK, "ticks = {}", ticks);
+
+    let runs = CALLBACK_RUNS.load(Ordering::Relaxed);
+    check!(
+        runs == 1,
+        "pinned callbacks ran {} (1 = only the armed one, once)",
+        runs
+    );
+    check!(
+        CALLBACK_IN_HANDLER.load(Ordering::Acquire),
+        "the armed callback did not run in the handler"
+    );
+    check!(!on_c1.as_mut().disarm(), "it ran, so disarm says false");
 
     // ---- everything below the root carries the root's reason and cause ----
     check!(cancelled_by::<Shutdown>(root) && root_owned.is_cancelled());
