@@ -104,6 +104,15 @@ impl<F: Fire> Callback<F> {
         // SAFETY: by the caller's guarantee we are the only user.
         self.f.with_mut(|f| unsafe { (*f).take() })
     }
+
+    /// Replaces the function before the callback is registered.
+    ///
+    /// # Safety
+    /// Not registered, and no one else uses it meanwhile.
+    pub(crate) unsafe fn set(&self, f: F) {
+        // SAFETY: by the caller's guarantee we are the only user.
+        self.f.with_mut(|slot| unsafe { *slot = Some(f) });
+    }
 }
 
 /// Links `cb` into `node`, or, if `node` is cancelled, runs it now on this thread.

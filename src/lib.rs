@@ -39,7 +39,7 @@
 //!
 //! | tier | feature | what you get |
 //! |---|---|---|
-//! | no allocator | (none) | [`StaticSource`], [`PinnedChild`], [`PinnedOnCancel`], [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`] |
+//! | no allocator | (none) | [`StaticSource`], [`PinnedChild`], [`PinnedLinked`], [`PinnedOnCancel`], [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`] |
 //! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`OnCancel`], [`CancelSource::linked`], [`CancelledOwned`] |
 //! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] |
 //! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
@@ -75,6 +75,7 @@ mod lock;
 mod node;
 mod panic;
 mod pinned_child;
+mod pinned_linked;
 mod pinned_on_cancel;
 mod reason;
 mod spare;
@@ -108,6 +109,7 @@ mod tokio_driver;
 pub use cancelled::{Cancelled, CancelledOwned};
 pub use deadline::Deadline;
 pub use pinned_child::{PinnedChild, PinnedDeadline};
+pub use pinned_linked::PinnedLinked;
 pub use pinned_on_cancel::PinnedOnCancel;
 pub use reason::{Cause, Reason};
 pub use static_source::StaticSource;

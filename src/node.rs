@@ -9,7 +9,7 @@
 //! | 0     | `CANCELLED`: set once, under the lock, with Release, after `cause` is written |
 //! | 1..3  | the `Reason`, valid once `CANCELLED` is set |
 //! | 3     | `LOCKED`: the spin lock of the `std` tier (unused elsewhere) |
-//! | 4     | `LINKED_ONCE`: a pinned child has linked into its parent |
+//! | 4     | `LINKED_ONCE`: a pinned node has linked into its parent(s) |
 //! | 5     | `SPARE`: `slot` holds a spare child node (see `spare`); never with `CANCELLED` |
 //! | 6     | `SPARE_TIMED`: with `SPARE`, the spare is a node with a deadline |
 //! | 8..   | reference count of heap nodes; borrow count of pinned nodes |

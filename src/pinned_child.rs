@@ -13,8 +13,9 @@ use crate::sync::Ordering::*;
 use crate::timers::TimersHandle;
 use crate::{Cause, Reason, TickDriver, TokenRef};
 
-/// Set in a pinned node's state once it has been linked into its parent.
-const LINKED_ONCE: usize = 1 << 4;
+/// Set in a pinned node's state once it has been linked into its parent (or,
+/// for a `PinnedLinked`, registered on its parents).
+pub(crate) const LINKED_ONCE: usize = 1 << 4;
 
 /// Links a pinned node into its parent on first use; returns whether this call
 /// did (the caller then arms a deadline, if any).
@@ -35,18 +36,19 @@ unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     (node, linked)
 }
 
-/// The source methods of a pinned child type with a `linked` method.
+/// The source methods of a pinned source type with a `linked` method (and,
+/// optionally, one `const` generic parameter).
 macro_rules! pinned_source_methods {
-    ($ty:ident) => {
-        impl $ty<'_> {
-            /// A borrowed token for this child.
+    ($ty:ident $(, const $n:ident)?) => {
+        impl$(<const $n: usize>)? $ty<'_ $(, $n)?> {
+            /// A borrowed token for this source.
             pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
                 TokenRef {
                     node: self.linked().0,
                 }
             }
 
-            /// Cancels this child and its descendants, not its parent.
+            /// Cancels this source and its descendants, not its parents.
             pub fn cancel(self: Pin<&Self>) {
                 Node::cancel(self.linked().1, Reason::Cancelled, None);
             }
@@ -56,7 +58,7 @@ macro_rules! pinned_source_methods {
                 Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
             }
 
-            /// Whether this child is cancelled.
+            /// Whether this source is cancelled.
             pub fn is_cancelled(self: Pin<&Self>) -> bool {
                 self.linked().0.is_cancelled()
             }
@@ -64,6 +66,7 @@ macro_rules! pinned_source_methods {
     };
 }
 
+pub(crate) use pinned_source_methods;
 pinned_source_methods!(PinnedChild);
 pinned_source_methods!(PinnedDeadline);
 

@@ -177,6 +177,23 @@ fn cancel_vs_pinned_callback_disarm() {
     });
 }
 
+/// A linked source stored in place (`PinnedLinked`) dropped while its
+/// parent is cancelled: the registration is removed or has finished
+/// cancelling it before the drop returns (loom reports any access after).
+#[test]
+fn pinned_linked_drop_vs_parent_cancel() {
+    model(|| {
+        let parent = CancelSource::new();
+        let token = parent.token();
+        let linked = Box::pin(cancel_token::PinnedLinked::new([token.as_token_ref()]));
+        assert!(!linked.as_ref().is_cancelled());
+        let t = thread::spawn(move || parent.cancel());
+        drop(linked);
+        t.join().unwrap();
+        assert!(token.is_cancelled());
+    });
+}
+
 /// Registering a callback while the token is cancelled: it runs exactly once,
 /// inline or on the canceller.
 #[test]

@@ -226,3 +226,105 @@ mod pinned_on_cancel {
         canceller.join().unwrap();
     }
 }
+
+mod pinned_linked {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Context;
+
+    use cancel_token::{
+        CancelSource, CancelToken, PinnedChild, PinnedLinked, Reason, StaticSource,
+    };
+
+    use super::Halt;
+
+    #[test]
+    fn cancelled_by_whichever_parent_with_its_cause_and_not_the_others() {
+        let a = CancelSource::new();
+        let b = CancelSource::new();
+        let (ta, tb) = (a.token(), b.token());
+        let linked = pin!(PinnedLinked::new([ta.as_token_ref(), tb.as_token_ref()]));
+        let linked = linked.into_ref();
+        let child = pin!(PinnedChild::new(linked.token()));
+        let child = child.into_ref();
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = pin!(child.token().cancelled());
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert!(!linked.is_cancelled());
+        b.cancel_with(&Halt);
+        assert!(linked.is_cancelled());
+        assert!(linked.token().cause().is_some_and(|c| c.is::<Halt>()));
+        assert!(child.token().cause().is_some_and(|c| c.is::<Halt>()));
+        assert_eq!(
+            wait.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Reason::Cancelled)
+        );
+        assert!(
+            !a.is_cancelled(),
+            "a linked source never reaches its parents"
+        );
+        a.cancel();
+    }
+
+    #[test]
+    fn a_parent_cancelled_before_first_use_cancels_it_on_first_use() {
+        static CANCELLED: StaticSource = StaticSource::new();
+        CANCELLED.cancel_with(&Halt);
+        let live = CancelSource::new();
+        let lt = live.token();
+        let linked = pin!(PinnedLinked::new([
+            lt.as_token_ref(),
+            CANCELLED.token_ref()
+        ]));
+        let linked = linked.into_ref();
+        assert!(linked.is_cancelled());
+        assert!(linked.token().cause().is_some_and(|c| c.is::<Halt>()));
+        assert!(!live.is_cancelled());
+    }
+
+    #[test]
+    fn its_own_cancel_stays_local_and_a_never_parent_never_fires() {
+        let parent = CancelSource::new();
+        let pt = parent.token();
+        let never = CancelToken::never();
+        let linked = pin!(PinnedLinked::new([pt.as_token_ref(), never.as_token_ref()]));
+        let linked = linked.into_ref();
+        linked.cancel();
+        assert_eq!(linked.token().reason(), Some(Reason::Cancelled));
+        assert!(!parent.is_cancelled());
+    }
+
+    #[test]
+    fn dropped_it_leaves_every_parent_and_cancels_its_children() {
+        let a = CancelSource::new();
+        let b = CancelSource::new();
+        let (ta, tb) = (a.token(), b.token());
+        {
+            let linked = pin!(PinnedLinked::new([ta.as_token_ref(), tb.as_token_ref()]));
+            let linked = linked.into_ref();
+            assert!(!linked.is_cancelled());
+        }
+        {
+            // Never used pinned: registered nowhere, nothing to undo.
+            let _unused = PinnedLinked::new([ta.as_token_ref()]);
+        }
+        // Cancelling the parents afterwards reaches no dropped registration
+        // (Miri would report a use after free).
+        a.cancel();
+        b.cancel();
+    }
+
+    #[test]
+    fn a_parent_cancelled_on_another_thread_while_it_is_dropped() {
+        for _ in 0..if cfg!(miri) { 5 } else { 200 } {
+            let parent = CancelSource::new();
+            let token = parent.token();
+            let linked = Box::pin(PinnedLinked::new([token.as_token_ref()]));
+            assert!(!linked.as_ref().is_cancelled());
+            let canceller = std::thread::spawn(move || parent.cancel());
+            drop(linked);
+            canceller.join().unwrap();
+        }
+    }
+}

@@ -10,7 +10,9 @@
 //! deadline tick (8) and a pointer to the driver's timers (4): 68 bytes of
 //! fields, 72 with the 8-byte alignment of its ticks. A PinnedOnCancel is a
 //! callback entry (links, state, the function that runs it, the runner's
-//! flag) plus the user's function and a pointer to its node. A budget that is raised
+//! flag) plus the user's function and a pointer to its node. A PinnedLinked
+//! with N parents is a node (32) plus, per parent, a callback entry holding a
+//! pointer back to the node (28) and the parent's pointer (4). A budget that is raised
 //! must be raised here on purpose, never to make a failure go away.
 #![no_std]
 #![no_main]
@@ -18,8 +20,8 @@
 use core::mem::{align_of, size_of};
 
 use cancel_token::{
-    CancelToken, Cancelled, PinnedChild, PinnedDeadline, PinnedOnCancel, Reason, StaticSource,
-    TickDriver, TokenRef,
+    CancelToken, Cancelled, PinnedChild, PinnedDeadline, PinnedLinked, PinnedOnCancel, Reason,
+    StaticSource, TickDriver, TokenRef,
 };
 
 /// A pinned callback with a plain function (a closure capturing nothing is
@@ -28,7 +30,7 @@ type PinnedFnCallback = PinnedOnCancel<'static, fn(Reason)>;
 use harness::{entry, hprintln};
 
 /// (name, size, align, budget in bytes)
-fn table() -> [(&'static str, usize, usize, usize); 10] {
+fn table() -> [(&'static str, usize, usize, usize); 11] {
     [
         (
             "StaticSource",
@@ -85,6 +87,12 @@ fn table() -> [(&'static str, usize, usize, usize); 10] {
             align_of::<PinnedFnCallback>(),
             36,
         ),
+        (
+            "PinnedLinked<2>",
+            size_of::<PinnedLinked<'static, 2>>(),
+            align_of::<PinnedLinked<'static, 2>>(),
+            96,
+        ),
     ]
 }
 
@@ -119,10 +127,10 @@ fn main() -> ! {
             name, size, budget
         ));
     }
-    let [s, p, c, _, _, _, _, t, d, cb] = table();
+    let [s, p, c, _, _, _, _, t, d, cb, l] = table();
     harness::pass(format_args!(
         "sizes: StaticSource {} B, PinnedChild {} B, Cancelled {} B, TickDriver {} B, \
-         PinnedDeadline {} B, PinnedOnCancel<fn> {} B within budgets",
-        s.1, p.1, c.1, t.1, d.1, cb.1
+         PinnedDeadline {} B, PinnedOnCancel<fn> {} B, PinnedLinked<2> {} B within budgets",
+        s.1, p.1, c.1, t.1, d.1, cb.1, l.1
     ))
 }

@@ -7,6 +7,7 @@
 //! and the first cancel's cause wins. After it: every node of the tree reports
 //! the root's reason and cause, the sleeping waiter was woken from the handler,
 //! a pinned callback ran once, in the handler, and a disarmed one never did,
+//! a source linked to a child and to another root took the root's cause,
 //! and nodes made later are born cancelled.
 #![no_std]
 #![no_main]
@@ -16,13 +17,17 @@ use core::pin::{pin, Pin};
 use core::sync::atomic::AtomicBool;
 use core::task::Poll;
 
-use cancel_token::{Cause, PinnedChild, PinnedOnCancel, Reason, StaticSource, TokenRef};
+use cancel_token::{
+    Cause, PinnedChild, PinnedLinked, PinnedOnCancel, Reason, StaticSource, TokenRef,
+};
 use cortex_m::peripheral::syst::SystClkSource;
 use harness::atomic::{AtomicUsize, Ordering};
 use harness::exec::{block_on, flag_waker, poll_once, wakes};
 use harness::{check, entry, exception};
 
 static ROOT: StaticSource = StaticSource::new();
+/// A second root, never cancelled: the linked source's other parent.
+static OTHER: StaticSource = StaticSource::new();
 
 /// The root is cancelled on this SysTick interrupt.
 const CANCEL_AT_TICK: usize = 5;
@@ -187,6 +192,11 @@ fn main() -> ! {
     );
     check!(CALLBACK_RUNS.load(Ordering::Relaxed) == 0);
 
+    // ---- a source linked to c1 and to another root ----
+    let linked = pin!(PinnedLinked::new([c1.token(), OTHER.token_ref()]));
+    let linked = linked.into_ref();
+    check!(live(linked.token()));
+
     // ---- waiters that sleep through the interrupt ----
     let root_waker = flag_waker(&ROOT_WOKEN);
     let c1_waker = flag_waker(&C1_WOKEN);
@@ -226,6 +236,14 @@ fn main() -> ! {
         "the armed callback did not run in the handler"
     );
     check!(!on_c1.as_mut().disarm(), "it ran, so disarm says false");
+    check!(
+        cancelled_by::<Shutdown>(linked.token()),
+        "the linked source missed its parent's cancel"
+    );
+    check!(
+        live(OTHER.token_ref()),
+        "a linked source reached its other parent"
+    );
 
     // ---- everything below the root carries the root's reason and cause ----
     check!(cancelled_by::<Shutdown>(root) && root_owned.is_cancelled());

@@ -1,0 +1,129 @@
+//! `PinnedLinked`: a source cancelled when any of its parents is, stored in
+//! place, for the no-allocator tier.
+
+use core::fmt;
+use core::marker::PhantomPinned;
+use core::pin::Pin;
+use core::ptr::NonNull;
+
+use crate::callback::{self, Callback, Fire};
+use crate::node::{class, Node};
+use crate::pinned_child::{pinned_source_methods, LINKED_ONCE};
+use crate::sync::Ordering::*;
+use crate::{Cause, Reason, TokenRef};
+
+/// A source cancelled when **any** of its `N` parents is (with that parent's
+/// reason and cause), or by itself, stored in place rather than on the heap.
+/// It is the no-allocator tier's
+/// [`CancelSource::linked`](crate::CancelSource::linked): one registration
+/// per parent lives inside it.
+///
+/// It registers on its parents when first used through a pinned reference.
+/// Dropping it removes the registrations (with `std`, waiting for one that is
+/// cancelling it on another thread) and cancels it, as a dropped source does.
+///
+/// # Examples
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedLinked, Reason, StaticSource};
+///
+/// static SHUTDOWN: StaticSource = StaticSource::new();
+/// static REQUEST: StaticSource = StaticSource::new();
+///
+/// let both = pin!(PinnedLinked::new([SHUTDOWN.token_ref(), REQUEST.token_ref()]));
+/// let both = both.into_ref();
+/// let token = both.token();
+/// REQUEST.cancel();
+/// assert_eq!(token.reason(), Some(Reason::Cancelled));
+/// assert!(!SHUTDOWN.is_cancelled());
+/// ```
+///
+/// Like [`PinnedChild`](crate::PinnedChild), drop it in the context that owns
+/// it, not from an interrupt handler that preempted a cancel of one of its
+/// parents.
+pub struct PinnedLinked<'a, const N: usize> {
+    node: Node,
+    links: [Callback<Link>; N],
+    parents: [&'a Node; N],
+    _pin: PhantomPinned,
+}
+
+/// A registration's action: cancel the linked node like its parent.
+struct Link(NonNull<Node>);
+
+// SAFETY: the node is `Sync`; the pointer is followed only while the node is
+// pinned, as its owner's drop removes every registration first.
+unsafe impl Send for Link {}
+
+impl Fire for Link {
+    fn fire(self, reason: Reason, cause: Option<Cause>) {
+        Node::cancel(self.0, reason, cause);
+    }
+}
+
+// SAFETY: the registrations are written once, by the caller that sets
+// `LINKED_ONCE`, and otherwise only touched under their parents' locks.
+unsafe impl<const N: usize> Send for PinnedLinked<'_, N> {}
+// SAFETY: as above.
+unsafe impl<const N: usize> Sync for PinnedLinked<'_, N> {}
+
+impl<'a, const N: usize> PinnedLinked<'a, N> {
+    /// A source linked to `parents`, not yet registered on them (it registers
+    /// when first used pinned).
+    pub fn new(parents: [TokenRef<'a>; N]) -> Self {
+        PinnedLinked {
+            node: Node::new(class::PINNED, 0),
+            links: core::array::from_fn(|_| Callback::new(Link(NonNull::dangling()))),
+            parents: parents.map(|p| p.node),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Registers on the parents on first use. A parent already cancelled
+    /// cancels this source before it returns.
+    fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
+        let this = self.get_ref();
+        let node = NonNull::from(&this.node);
+        // Acquire: pairs with the AcqRel of the registering caller. AcqRel:
+        // one caller registers; the others see the bit set.
+        if this.node.state.load(Acquire) & LINKED_ONCE == 0
+            && this.node.state.fetch_or(LINKED_ONCE, AcqRel) & LINKED_ONCE == 0
+        {
+            for (link, parent) in this.links.iter().zip(this.parents) {
+                // SAFETY: not registered yet, and this caller alone registers.
+                unsafe { link.set(Link(node)) };
+                // SAFETY: pinned with `self`, whose drop unregisters it first.
+                unsafe { callback::register(parent, link) };
+            }
+        }
+        (&this.node, node)
+    }
+}
+
+pinned_source_methods!(PinnedLinked, const N);
+
+impl<const N: usize> Drop for PinnedLinked<'_, N> {
+    fn drop(&mut self) {
+        // Relaxed: set by this thread, or published to it by the pinning.
+        if self.node.state.load(Relaxed) & LINKED_ONCE == 0 {
+            return;
+        }
+        for (link, parent) in self.links.iter().zip(self.parents) {
+            // SAFETY: registered (or run inline) on `parent` in `linked`.
+            unsafe { callback::unregister(parent, &link.header) };
+        }
+        let this = NonNull::from(&self.node);
+        Node::cancel(this, Reason::Cancelled, None);
+        self.node.wait_unborrowed();
+    }
+}
+
+impl<const N: usize> fmt::Debug for PinnedLinked<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinnedLinked")
+            .field("parents", &N)
+            .field("reason", &self.node.reason())
+            .finish()
+    }
+}
