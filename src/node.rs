@@ -584,31 +584,35 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
     loop {
         // SAFETY: we own a reference, so the node is alive.
         let n = unsafe { node.as_ref() };
-        if matches!(n.class(), class::STATIC | class::NEVER) {
+        let class = n.class();
+        if matches!(class, class::STATIC | class::NEVER) {
             return;
         }
         // Release: our uses of the node happen-before whoever frees it.
         let old = n.state.fetch_sub(REF_ONE, Release);
-        // SAFETY: that was our reference.
-        match unsafe { released(node, old) } {
+        // SAFETY: that was our reference, and `class` was read before.
+        match unsafe { released(node, class, old) } {
             Some(parent) => node = parent,
             None => return,
         }
     }
 }
 
-/// After a reference to `node` was given back by a Release read-modify-write
-/// that saw `old`: frees the node if that was the last reference to a heap
-/// node, and returns its parent, whose reference the caller then releases.
+/// After a reference to `node`, of class `class`, was given back by a
+/// Release read-modify-write that saw `old`: frees the node if that was the
+/// last reference to a heap node, and returns its parent, whose reference the
+/// caller then releases. It touches the node only then: otherwise another
+/// owner may be freeing it already.
 ///
 /// # Safety
-/// `node` was alive with the reference just given back.
-unsafe fn released(node: NonNull<Node>, old: usize) -> Option<NonNull<Node>> {
-    // SAFETY: a heap node is alive until this function frees it; others never are freed.
-    let n = unsafe { node.as_ref() };
-    if old >> REF_SHIFT != 1 || n.class() != class::HEAP {
+/// `node` was alive with the reference just given back; `class` was read
+/// before that.
+unsafe fn released(node: NonNull<Node>, class: u8, old: usize) -> Option<NonNull<Node>> {
+    if old >> REF_SHIFT != 1 || class != class::HEAP {
         return None;
     }
+    // SAFETY: the last reference to a heap node: ours alone until freed below.
+    let n = unsafe { node.as_ref() };
     // Acquire: pairs with every other owner's Release decrement (they form
     // one release sequence). A load rather than a fence, which
     // ThreadSanitizer cannot see, as `Arc` does under it.
@@ -655,7 +659,8 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     // SAFETY: under the parent's lock and the entry is in its list.
     unsafe { p.list.unlink(Node::entry_ptr(this)) };
     // Only a heap child of a non-static parent holds a reference on it.
-    let counted = p.class() != class::STATIC;
+    let parent_class = p.class();
+    let counted = parent_class != class::STATIC;
     // SAFETY: out of every list, and the reference was the only one.
     let kept = unsafe { guard.keep_spare(this) };
     let unref = if counted { REF_ONE.wrapping_neg() } else { 0 };
@@ -665,8 +670,9 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
         unsafe { free(this) };
     }
     if counted {
-        // SAFETY: that was the child's reference on the parent.
-        if let Some(grandparent) = unsafe { released(parent, old) } {
+        // SAFETY: that was the child's reference on the parent, whose class
+        // was read before.
+        if let Some(grandparent) = unsafe { released(parent, parent_class, old) } {
             // SAFETY: the parent's reference on its own parent, now ours.
             unsafe { release(grandparent) };
         }
