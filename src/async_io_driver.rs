@@ -6,29 +6,20 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
-use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::time::Instant;
 
-use crate::next_wake::{self, NextWake};
+use crate::next_wake::{self, Sleeper};
 use crate::sync::WakerSlot;
-use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 
 /// What the driver's handles and its run future share.
 struct Shared {
-    /// Every deadline of this driver; armed tokens hold it too.
-    timers: Arc<Timers>,
+    /// The run future is the sleeper; its drop stops it.
+    sleeper: Sleeper,
     /// Tick 0.
     start: Instant,
-    /// The tick the run future sleeps until.
-    next: NextWake,
     /// The run future's waker: woken for an earlier tick or to end.
     waker: WakerSlot,
-    /// Set (Release) when the last driver handle is dropped; the run future
-    /// then completes.
-    closed: AtomicBool,
-    /// Cleared (Release) when the run future is dropped, whether it completed
-    /// or not.
-    running: AtomicBool,
 }
 
 impl Shared {
@@ -136,12 +127,9 @@ impl AsyncIoDriver {
     /// ```
     pub fn new() -> (AsyncIoDriver, AsyncIoRun) {
         let shared = Arc::new(Shared {
-            timers: Timers::new_shared(),
+            sleeper: Sleeper::new(),
             start: Instant::now(),
-            next: NextWake::new(),
             waker: WakerSlot::new(),
-            closed: AtomicBool::new(false),
-            running: AtomicBool::new(true),
         });
         let run = AsyncIoRun {
             shared: shared.clone(),
@@ -154,13 +142,13 @@ impl AsyncIoDriver {
 
     /// How many deadlines are armed.
     pub fn pending(&self) -> usize {
-        self.owner.shared.timers.pending()
+        self.owner.shared.sleeper.timers.pending()
     }
 
     /// Whether the run future still exists (false once it was dropped, or
     /// completed): while it is, deadlines can fire, if it is polled.
     pub fn is_running(&self) -> bool {
-        self.owner.shared.running.load(Acquire)
+        self.owner.shared.sleeper.is_running()
     }
 }
 
@@ -174,8 +162,7 @@ impl Clone for AsyncIoDriver {
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        // Release: pairs with the Acquire load in the run future.
-        self.shared.closed.store(true, Release);
+        self.shared.sleeper.close();
         self.shared.waker.wake();
     }
 }
@@ -202,18 +189,14 @@ impl TimerDriver for AsyncIoDriver {
     }
 
     fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.owner.shared.timers)
+        TimersHandle::from_arc(&self.owner.shared.sleeper.timers)
     }
 
     /// Wakes the run future if `tick` is earlier than the one it sleeps until.
     /// Wait-free.
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
         let s = &self.owner.shared;
-        // Acquire: pairs with the Release store in `AsyncIoRun::drop`.
-        if !s.running.load(Acquire) {
-            return Err(DriverStopped);
-        }
-        if s.next.request(tick) {
+        if s.sleeper.request(tick)? {
             s.waker.wake();
         }
         Ok(())
@@ -232,14 +215,12 @@ impl Future for AsyncIoRun {
             // Registered before reading `closed` and before `target`: a last
             // drop or an earlier request that comes after wakes this waker.
             s.waker.register(cx.waker());
-            // Acquire: pairs with the Release store in `Owner::drop`.
-            if s.closed.load(Acquire) {
+            if s.sleeper.is_closed() {
                 return Poll::Ready(());
             }
             let now = s.tick_now();
-            s.next.served(now);
-            let due = next_wake::advance(&s.timers, now);
-            let target = s.next.target(due);
+            let due = s.sleeper.fire(now);
+            let target = s.sleeper.next.target(due);
             if target <= now {
                 continue;
             }
@@ -260,17 +241,8 @@ impl Future for AsyncIoRun {
 
 impl Drop for AsyncIoRun {
     fn drop(&mut self) {
-        let s = &*self.shared;
-        // Release: pairs with the Acquire load in `wake_at`.
-        s.running.store(false, Release);
-        // Acquire: pairs with the Release store in `Owner::drop`.
-        if !s.closed.load(Acquire) {
-            // Dropped under live handles (never spawned, or its executor went
-            // away): expire every deadline now, and leave the wheel at the end
-            // of time so that any deadline armed later is due at once (even
-            // one armed by a `wake_at` that saw `running` still set).
-            next_wake::advance(&s.timers, u64::MAX);
-        }
+        // Whether it completed, was never spawned, or its executor went away.
+        self.shared.sleeper.stopped();
     }
 }
 

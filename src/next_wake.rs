@@ -30,7 +30,82 @@
 //! (at or before `now`) was made after its deadline was inserted, so that
 //! insertion happens before the `advance(now)` that serves it.
 
-use std::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::Arc;
+
+use crate::{DriverStopped, Timers};
+
+/// What a runtime driver's handles share with its sleeper, besides the clock
+/// and the way to wake it: the deadlines, the next wake, and whether the
+/// sleeper is to end (`closed`, by the last handle) or has ended (`running`).
+pub(crate) struct Sleeper {
+    /// Every deadline of the driver; armed tokens hold it too.
+    pub(crate) timers: Arc<Timers>,
+    /// The tick the sleeper sleeps until.
+    pub(crate) next: NextWake,
+    closed: AtomicBool,
+    running: AtomicBool,
+}
+
+impl Sleeper {
+    pub(crate) fn new() -> Self {
+        Sleeper {
+            timers: Timers::new_shared(),
+            next: NextWake::new(),
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(true),
+        }
+    }
+
+    /// From the last handle's drop: the sleeper ends at its next check (the
+    /// caller then wakes it).
+    pub(crate) fn close(&self) {
+        // Release: pairs with the Acquire load in `is_closed`.
+        self.closed.store(true, Release);
+    }
+
+    /// From the sleeper: whether the last handle is gone, so it is to end.
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release store in `close`.
+        self.closed.load(Acquire)
+    }
+
+    /// Whether the sleeper still exists.
+    pub(crate) fn is_running(&self) -> bool {
+        // Acquire: pairs with the Release store in `stopped`.
+        self.running.load(Acquire)
+    }
+
+    /// From the sleeper as it goes away (a drop guard, so also when its
+    /// runtime drops it unpolled): deadlines armed from now on fail with
+    /// `DriverStopped`. If handles remain (its runtime or executor went away),
+    /// every deadline expires now, and the wheel stays at the end of time so
+    /// that one armed later is due at once (even one armed by a `wake_at` that
+    /// saw `running` still set).
+    pub(crate) fn stopped(&self) {
+        // Release: pairs with the Acquire load in `request`.
+        self.running.store(false, Release);
+        if !self.is_closed() {
+            advance(&self.timers, u64::MAX);
+        }
+    }
+
+    /// From `wake_at`: whether the sleeper must be woken for `tick`, or
+    /// `DriverStopped` if it is gone. Wait-free.
+    pub(crate) fn request(&self, tick: u64) -> Result<bool, DriverStopped> {
+        if !self.is_running() {
+            return Err(DriverStopped);
+        }
+        Ok(self.next.request(tick))
+    }
+
+    /// From the sleeper, at tick `now`: forgets the requests this serves and
+    /// fires what is due; returns the next tick due (`u64::MAX` for none).
+    pub(crate) fn fire(&self, now: u64) -> u64 {
+        self.next.served(now);
+        advance(&self.timers, now)
+    }
+}
 
 /// The tick a driver's sleeper will next call `Timers::advance` at; `u64::MAX`
 /// when it sleeps until woken.

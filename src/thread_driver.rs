@@ -2,17 +2,16 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::Arc;
 use std::time::Instant;
 
 use event_listener::{Event, Listener};
 
-use crate::next_wake::{self, NextWake};
-use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+use crate::next_wake::{self, Sleeper};
+use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 
 /// Deadlines with no async runtime: every deadline of the driver lives in one
-/// [`Timers`] wheel, and one background thread (named `cancel-token-timer`)
+/// [`Timers`](crate::Timers) wheel, and one background thread (named `cancel-token-timer`)
 /// sleeps until the earliest is due, then fires it. Arming a deadline wakes
 /// the thread only when it is earlier than the tick the thread sleeps until;
 /// disarming never does.
@@ -65,17 +64,12 @@ struct Owner {
 
 /// What the driver's handles and its thread share.
 struct Shared {
-    timers: Arc<Timers>,
+    /// The thread is the sleeper; its loop holds the stop guard.
+    sleeper: Sleeper,
     /// Tick 0.
     start: Instant,
-    /// The tick the thread sleeps until.
-    next: NextWake,
     /// Wakes the thread for an earlier tick or to exit.
     event: Event,
-    /// Set (Release) when the last driver handle is dropped; the thread then exits.
-    closed: AtomicBool,
-    /// Cleared (Release) when the thread's loop ends.
-    running: AtomicBool,
 }
 
 impl Shared {
@@ -93,12 +87,9 @@ impl ThreadDriver {
     /// If the thread cannot be spawned.
     pub fn new() -> Self {
         let shared = Arc::new(Shared {
-            timers: Timers::new_shared(),
+            sleeper: Sleeper::new(),
             start: Instant::now(),
-            next: NextWake::new(),
             event: Event::new(),
-            closed: AtomicBool::new(false),
-            running: AtomicBool::new(true),
         });
         let theirs = shared.clone();
         std::thread::Builder::new()
@@ -112,7 +103,7 @@ impl ThreadDriver {
 
     /// How many deadlines are armed.
     pub fn pending(&self) -> usize {
-        self.owner.shared.timers.pending()
+        self.owner.shared.sleeper.timers.pending()
     }
 }
 
@@ -122,15 +113,12 @@ fn run(shared: Arc<Shared>) {
     let guard = StopGuard(shared);
     let s = &*guard.0;
     loop {
-        let now = s.tick_now();
-        s.next.served(now);
-        let due = next_wake::advance(&s.timers, now);
+        let due = s.sleeper.fire(s.tick_now());
         // Listen before publishing the target and checking `closed`: a
         // `wake_at` or drop that comes later notifies this listener.
         let listener = s.event.listen();
-        let target = s.next.target(due);
-        // Acquire: pairs with the Release store in `Owner::drop`.
-        if s.closed.load(Acquire) {
+        let target = s.sleeper.next.target(due);
+        if s.sleeper.is_closed() {
             return;
         }
         let deadline = s.start.checked_add(Duration::from_millis(target));
@@ -148,23 +136,15 @@ struct StopGuard(Arc<Shared>);
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        let s = &*self.0;
-        // Release: pairs with the Acquire load in `wake_at`.
-        s.running.store(false, Release);
-        // Acquire: pairs with the Release store in `Owner::drop`.
-        if !s.closed.load(Acquire) {
-            // The thread ends under live handles (it cannot, short of a bug):
-            // expire every deadline rather than leave them to wait forever,
-            // as `TokioDriver` does at runtime shutdown.
-            next_wake::advance(&s.timers, u64::MAX);
-        }
+        // Under live handles the thread cannot end, short of a bug; if it
+        // does, its deadlines expire rather than wait forever.
+        self.0.sleeper.stopped();
     }
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        // Release: pairs with the Acquire load in the thread.
-        self.shared.closed.store(true, Release);
+        self.shared.sleeper.close();
         self.shared.event.notify(usize::MAX);
     }
 }
@@ -203,18 +183,14 @@ impl TimerDriver for ThreadDriver {
     }
 
     fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.owner.shared.timers)
+        TimersHandle::from_arc(&self.owner.shared.sleeper.timers)
     }
 
     /// Wakes the thread if `tick` is earlier than the one it sleeps until.
     /// Wait-free unless it wakes the thread (an `Event::notify`).
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
         let s = &self.owner.shared;
-        // Acquire: pairs with the Release store in `StopGuard::drop`.
-        if !s.running.load(Acquire) {
-            return Err(DriverStopped);
-        }
-        if s.next.request(tick) {
+        if s.sleeper.request(tick)? {
             s.event.notify(1);
         }
         Ok(())

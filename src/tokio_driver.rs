@@ -5,18 +5,17 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
 use core::time::Duration;
-use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::next_wake::{self, NextWake};
-use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+use crate::next_wake::{self, Sleeper};
+use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 
 /// Deadlines on a tokio runtime: every deadline of the driver lives in one
-/// [`Timers`] wheel, and one background task sleeps (`tokio::time::sleep_until`)
+/// [`Timers`](crate::Timers) wheel, and one background task sleeps (`tokio::time::sleep_until`)
 /// until the earliest is due, then fires it. Arming and disarming a deadline
 /// touch no tokio timer, spawn nothing and allocate nothing beyond the child
 /// token itself.
@@ -86,19 +85,13 @@ struct Owner {
 
 /// What the driver's handles and its task share.
 struct Shared {
-    timers: Arc<Timers>,
+    /// The task is the sleeper; its future holds the stop guard.
+    sleeper: Sleeper,
     /// Tick 0.
     start: Instant,
-    /// The tick the task sleeps until.
-    next: NextWake,
     /// Wakes the task for an earlier tick or to end. `notify_one` keeps a
     /// permit when the task is not waiting, so no wake-up is lost.
     notify: Notify,
-    /// Set (Release) when the last driver handle is dropped; the task then ends.
-    closed: AtomicBool,
-    /// Cleared (Release) when the task's future is dropped: after `closed`, or
-    /// because its runtime shut down.
-    running: AtomicBool,
 }
 
 impl Shared {
@@ -127,15 +120,12 @@ impl TokioDriver {
     /// A driver whose task runs on `handle`'s runtime; callable from any thread.
     pub fn with_handle(handle: &Handle) -> Self {
         let shared = Arc::new(Shared {
-            timers: Timers::new_shared(),
+            sleeper: Sleeper::new(),
             start: {
                 let _in_runtime = handle.enter();
                 Instant::now()
             },
-            next: NextWake::new(),
             notify: Notify::new(),
-            closed: AtomicBool::new(false),
-            running: AtomicBool::new(true),
         });
         // The guard is made here, not in the task's body: a task dropped
         // before its first poll (its runtime shut down first, or had already)
@@ -148,12 +138,12 @@ impl TokioDriver {
 
     /// How many deadlines are armed.
     pub fn pending(&self) -> usize {
-        self.owner.shared.timers.pending()
+        self.owner.shared.sleeper.timers.pending()
     }
 
     /// Whether the background task still runs (false once its runtime shut down).
     pub fn is_running(&self) -> bool {
-        self.owner.shared.running.load(Acquire)
+        self.owner.shared.sleeper.is_running()
     }
 }
 
@@ -163,17 +153,14 @@ async fn run(guard: StopGuard) {
     let s = &*guard.0;
     let mut sleep = pin!(tokio::time::sleep_until(s.start));
     loop {
-        // Acquire: pairs with the Release store in `Owner::drop`.
-        if s.closed.load(Acquire) {
+        if s.sleeper.is_closed() {
             return;
         }
-        let now = s.tick_now();
-        s.next.served(now);
-        let due = next_wake::advance(&s.timers, now);
+        let due = s.sleeper.fire(s.tick_now());
         // The permit of a `notify_one` that comes after `target` is kept for
         // this future, so the wake-up is armed before `target` is published.
         let mut notified = pin!(s.notify.notified());
-        let target = s.next.target(due);
+        let target = s.sleeper.next.target(due);
         if target == u64::MAX {
             notified.await;
             continue;
@@ -196,24 +183,13 @@ struct StopGuard(Arc<Shared>);
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        let s = &*self.0;
-        // Release: pairs with the Acquire load in `wake_at`.
-        s.running.store(false, Release);
-        // Acquire: pairs with the Release store in `Owner::drop`.
-        if !s.closed.load(Acquire) {
-            // The runtime shut down under live handles: expire every deadline
-            // now, and leave the wheel at the end of time so that any deadline
-            // armed later is due at once (even one armed by a `wake_at` that
-            // saw `running` still set).
-            next_wake::advance(&s.timers, u64::MAX);
-        }
+        self.0.sleeper.stopped();
     }
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        // Release: pairs with the Acquire loads in the task.
-        self.shared.closed.store(true, Release);
+        self.shared.sleeper.close();
         self.shared.notify.notify_one();
     }
 }
@@ -246,18 +222,14 @@ impl TimerDriver for TokioDriver {
     }
 
     fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.owner.shared.timers)
+        TimersHandle::from_arc(&self.owner.shared.sleeper.timers)
     }
 
     /// Wakes the task if `tick` is earlier than the one it sleeps until.
     /// Wait-free unless it wakes the task (a `Notify::notify_one`).
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
         let s = &self.owner.shared;
-        // Acquire: pairs with the Release store in `StopGuard::drop`.
-        if !s.running.load(Acquire) {
-            return Err(DriverStopped);
-        }
-        if s.next.request(tick) {
+        if s.sleeper.request(tick)? {
             s.notify.notify_one();
         }
         Ok(())
