@@ -12,6 +12,7 @@
 //! | 4     | `LINKED_ONCE`: a pinned node has linked into its parent(s) |
 //! | 5     | `SPARE`: `slot` holds a spare child node (see `spare`); never with `CANCELLED` |
 //! | 6     | `SPARE_TIMED`: with `SPARE`, the spare is a node with a deadline |
+//! | 7     | `NONEMPTY`: the list has entries; accurate whenever `LOCKED` is clear (`std` tier) |
 //! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
 //!
 //! # Cancelling
@@ -27,7 +28,10 @@
 //! A child with nothing in its list is cancelled on the spot, under its
 //! parent's lock and its own, which saves the work list's reference. That is the
 //! only place two locks are held, always parent then child, so there is no
-//! cycle.
+//! cycle. With `std`, where the lock lives in the state word, such a child
+//! (unlocked, no cause to write, no deadline to take out) is cancelled by one
+//! compare-and-swap of its state instead: `NONEMPTY`, kept by every unlock,
+//! says whether its list is empty.
 //!
 //! # Races
 //!
@@ -53,6 +57,8 @@ const REASON_MASK: usize = 0b11 << REASON_SHIFT;
 const LOCKED: usize = 1 << 3;
 pub(crate) const SPARE: usize = 1 << 5;
 pub(crate) const SPARE_TIMED: usize = 1 << 6;
+#[cfg(any(feature = "std", cancel_token_loom))]
+const NONEMPTY: usize = 1 << 7;
 const REF_SHIFT: u32 = 8;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 /// Past this many references something leaks handles in a loop; abort like `Arc`.
@@ -292,6 +298,11 @@ impl Node {
         if node.class() == class::NEVER {
             return false;
         }
+        match node.cancel_if_idle_lock_free(reason, cause) {
+            Idle::Cancelled => return true,
+            Idle::Already => return false,
+            Idle::Busy => {}
+        }
         let guard = node.lock();
         if guard.is_cancelled() {
             return false;
@@ -322,12 +333,17 @@ impl Node {
                         // locks (always parent, then child); others go on the work list.
                         // Either way the child's lock is released, and a reference
                         // taken, before NOTIFIED lets its owner free it.
-                        let child_guard = c.lock();
-                        let done = if child_guard.is_cancelled() {
-                            drop(child_guard);
-                            true
-                        } else {
-                            child_guard.cancel_if_idle(child, reason, cause).is_ok()
+                        let done = match c.cancel_if_idle_lock_free(reason, cause) {
+                            Idle::Cancelled | Idle::Already => true,
+                            Idle::Busy => {
+                                let child_guard = c.lock();
+                                if child_guard.is_cancelled() {
+                                    drop(child_guard);
+                                    true
+                                } else {
+                                    child_guard.cancel_if_idle(child, reason, cause).is_ok()
+                                }
+                            }
                         };
                         if !done {
                             c.inc_ref();
@@ -366,6 +382,42 @@ impl Node {
             }
             guard = node.lock();
         }
+    }
+
+    /// Cancels the node with one compare-and-swap if it is live and idle:
+    /// unlocked, with an empty list, no spare, no deadline, and no cause to
+    /// write (its slot holds `None` then). `Busy` leaves it to the locked path.
+    #[cfg(any(feature = "std", cancel_token_loom))]
+    fn cancel_if_idle_lock_free(&self, reason: Reason, cause: Option<Cause>) -> Idle {
+        if cause.is_some() || self.is_timed() {
+            return Idle::Busy;
+        }
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state & CANCELLED != 0 {
+                return Idle::Already;
+            }
+            if state & (LOCKED | NONEMPTY | SPARE) != 0 {
+                return Idle::Busy;
+            }
+            // Release: publishes what the canceller did before, as unlocking
+            // with `CANCELLED` does. A locker that comes next sees it set.
+            match self.state.compare_exchange_weak(
+                state,
+                state | CANCELLED | (reason.to_bits() << REASON_SHIFT),
+                Release,
+                Relaxed,
+            ) {
+                Ok(_) => return Idle::Cancelled,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Without `std` the lock is a critical section, as cheap as this path.
+    #[cfg(not(any(feature = "std", cancel_token_loom)))]
+    fn cancel_if_idle_lock_free(&self, _: Reason, _: Option<Cause>) -> Idle {
+        Idle::Busy
     }
 
     /// A pointer to `node`'s entry with the provenance of `node` itself (for a
@@ -442,6 +494,17 @@ impl Node {
             child.entry.status.store(crate::entry::IDLE, Relaxed); // Relaxed: under the lock
         }
     }
+}
+
+/// What `cancel_if_idle_lock_free` did.
+#[cfg_attr(not(any(feature = "std", cancel_token_loom)), allow(dead_code))]
+enum Idle {
+    /// Cancelled it.
+    Cancelled,
+    /// It was cancelled already.
+    Already,
+    /// Not idle, or not on this path: take the lock.
+    Busy,
 }
 
 /// Holding a node's lock.
@@ -522,11 +585,10 @@ impl Guard<'_> {
     pub(crate) fn unlock_adding(self, bits: usize) -> usize {
         let this = core::mem::ManuallyDrop::new(self);
         #[cfg(any(feature = "std", cancel_token_loom))]
-        // LOCKED is set, so subtracting it clears it without a borrow.
         return this
             .node
             .state
-            .fetch_add(bits.wrapping_sub(LOCKED), Release);
+            .fetch_add(bits.wrapping_add(this.unlock_bits()), Release);
         #[cfg(not(any(feature = "std", cancel_token_loom)))]
         {
             let old = this.node.state.fetch_add(bits, Release);
@@ -537,12 +599,27 @@ impl Guard<'_> {
     }
 }
 
+impl Guard<'_> {
+    /// What unlocking adds to the state: clears `LOCKED` (set, so subtracting
+    /// it borrows nothing) and brings `NONEMPTY` in line with the list.
+    #[cfg(any(feature = "std", cancel_token_loom))]
+    fn unlock_bits(&self) -> usize {
+        let was = self.state() & NONEMPTY;
+        let now = if self.node.list.is_empty_locked() {
+            0
+        } else {
+            NONEMPTY
+        };
+        now.wrapping_sub(was).wrapping_sub(LOCKED)
+    }
+}
+
 impl Drop for Guard<'_> {
     #[inline]
     fn drop(&mut self) {
         #[cfg(any(feature = "std", cancel_token_loom))]
         // Release: what we did under the lock happens-before the next holder.
-        self.node.state.fetch_and(!LOCKED, Release);
+        self.node.state.fetch_add(self.unlock_bits(), Release);
         #[cfg(not(any(feature = "std", cancel_token_loom)))]
         // SAFETY: pairs with the `acquire` in `Node::lock`, in nesting order.
         unsafe {

@@ -119,6 +119,10 @@ impl Node {
         }
         // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
         let spare = self.slot.with(|s| unsafe { (*s).spare });
+        // A live node without a spare holds no cause: see `cancel_if_idle_lock_free`.
+        // SAFETY: under the lock; the slot is not published while live.
+        self.slot
+            .with_mut(|s| unsafe { *s = crate::node::Slot { cause: None } });
         // SAFETY: the spare is a `Box<T>` allocation (its bits say which kind)
         // no one refers to; assigning drops its stale value.
         unsafe { *spare.cast::<T>().as_ptr() = node };
