@@ -159,6 +159,17 @@ fn child_create_cancel<S: Subject>(group: &mut Group) {
 /// task woke and finished. Spawning the tasks and letting them reach their
 /// first `await` is not timed.
 fn fanout_1000_waiters<S: Subject>(group: &mut Group) {
+    fanout::<S>(group, |(_, all_woke)| all_woke);
+}
+
+/// The fan-out's `cancel` call alone: the part of the fan-out that is the
+/// crate's own, before the runtime runs the woken tasks (not timed).
+fn fanout_cancel_call<S: Subject>(group: &mut Group) {
+    fanout::<S>(group, |(cancel, _)| cancel);
+}
+
+/// Times the part of each fan-out that `pick` takes from `fanout_times`.
+fn fanout<S: Subject>(group: &mut Group, pick: fn((Duration, Duration)) -> Duration) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime");
@@ -167,7 +178,7 @@ fn fanout_1000_waiters<S: Subject>(group: &mut Group) {
             runtime.block_on(async {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    total += fanout_once::<S>().await;
+                    total += pick(fanout_times::<S>().await);
                 }
                 total
             })
@@ -183,29 +194,6 @@ struct Progress {
     pending: AtomicUsize,
     /// Notified by the last task to complete its wait.
     all_woke: Notify,
-}
-
-/// The fan-out's `cancel` call alone: the part of the fan-out that is the
-/// crate's own, before the runtime runs the woken tasks (not timed).
-fn fanout_cancel_call<S: Subject>(group: &mut Group) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a current-thread runtime");
-    group.bench_function(S::NAME, |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += fanout_times::<S>().await.0;
-                }
-                total
-            })
-        })
-    });
-}
-
-async fn fanout_once<S: Subject>() -> Duration {
-    fanout_times::<S>().await.1
 }
 
 /// One fan-out: the time `cancel` took, and the time until every task woke.

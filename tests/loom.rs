@@ -140,14 +140,7 @@ fn cancel_vs_callback_disarm() {
         let guard = source.token().on_cancel(move |_| {
             r.fetch_add(1, SeqCst);
         });
-        let t = thread::spawn(move || source.cancel());
-        let removed = guard.disarm();
-        let seen = ran.load(SeqCst);
-        t.join().unwrap();
-        assert_eq!(ran.load(SeqCst) + usize::from(removed), 1);
-        if !removed {
-            assert_eq!(seen, 1, "disarm returned before the callback finished");
-        }
+        disarm_while_cancelled(source, &ran, || guard.disarm());
     });
 }
 
@@ -166,15 +159,21 @@ fn cancel_vs_pinned_callback_disarm() {
             }
         ));
         callback.as_mut().arm();
-        let t = thread::spawn(move || source.cancel());
-        let removed = callback.as_mut().disarm();
-        let seen = ran.load(SeqCst);
-        t.join().unwrap();
-        assert_eq!(ran.load(SeqCst) + usize::from(removed), 1);
-        if !removed {
-            assert_eq!(seen, 1, "disarm returned before the callback finished");
-        }
+        disarm_while_cancelled(source, &ran, || callback.as_mut().disarm());
     });
+}
+
+/// Cancels `source` on another thread while `disarm` removes a callback that
+/// counts its runs in `ran`, and checks the outcome.
+fn disarm_while_cancelled(source: CancelSource, ran: &AtomicUsize, disarm: impl FnOnce() -> bool) {
+    let t = thread::spawn(move || source.cancel());
+    let removed = disarm();
+    let seen = ran.load(SeqCst);
+    t.join().unwrap();
+    assert_eq!(ran.load(SeqCst) + usize::from(removed), 1);
+    if !removed {
+        assert_eq!(seen, 1, "disarm returned before the callback finished");
+    }
 }
 
 /// A linked source stored in place (`PinnedLinked`) dropped while its
