@@ -68,6 +68,7 @@ extern crate alloc;
 
 #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 mod callback;
+mod cancel;
 mod cancelled;
 mod deadline;
 mod entry;
@@ -78,6 +79,7 @@ mod pinned_child;
 mod pinned_linked;
 mod pinned_on_cancel;
 mod reason;
+mod release;
 mod spare;
 mod static_source;
 mod sync;

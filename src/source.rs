@@ -143,7 +143,7 @@ impl Drop for CancelSource {
             // under its timers' lock, which the disarm took after): then the
             // node is no longer unobserved, and the firing finishes the work.
             // SAFETY: unobserved and disarmed; `&mut self` holds the only token.
-            if node.is_unobserved() && unsafe { crate::node::free_unobserved(this) } {
+            if node.is_unobserved() && unsafe { crate::release::free_unobserved(this) } {
                 // That reference was given back: leave `never` (static) to drop.
                 core::mem::forget(core::mem::take(&mut self.token));
                 return;

@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::lock::Lock;
-use crate::node::{self, Node};
+use crate::node::Node;
 use crate::sync::{AtomicPtr, Ordering::*};
 use crate::wheel::{Wheel, WheelEntry};
 use crate::Reason;
@@ -194,7 +194,7 @@ impl Timers {
             impl Drop for Release {
                 fn drop(&mut self) {
                     // SAFETY: we own the reference taken under the lock.
-                    unsafe { node::release(self.0) };
+                    unsafe { crate::release::release(self.0) };
                 }
             }
             let _release = Release(this);

@@ -335,7 +335,7 @@ impl Clone for CancelToken {
 impl Drop for CancelToken {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
-        unsafe { node::release(self.node) };
+        unsafe { crate::release::release(self.node) };
     }
 }
 

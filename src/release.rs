@@ -1,0 +1,166 @@
+//! References to heap nodes: giving them back, and freeing a node (and its
+//! parent's reference) when the last one goes.
+
+use core::ptr::NonNull;
+
+#[cfg(feature = "alloc")]
+use crate::entry::LINKED;
+#[cfg(feature = "alloc")]
+use crate::node::SPARE;
+use crate::node::{class, Node, REF_ONE, REF_SHIFT};
+use crate::sync::Ordering::*;
+
+/// Gives back one reference; frees heap nodes that reach zero, then their parents'
+/// references, in a loop (a chain of any length uses constant stack).
+///
+/// # Safety
+/// The caller owns one reference on `node`.
+pub(crate) unsafe fn release(mut node: NonNull<Node>) {
+    loop {
+        // SAFETY: we own a reference, so the node is alive.
+        let n = unsafe { node.as_ref() };
+        let class = n.class();
+        if matches!(class, class::STATIC | class::NEVER) {
+            return;
+        }
+        // Release: our uses of the node happen-before whoever frees it.
+        let old = n.state.fetch_sub(REF_ONE, Release);
+        // SAFETY: that was our reference, and `class` was read before.
+        match unsafe { released(node, class, old) } {
+            Some(parent) => node = parent,
+            None => return,
+        }
+    }
+}
+
+/// After a reference to `node`, of class `class`, was given back by a
+/// Release read-modify-write that saw `old`: frees the node if that was the
+/// last reference to a heap node, and returns its parent, whose reference the
+/// caller then releases. It touches the node only then: otherwise another
+/// owner may be freeing it already.
+///
+/// # Safety
+/// `node` was alive with the reference just given back; `class` was read
+/// before that.
+unsafe fn released(node: NonNull<Node>, class: u8, old: usize) -> Option<NonNull<Node>> {
+    if old >> REF_SHIFT != 1 || class != class::HEAP {
+        return None;
+    }
+    // SAFETY: the last reference to a heap node: ours alone until freed below.
+    let n = unsafe { node.as_ref() };
+    // Acquire: pairs with every other owner's Release decrement (they form
+    // one release sequence). A load rather than a fence, which
+    // ThreadSanitizer cannot see, as `Arc` does under it.
+    n.state.load(Acquire);
+    let parent = n.parent;
+    // SAFETY: last reference to a heap node.
+    unsafe { free(node) };
+    parent
+}
+
+/// Frees an unobserved heap node (see [`Node::is_unobserved`]) whose one
+/// reference the caller owns, its deadline (if any) disarmed: unlinks it
+/// from its parent, giving back its reference on the parent in the same
+/// unlock, and frees it, with no read-modify-write on the node itself.
+///
+/// Returns false, having done nothing, if a canceller of the parent took the
+/// node first; the caller then lets go of it as usual.
+///
+/// # Safety
+/// As above: the caller's reference is the only one, the node is live, out
+/// of its timers if timed, and no handle can make another reference (the
+/// caller is dropping the last).
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
+    // SAFETY: the caller owns a reference.
+    let node = unsafe { this.as_ref() };
+    let Some(parent) = node.parent else {
+        // A root with no handles left: nothing else can reach it.
+        // SAFETY: the only reference, to a heap node.
+        unsafe { free(this) };
+        return true;
+    };
+    // SAFETY: a child holds a reference on its parent until it is freed.
+    let p = unsafe { parent.as_ref() };
+    // Acquire: pairs with a canceller's store of NOTIFIED under the parent's
+    // lock. IDLE means never linked (a child of `never`).
+    if node.entry.status.load(Acquire) != LINKED {
+        return false;
+    }
+    let guard = p.lock();
+    if node.entry.status_locked() != LINKED {
+        return false;
+    }
+    // SAFETY: under the parent's lock and the entry is in its list.
+    unsafe { p.list.unlink(Node::entry_ptr(this)) };
+    // Only a heap child of a non-static parent holds a reference on it.
+    let parent_class = p.class();
+    let counted = parent_class != class::STATIC;
+    // SAFETY: out of every list, and the reference was the only one.
+    let kept = unsafe { guard.keep_spare(this) };
+    let unref = if counted { REF_ONE.wrapping_neg() } else { 0 };
+    let old = guard.unlock_adding(unref.wrapping_add(kept));
+    if kept == 0 {
+        // SAFETY: as above.
+        unsafe { free(this) };
+    }
+    if counted {
+        // SAFETY: that was the child's reference on the parent, whose class
+        // was read before.
+        if let Some(grandparent) = unsafe { released(parent, parent_class, old) } {
+            // SAFETY: the parent's reference on its own parent, now ours.
+            unsafe { release(grandparent) };
+        }
+    }
+    true
+}
+
+#[cfg(feature = "alloc")]
+unsafe fn free(node: NonNull<Node>) {
+    // SAFETY: the caller owns the last reference.
+    let n = unsafe { node.as_ref() };
+    // Relaxed: the caller acquired every earlier use of the node.
+    if n.state.load(Relaxed) & SPARE != 0 {
+        // SAFETY: `SPARE` says the slot holds a spare, now no one else's.
+        drop(crate::spare::Spare(Some(
+            n.slot.with(|s| unsafe { (*s).spare }),
+        )));
+    }
+    if n.is_timed() {
+        // SAFETY: timed heap nodes are boxed `TimedNode`s (node first, `repr(C)`).
+        unsafe { crate::deadline::free(node) };
+        return;
+    }
+    // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
+    drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
+}
+
+#[cfg(not(feature = "alloc"))]
+unsafe fn free(_: NonNull<Node>) {
+    unreachable!("no heap nodes without `alloc`")
+}
+
+#[cfg(feature = "alloc")]
+impl Node {
+    /// A heap node with one reference, child of `parent` (which gains a reference)
+    /// and linked into it.
+    pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
+        let mut node = Node::new(class::HEAP, 1);
+        node.parent = parent;
+        if let Some(p) = parent {
+            // SAFETY: the caller keeps the parent alive.
+            match unsafe { p.as_ref() }.link_in_spare(node) {
+                Ok(linked) => return linked,
+                Err(unused) => node = unused,
+            }
+        }
+        let node = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(node)));
+        if let Some(p) = parent {
+            // SAFETY: the new node is pinned in its box and unlinks itself before
+            // its owner releases it (`CancelSource::drop`). Linking takes the
+            // node's reference on its parent.
+            unsafe { p.as_ref().link_child(node, 0) };
+        }
+        node
+    }
+}
