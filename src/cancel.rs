@@ -105,10 +105,11 @@ impl Node {
                         let child = unsafe { Node::from_entry(e) };
                         // SAFETY: as above.
                         let c = unsafe { child.as_ref() };
-                        // A child with an empty list is cancelled here, under both
-                        // locks (always parent, then child); others go on the work list.
-                        // Either way the child's lock is released, and a reference
-                        // taken, before NOTIFIED lets its owner free it.
+                        // A child with nothing but waiters that fit in the batch
+                        // is cancelled here, under both locks (always parent, then
+                        // child); others go on the work list. Either way the
+                        // child's lock is released, and a reference taken, before
+                        // NOTIFIED lets its owner free it.
                         let done = match c.cancel_if_idle_lock_free(reason, cause) {
                             Idle::Cancelled | Idle::Already => true,
                             Idle::Busy => {
@@ -117,7 +118,9 @@ impl Node {
                                     drop(child_guard);
                                     true
                                 } else {
-                                    child_guard.cancel_if_idle(child, reason, cause).is_ok()
+                                    child_guard
+                                        .cancel_in_place(child, reason, cause, wakers)
+                                        .is_ok()
                                 }
                             }
                         };
@@ -128,6 +131,8 @@ impl Node {
                         entry.status.store(NOTIFIED, Release);
                         if !done {
                             work.push(child);
+                        } else if wakers.is_full() {
+                            break;
                         }
                     }
                     Kind::Waiter => {
@@ -260,6 +265,35 @@ impl Guard<'_> {
         }
         let (bits, _none) = self.set_cause(this, reason, cause);
         let _ = self.unlock_adding(bits);
+        Ok(())
+    }
+
+    /// Like `cancel_if_idle`, and also when the list holds only waiters that
+    /// fit in `wakers`: marks the node cancelled, moves their wakers into the
+    /// batch (woken by the caller once its locks are released) and unlocks.
+    /// Saves a child the work list: its reference, and a second lock.
+    fn cancel_in_place(
+        self,
+        this: NonNull<Node>,
+        reason: Reason,
+        cause: Option<Cause>,
+        wakers: &mut crate::waiter::WakeBatch,
+    ) -> Result<(), Self> {
+        let guard = match self.cancel_if_idle(this, reason, cause) {
+            Ok(()) => return Ok(()),
+            Err(guard) => guard,
+        };
+        if guard.state() & SPARE != 0 || !guard.node.list.only_waiters_within(wakers.room()) {
+            return Err(guard);
+        }
+        // No spare: nothing to free.
+        let _none = guard.mark_cancelled(this, reason, cause);
+        // SAFETY: we hold the lock; every entry is a waiter (checked above),
+        // linked, so its future is pinned and alive.
+        while let Some(e) = unsafe { guard.node.list.pop_front() } {
+            // SAFETY: as above.
+            unsafe { crate::waiter::notify(e, wakers) };
+        }
         Ok(())
     }
 }

@@ -90,6 +90,24 @@ impl List {
         })
     }
 
+    /// Whether the list holds only waiters, at most `room` of them. The caller
+    /// holds the owning node's lock.
+    pub(crate) fn only_waiters_within(&self, mut room: usize) -> bool {
+        // SAFETY: the caller holds the lock; linked entries are valid until unlinked.
+        let mut next = self.head.with(|h| unsafe { *h });
+        while let Some(e) = next {
+            // SAFETY: as above.
+            let entry = unsafe { e.as_ref() };
+            if entry.kind != Kind::Waiter || room == 0 {
+                return false;
+            }
+            room -= 1;
+            // SAFETY: as above.
+            next = entry.next.with(|n| unsafe { *n });
+        }
+        true
+    }
+
     /// Links `entry` at the front and marks it `LINKED`.
     ///
     /// # Safety

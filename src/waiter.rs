@@ -133,6 +133,11 @@ impl WakeBatch {
         self.len == BATCH
     }
 
+    /// How many more wakers fit.
+    pub(crate) fn room(&self) -> usize {
+        BATCH - self.len
+    }
+
     pub(crate) fn wake_all(&mut self, panic: &mut crate::panic::PanicSlot) {
         while self.len > 0 {
             self.len -= 1;

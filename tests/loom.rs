@@ -79,6 +79,32 @@ fn cancel_parent_vs_child_waiter() {
     });
 }
 
+/// A waiter on a child dropped (unlinking itself) while the parent's cancel
+/// drains the child in place; a woken poll sees the parent's cause.
+#[test]
+fn cancel_parent_vs_child_waiter_drop() {
+    model(|| {
+        let root = CancelSource::new();
+        let child = root.token().child();
+        let token = child.token();
+        let t = thread::spawn(move || {
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut fut = pin!(token.cancelled());
+            let first = fut.as_mut().poll(&mut cx);
+            let second = fut.as_mut().poll(&mut cx);
+            if second.is_ready() {
+                assert!(token.cause().is_some_and(|c| c.is::<CauseA>()));
+            }
+            drop(fut);
+            drop(child);
+            first
+        });
+        root.cancel_with(&CauseA);
+        let _ = t.join().unwrap();
+    });
+}
+
 /// A waiter dropped (unlinking itself) while a canceller drains the list.
 #[test]
 fn cancel_vs_waiter_drop() {
