@@ -2,6 +2,7 @@
 
 use alloc::boxed::Box;
 use core::fmt;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use crate::node::Node;
@@ -36,7 +37,9 @@ use crate::{CancelToken, Cause, OnCancel, Reason};
 /// assert_eq!(task.token().reason(), Some(Reason::Cancelled));
 /// ```
 pub struct CancelSource {
-    token: CancelToken,
+    /// Dropped by hand in `drop`, which sometimes gives its reference back
+    /// itself.
+    token: ManuallyDrop<CancelToken>,
     /// For `linked` sources: the registrations on each parent.
     links: Option<Box<[OnCancel]>>,
 }
@@ -44,7 +47,7 @@ pub struct CancelSource {
 impl CancelSource {
     pub(crate) fn from_node(node: NonNull<Node>, links: Option<Box<[OnCancel]>>) -> Self {
         CancelSource {
-            token: CancelToken::from_ref(node),
+            token: ManuallyDrop::new(CancelToken::from_ref(node)),
             links,
         }
     }
@@ -79,14 +82,14 @@ impl CancelSource {
             .map(|p| OnCancel::register(p, Link(token.clone())))
             .collect();
         CancelSource {
-            token,
+            token: ManuallyDrop::new(token),
             links: Some(links),
         }
     }
 
     /// A token observing this source.
     pub fn token(&self) -> CancelToken {
-        self.token.clone()
+        CancelToken::clone(&self.token)
     }
 
     /// Cancels the token and every live descendant with [`Reason::Cancelled`].
@@ -132,9 +135,8 @@ impl Drop for CancelSource {
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
         // canceller that takes it concurrently takes a reference and finishes.
-        if !node.is_unobserved() {
-            Node::cancel(this, Reason::Cancelled, None);
-        } else {
+        let observed = !node.is_unobserved();
+        if !observed {
             if node.is_timed() {
                 // SAFETY: a live timed node, with the provenance of its allocation.
                 unsafe { crate::deadline::disarm(this) };
@@ -144,15 +146,31 @@ impl Drop for CancelSource {
             // node is no longer unobserved, and the firing finishes the work.
             // SAFETY: unobserved and disarmed; `&mut self` holds the only token.
             if node.is_unobserved() && unsafe { crate::release::free_unobserved(this) } {
-                // That reference was given back: leave `never` (static) to drop.
-                core::mem::forget(core::mem::take(&mut self.token));
+                // That reference was given back.
                 return;
             }
         }
-        if let Some(parent) = node.parent {
-            // SAFETY: a child holds a reference on its parent until it is freed.
-            unsafe { parent.as_ref() }.unlink_child(this);
+        let leave = Leave(self);
+        if observed {
+            Node::cancel(this, Reason::Cancelled, None);
         }
+        drop(leave);
+    }
+}
+
+/// Unlinks a dropped source's node from its parent and gives back its
+/// reference, also when a callback's panic continues out of its `cancel`.
+struct Leave<'a>(&'a mut CancelSource);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let token = &mut self.0.token;
+        if let Some(parent) = token.node().parent {
+            // SAFETY: a child holds a reference on its parent until it is freed.
+            unsafe { parent.as_ref() }.unlink_child(token.raw());
+        }
+        // SAFETY: dropped once, here, as the source goes; not used after.
+        unsafe { ManuallyDrop::drop(token) };
     }
 }
 

@@ -240,3 +240,22 @@ fn disarm_races_with_cancel_from_many_threads() {
         assert_eq!(count.load(SeqCst) + removed, 8);
     }
 }
+
+#[test]
+fn a_source_dropped_while_its_callback_panics_still_leaves_its_parent() {
+    let parent = CancelSource::new();
+    let child = parent.token().child();
+    let guard = child.token().on_cancel(|_| panic!("boom"));
+    let grandchild = child.token().child();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(child)));
+    assert!(result.is_err(), "the panic continues out of the drop");
+    assert!(
+        grandchild.is_cancelled(),
+        "the cancel reached the rest first"
+    );
+    drop(guard);
+    // The dropped child left its parent's list: cancelling the parent does
+    // not reach it (Miri reports a use after free otherwise).
+    parent.cancel();
+    drop(grandchild);
+}
