@@ -38,3 +38,22 @@ impl PanicSlot {
         }
     }
 }
+
+/// Runs a function when dropped: as its scope ends, and also while a panic
+/// (continued by `PanicSlot::resume`) unwinds through it. For the clean-up a
+/// drop must finish whatever `cancel` does.
+pub(crate) struct Finally<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Finally<F> {
+    pub(crate) fn new(f: F) -> Self {
+        Finally(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for Finally<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f()
+        }
+    }
+}

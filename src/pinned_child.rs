@@ -81,11 +81,14 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
     if node.state.load(Relaxed) & LINKED_ONCE == 0 {
         return;
     }
-    Node::cancel(this, Reason::Cancelled, None);
     // SAFETY: the parent outlives the child.
     let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
-    parent.unlink_child(this);
-    node.wait_unborrowed();
+    // Also when a callback's panic continues out of `cancel`: the memory goes.
+    let _leave = crate::panic::Finally::new(|| {
+        parent.unlink_child(this);
+        node.wait_unborrowed();
+    });
+    Node::cancel(this, Reason::Cancelled, None);
 }
 
 /// A child source whose node is stored in place (a stack frame, an async task, a

@@ -114,8 +114,9 @@ impl<const N: usize> Drop for PinnedLinked<'_, N> {
             unsafe { callback::unregister(parent, &link.header) };
         }
         let this = NonNull::from(&self.node);
+        // Also when a callback's panic continues out of `cancel`: the memory goes.
+        let _wait = crate::panic::Finally::new(|| self.node.wait_unborrowed());
         Node::cancel(this, Reason::Cancelled, None);
-        self.node.wait_unborrowed();
     }
 }
 

@@ -6,6 +6,7 @@ use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use crate::node::Node;
+use crate::panic::Finally;
 use crate::{CancelToken, Cause, OnCancel, Reason};
 
 /// The right to cancel a token. Not `Clone`: one owner decides.
@@ -150,27 +151,20 @@ impl Drop for CancelSource {
                 return;
             }
         }
-        let leave = Leave(self);
+        // Unlinks the node and gives back its reference, also when a
+        // callback's panic continues out of `cancel` below.
+        let token = &mut self.token;
+        let _leave = Finally::new(|| {
+            if let Some(parent) = token.node().parent {
+                // SAFETY: a child holds a reference on its parent until it is freed.
+                unsafe { parent.as_ref() }.unlink_child(token.raw());
+            }
+            // SAFETY: dropped once, here, as the source goes; not used after.
+            unsafe { ManuallyDrop::drop(token) };
+        });
         if observed {
             Node::cancel(this, Reason::Cancelled, None);
         }
-        drop(leave);
-    }
-}
-
-/// Unlinks a dropped source's node from its parent and gives back its
-/// reference, also when a callback's panic continues out of its `cancel`.
-struct Leave<'a>(&'a mut CancelSource);
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        let token = &mut self.0.token;
-        if let Some(parent) = token.node().parent {
-            // SAFETY: a child holds a reference on its parent until it is freed.
-            unsafe { parent.as_ref() }.unlink_child(token.raw());
-        }
-        // SAFETY: dropped once, here, as the source goes; not used after.
-        unsafe { ManuallyDrop::drop(token) };
     }
 }
 
