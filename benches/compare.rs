@@ -10,8 +10,9 @@ use support::{mean_ns, ratio_cells, show};
 
 use std::future::Future;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Barrier, Mutex};
+use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -122,6 +123,71 @@ impl Subject for TokioUtil {
 
     fn wait(child: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
         child.cancelled_owned()
+    }
+}
+
+/// The least any cancellation can do, for the fan-out's floor: a flag and a
+/// waker slot per child, set and woken one by one. Not a usable token (no
+/// tree, no unregistering), only what every one must at least do.
+enum Floor {}
+
+/// A floor child: its flag and its task's waker.
+#[derive(Default)]
+struct FloorSlot {
+    fired: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl FloorSlot {
+    fn fire(&self) {
+        self.fired.store(true, Release);
+        if let Some(waker) = self.waker.lock().expect("not poisoned").take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Subject for Floor {
+    const NAME: &'static str = "floor";
+    type Parent = Mutex<Vec<Arc<FloorSlot>>>;
+    type Child = Arc<FloorSlot>;
+
+    fn parent() -> Self::Parent {
+        Mutex::default()
+    }
+
+    fn is_cancelled(_: &Self::Parent) -> bool {
+        false
+    }
+
+    fn cancel(parent: &Self::Parent) {
+        for slot in parent.lock().expect("not poisoned").drain(..) {
+            slot.fire();
+        }
+    }
+
+    fn child(parent: &Self::Parent) -> Arc<FloorSlot> {
+        let slot = Arc::new(FloorSlot::default());
+        parent.lock().expect("not poisoned").push(slot.clone());
+        slot
+    }
+
+    fn cancel_child(child: Arc<FloorSlot>) {
+        child.fire();
+    }
+
+    fn wait(child: Arc<FloorSlot>) -> impl Future<Output = ()> + Send + 'static {
+        std::future::poll_fn(move |cx| {
+            if child.fired.load(Acquire) {
+                return Poll::Ready(());
+            }
+            *child.waker.lock().expect("not poisoned") = Some(cx.waker().clone());
+            if child.fired.load(Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 }
 
@@ -298,13 +364,27 @@ fn main() {
     let workloads = [
         compare!(criterion, check, Some(0.1)),
         compare!(criterion, child_create_cancel, Some(0.3)),
-        compare!(criterion, fanout_1000_waiters, Some(0.5)),
+        {
+            let fanout = compare!(criterion, fanout_1000_waiters, Some(0.5));
+            let mut group = criterion.benchmark_group("fanout_1000_waiters");
+            fanout_1000_waiters::<Floor>(&mut group);
+            group.finish();
+            fanout
+        },
         compare!(criterion, fanout_cancel_call, None),
         compare!(criterion, tree_1000_no_waiters, Some(0.3)),
         compare!(criterion, contended_2_threads, Some(0.3)),
     ];
     criterion.final_summary();
     print_ratios(&workloads, started);
+    let floor = mean_ns("fanout_1000_waiters", Floor::NAME, started);
+    let theirs = mean_ns("fanout_1000_waiters", TokioUtil::NAME, started);
+    let (ratio, _) = ratio_cells(floor, theirs, None);
+    println!(
+        "\nfan-out floor (a flag and a waker per child, same runtime and harness): \
+         {} ns, {ratio} of tokio-util's",
+        show(floor)
+    );
 }
 
 /// Prints ours/tokio-util per workload from this run's estimates ("n/a" where
