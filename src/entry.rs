@@ -31,8 +31,9 @@ pub(crate) const LINKED: u8 = 1;
 pub(crate) const NOTIFIED: u8 = 2;
 /// A callback taken out of the list whose function a canceller is running.
 pub(crate) const RUNNING: u8 = 3;
-/// A callback whose function has returned; stored with Release, so an owner
-/// that waits for it with Acquire sees everything the callback did.
+/// A callback whose function has returned, or a waiter whose waker a
+/// canceller has taken; stored with Release, so an owner that sees it with
+/// Acquire sees everything the callback (or canceller) did with the entry.
 pub(crate) const DONE: u8 = 4;
 
 /// A doubly linked list member.

@@ -5,7 +5,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
-use crate::entry::{Entry, Kind, IDLE, LINKED, NOTIFIED};
+use crate::entry::{Entry, Kind, DONE, IDLE, LINKED, NOTIFIED};
 use crate::node::{class, Node};
 use crate::sync::{Ordering::*, WakerSlot};
 use crate::Reason;
@@ -59,9 +59,9 @@ impl Waiter {
             }
             LINKED => {
                 // Register first, then check: a canceller sets NOTIFIED before taking
-                // the waker, so either it takes this waker or we see NOTIFIED.
+                // the waker, so either it takes this waker or we see NOTIFIED (or DONE).
                 self.waker.register(cx.waker());
-                if self.entry.status.load(Acquire) == NOTIFIED {
+                if self.entry.status.load(Acquire) != LINKED {
                     return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
                 }
                 Poll::Pending
@@ -72,12 +72,13 @@ impl Waiter {
 
     /// Leaves `node`'s list. Called from the future's drop.
     pub(crate) fn unlink(&self, node: &Node) {
-        // Relaxed: only this waiter moves itself out of IDLE.
-        if self.entry.status.load(Relaxed) == IDLE {
+        // IDLE: only this waiter moves itself out of it. DONE: the canceller
+        // has taken the waker and will not touch the waiter again; Acquire
+        // pairs with its Release store, so the take happens-before our drop.
+        if matches!(self.entry.status.load(Acquire), IDLE | DONE) {
             return;
         }
-        // Even when NOTIFIED, take the lock: the canceller may still be taking our
-        // waker under it.
+        // NOTIFIED: the canceller may still be taking our waker, under the lock.
         let _guard = node.lock();
         if self.entry.status_locked() == LINKED {
             // SAFETY: under the lock, and we are in this node's list.
@@ -102,6 +103,8 @@ pub(crate) unsafe fn notify(e: NonNull<Entry>, batch: &mut WakeBatch) -> bool {
     if let Some(w) = waiter.waker.take() {
         batch.push(w);
     }
+    // Release: done with the waiter; its future may go without the lock.
+    waiter.entry.status.store(DONE, Release);
     batch.is_full()
 }
 
