@@ -138,15 +138,16 @@ impl Drop for CancelSource {
         // canceller that takes it concurrently takes a reference and finishes.
         let observed = !node.is_unobserved();
         if !observed {
-            if node.is_timed() {
-                // SAFETY: a live timed node, with the provenance of its allocation.
-                unsafe { crate::deadline::disarm(this) };
-            }
             // A deadline that fired before the disarm holds a reference (taken
             // under its timers' lock, which the disarm took after): then the
             // node is no longer unobserved, and the firing finishes the work.
+            let still_unobserved = !node.is_timed() || {
+                // SAFETY: a live timed node, with the provenance of its allocation.
+                unsafe { crate::deadline::disarm(this) };
+                node.is_unobserved()
+            };
             // SAFETY: unobserved and disarmed; `&mut self` holds the only token.
-            if node.is_unobserved() && unsafe { crate::release::free_unobserved(this) } {
+            if still_unobserved && unsafe { crate::release::free_unobserved(this) } {
                 // That reference was given back.
                 return;
             }
