@@ -42,6 +42,22 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, isize) {
     (r, ALLOCS.with(Cell::get) - a0, LIVE.with(Cell::get) - l0)
 }
 
+/// Runs `round` once to warm up (one-time runtime allocations are not
+/// counted), then `rounds` times, with the panic hook silenced (the default
+/// one captures and caches backtraces); returns the live bytes they left.
+fn live_after_panicking_rounds(rounds: usize, round: impl Fn()) -> isize {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    round();
+    let ((), _, live) = measure(|| {
+        for _ in 0..rounds {
+            round();
+        }
+    });
+    std::panic::set_hook(hook);
+    live
+}
+
 #[test]
 fn child_is_one_allocation_of_at_most_64_bytes() {
     let root = CancelSource::new();
@@ -139,29 +155,20 @@ fn an_observed_child_is_not_kept_as_a_spare() {
 #[test]
 fn cancel_storms_and_panicking_callbacks_return_to_baseline() {
     let rounds = if cfg!(miri) { 10 } else { 1_000 };
-    // The default hook captures and caches backtraces; silence it, and run one
-    // round first so one-time runtime allocations are not counted.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let storm = |rounds: usize| {
-        for _ in 0..rounds {
-            let root = CancelSource::new();
-            let kids: Vec<_> = (0..16).map(|_| root.token().child()).collect();
-            let guards: Vec<_> = kids
-                .iter()
-                .map(|k| k.token().on_cancel(|_| panic!("boom")))
-                .collect();
-            let linked =
-                CancelSource::linked(kids.iter().map(|k| k.token()).collect::<Vec<_>>().iter());
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| root.cancel()));
-            assert!(r.is_err());
-            assert!(linked.is_cancelled());
-            drop((guards, kids, linked));
-        }
-    };
-    storm(1);
-    let ((), _, live) = measure(|| storm(rounds));
-    std::panic::set_hook(hook);
+    let live = live_after_panicking_rounds(rounds, || {
+        let root = CancelSource::new();
+        let kids: Vec<_> = (0..16).map(|_| root.token().child()).collect();
+        let guards: Vec<_> = kids
+            .iter()
+            .map(|k| k.token().on_cancel(|_| panic!("boom")))
+            .collect();
+        let linked =
+            CancelSource::linked(kids.iter().map(|k| k.token()).collect::<Vec<_>>().iter());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| root.cancel()));
+        assert!(r.is_err());
+        assert!(linked.is_cancelled());
+        drop((guards, kids, linked));
+    });
     assert_eq!(live, 0, "live bytes grew by {live}");
 }
 
@@ -228,8 +235,6 @@ fn a_deadline_child_is_one_allocation() {
 #[test]
 fn a_panicking_callback_fired_by_a_deadline_leaks_nothing() {
     use cancel_token::ManualDriver;
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
     let round = || {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -245,13 +250,7 @@ fn a_panicking_callback_fired_by_a_deadline_leaks_nothing() {
         assert_eq!(driver.pending(), 0);
         drop((guard, job, root, driver));
     };
-    round();
-    let ((), _, live) = measure(|| {
-        for _ in 0..if cfg!(miri) { 3 } else { 100 } {
-            round();
-        }
-    });
-    std::panic::set_hook(hook);
+    let live = live_after_panicking_rounds(if cfg!(miri) { 3 } else { 100 }, round);
     assert_eq!(live, 0, "live bytes grew by {live}");
 }
 
@@ -265,8 +264,6 @@ impl Drop for PanicOnDrop {
 
 #[test]
 fn a_panicking_drop_inside_or_instead_of_a_callback_leaks_nothing() {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
     let round = || {
         let root = CancelSource::new();
         let token = root.token();
@@ -301,13 +298,7 @@ fn a_panicking_drop_inside_or_instead_of_a_callback_leaks_nothing() {
         drop(fut);
         drop((token, root));
     };
-    round();
-    let ((), _, live) = measure(|| {
-        for _ in 0..if cfg!(miri) { 3 } else { 100 } {
-            round();
-        }
-    });
-    std::panic::set_hook(hook);
+    let live = live_after_panicking_rounds(if cfg!(miri) { 3 } else { 100 }, round);
     assert_eq!(live, 0, "live bytes grew by {live}");
 }
 
