@@ -125,18 +125,21 @@ pub(crate) fn new_heap(
     timers: TimersHandle,
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> NonNull<Node> {
-    let mut timed = TimedNode::new(class::HEAP, 1, at, timers);
-    timed.node.parent = Some(parent);
+    let make = move || {
+        let mut timed = TimedNode::new(class::HEAP, 1, at, timers);
+        timed.node.parent = Some(parent);
+        timed
+    };
     // SAFETY: the parent is alive (the caller borrows its token).
-    let timed = match unsafe { parent.as_ref() }.link_in_spare(timed) {
+    let make = match unsafe { parent.as_ref() }.link_in_spare(make) {
         Ok(this) => {
             // SAFETY: live (linked, our reference), not armed, the spare's provenance.
             unsafe { arm(this, wake_at) };
             return this;
         }
-        Err(timed) => timed,
+        Err(unused) => unused,
     };
-    let t = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(timed)));
+    let t = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(make())));
     let this = t.cast::<Node>();
     // Armed before it is linked: until then no canceller but the timers can
     // reach it, so the node's lock is not needed. If the timers fire it first,

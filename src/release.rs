@@ -145,16 +145,19 @@ impl Node {
     /// A heap node with one reference, child of `parent` (which gains a reference)
     /// and linked into it.
     pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
-        let mut node = Node::new(class::HEAP, 1);
-        node.parent = parent;
+        let mut make = || {
+            let mut node = Node::new(class::HEAP, 1);
+            node.parent = parent;
+            node
+        };
         if let Some(p) = parent {
             // SAFETY: the caller keeps the parent alive.
-            match unsafe { p.as_ref() }.link_in_spare(node) {
+            match unsafe { p.as_ref() }.link_in_spare(make) {
                 Ok(linked) => return linked,
-                Err(unused) => node = unused,
+                Err(unused) => make = unused,
             }
         }
-        let node = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(node)));
+        let node = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(make())));
         if let Some(p) = parent {
             // SAFETY: the new node is pinned in its box and unlinks itself before
             // its owner releases it (`CancelSource::drop`). Linking takes the

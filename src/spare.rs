@@ -105,17 +105,22 @@ impl Memory for crate::deadline::TimedNode {
 
 #[cfg(feature = "alloc")]
 impl Node {
-    /// Links `node`, a new heap child of this node, in this node's spare if it
-    /// keeps one of the same kind, and returns where it now lives; gives it
-    /// back otherwise. A timed child is linked before it is armed.
-    pub(crate) fn link_in_spare<T: Memory>(&self, node: T) -> Result<NonNull<Node>, T> {
+    /// Writes `make()`, a new heap child of this node, in this node's spare
+    /// if it keeps one of the same kind, links it and returns where it lives;
+    /// gives `make` back, not called, otherwise. Built in place, the node is
+    /// never moved. A timed child is linked before it is armed.
+    #[inline]
+    pub(crate) fn link_in_spare<T: Memory, F: FnOnce() -> T>(
+        &self,
+        make: F,
+    ) -> Result<NonNull<Node>, F> {
         // Relaxed: a hint only, read again under the lock.
         if self.state.load(Relaxed) & (SPARE | SPARE_TIMED) != T::BITS {
-            return Err(node);
+            return Err(make);
         }
         let guard = self.lock();
         if guard.state() & (SPARE | SPARE_TIMED) != T::BITS {
-            return Err(node);
+            return Err(make);
         }
         // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
         let spare = self.slot.with(|s| unsafe { (*s).spare });
@@ -125,7 +130,7 @@ impl Node {
             .with_mut(|s| unsafe { *s = crate::node::Slot { cause: None } });
         // SAFETY: the spare is a `Box<T>` allocation (its bits say which kind)
         // no one refers to; assigning drops its stale value.
-        unsafe { *spare.cast::<T>().as_ptr() = node };
+        unsafe { *spare.cast::<T>().as_ptr() = make() };
         // SAFETY: under our lock; the new child unlinks itself before it is freed.
         unsafe { self.list.push_front(Node::entry_ptr(spare)) };
         // The child's reference on this node, and the spare gone, in one step.
