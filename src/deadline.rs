@@ -216,7 +216,13 @@ impl Deadline {
 
     /// The deadline as `driver`'s instant, if it is on that driver.
     pub fn instant<D: crate::TimerDriver>(&self, driver: &D) -> Option<D::Instant> {
-        (driver.timers().ptr() == self.timers).then(|| driver.instant_at(self.ticks))
+        self.is_on(&driver.timers())
+            .then(|| driver.instant_at(self.ticks))
+    }
+
+    /// Whether the deadline is kept in `timers`.
+    pub(crate) fn is_on(&self, timers: &TimersHandle) -> bool {
+        timers.ptr() == self.timers
     }
 }
 

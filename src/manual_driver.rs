@@ -67,8 +67,12 @@ impl TimerDriver for ManualDriver {
         Duration::from_micros(ticks)
     }
 
+    /// Whole microseconds in `d`, rounded up, saturating (in 64 bits: no
+    /// 128-bit division).
     fn duration_ticks(&self, d: Duration) -> u64 {
-        u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
+        d.as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_nanos().div_ceil(1000)))
     }
 
     fn timers(&self) -> TimersHandle {

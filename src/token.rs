@@ -270,10 +270,13 @@ impl CancelToken {
     }
 
     fn child_at_tick<D: crate::TimerDriver>(&self, driver: &D, at: u64) -> crate::CancelSource {
+        if at == u64::MAX {
+            return self.child();
+        }
         let timers = driver.timers();
         let covered = crate::deadline::effective(self.node)
-            .is_some_and(|d| d.instant(driver).is_some() && d.ticks() <= at);
-        if at == u64::MAX || covered {
+            .is_some_and(|d| d.is_on(&timers) && d.ticks() <= at);
+        if covered {
             return self.child();
         }
         let node = crate::deadline::new_heap(self.node, at, timers, |t| driver.wake_at(t));

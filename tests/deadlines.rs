@@ -26,6 +26,27 @@ fn fires_at_the_deadline_not_before() {
 }
 
 #[test]
+fn manual_driver_ticks_are_microseconds_rounded_up_and_saturating() {
+    let driver = ManualDriver::new();
+    assert_eq!(driver.duration_ticks(Duration::ZERO), 0);
+    assert_eq!(driver.duration_ticks(Duration::from_nanos(1)), 1);
+    assert_eq!(driver.duration_ticks(Duration::from_nanos(1_000)), 1);
+    assert_eq!(driver.duration_ticks(Duration::from_nanos(1_001)), 2);
+    assert_eq!(
+        driver.duration_ticks(Duration::new(3, 999_999_001)),
+        4_000_000
+    );
+    let max_exact = Duration::from_micros(u64::MAX);
+    assert_eq!(driver.duration_ticks(max_exact), u64::MAX);
+    assert_eq!(
+        driver.duration_ticks(max_exact + Duration::from_nanos(1)),
+        u64::MAX
+    );
+    assert_eq!(driver.duration_ticks(Duration::MAX), u64::MAX);
+    assert_eq!(driver.ticks_at(Duration::from_nanos(2_500)), 3);
+}
+
+#[test]
 fn expiry_reaches_descendants_waiters_and_callbacks_once() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
