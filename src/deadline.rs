@@ -130,23 +130,27 @@ pub(crate) fn new_heap(
         timed.node.parent = Some(parent);
         timed
     };
+    // Armed before it is linked (under the parent's lock when in its spare):
+    // until then no canceller but the timers can reach it, so the node's lock
+    // is not needed. If the timers fire it first, it is linked already
+    // cancelled, which is harmless.
+    let insert = move |this: NonNull<Node>| {
+        let t = this.cast::<TimedNode>();
+        // SAFETY: live and in place (a spare we hold, or a box we own), not
+        // inserted, reachable by no canceller but the timers; cancelling (on
+        // drop at the latest) takes it out before the node is freed.
+        unsafe { t.as_ref().timers.get().insert(TimedNode::entry_ptr(t), at) }
+    };
     // SAFETY: the parent is alive (the caller borrows its token).
-    let make = match unsafe { parent.as_ref() }.link_in_spare(make) {
-        Ok(this) => {
-            // SAFETY: live (linked, our reference), not armed, the spare's provenance.
-            unsafe { arm(this, wake_at) };
+    let make = match unsafe { parent.as_ref() }.link_in_spare(make, insert) {
+        Ok((this, armed)) => {
+            finish_arm(this, armed, wake_at);
             return this;
         }
         Err(unused) => unused,
     };
-    let t = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(make())));
-    let this = t.cast::<Node>();
-    // Armed before it is linked: until then no canceller but the timers can
-    // reach it, so the node's lock is not needed. If the timers fire it first,
-    // it is linked already cancelled, which is harmless.
-    // SAFETY: live and pinned in its box; the entry is not inserted; cancelling
-    // (on drop at the latest) takes it out before the node is freed.
-    let armed = unsafe { t.as_ref().timers.get().insert(TimedNode::entry_ptr(t), at) };
+    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(make()))).cast();
+    let armed = insert(this);
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
     unsafe { parent.as_ref().link_child(this, 0) };

@@ -152,8 +152,8 @@ impl Node {
         };
         if let Some(p) = parent {
             // SAFETY: the caller keeps the parent alive.
-            match unsafe { p.as_ref() }.link_in_spare(make) {
-                Ok(linked) => return linked,
+            match unsafe { p.as_ref() }.link_in_spare(make, |_| ()) {
+                Ok((linked, ())) => return linked,
                 Err(unused) => make = unused,
             }
         }

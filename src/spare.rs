@@ -106,14 +106,16 @@ impl Memory for crate::deadline::TimedNode {
 #[cfg(feature = "alloc")]
 impl Node {
     /// Writes `make()`, a new heap child of this node, in this node's spare
-    /// if it keeps one of the same kind, links it and returns where it lives;
-    /// gives `make` back, not called, otherwise. Built in place, the node is
-    /// never moved. A timed child is linked before it is armed.
+    /// if it keeps one of the same kind, runs `prepare` on it while it is
+    /// still unreachable (a timed child is armed there), links it and
+    /// returns where it lives with what `prepare` returned; gives `make`
+    /// back, not called, otherwise. Built in place, the node is never moved.
     #[inline]
-    pub(crate) fn link_in_spare<T: Memory, F: FnOnce() -> T>(
+    pub(crate) fn link_in_spare<T: Memory, F: FnOnce() -> T, R>(
         &self,
         make: F,
-    ) -> Result<NonNull<Node>, F> {
+        prepare: impl FnOnce(NonNull<Node>) -> R,
+    ) -> Result<(NonNull<Node>, R), F> {
         // Relaxed: a hint only, read again under the lock.
         if self.state.load(Relaxed) & (SPARE | SPARE_TIMED) != T::BITS {
             return Err(make);
@@ -131,10 +133,11 @@ impl Node {
         // SAFETY: the spare is a `Box<T>` allocation (its bits say which kind)
         // no one refers to; assigning drops its stale value.
         unsafe { *spare.cast::<T>().as_ptr() = make() };
+        let prepared = prepare(spare);
         // SAFETY: under our lock; the new child unlinks itself before it is freed.
         unsafe { self.list.push_front(Node::entry_ptr(spare)) };
         // The child's reference on this node, and the spare gone, in one step.
         let _ = guard.unlock_adding(REF_ONE.wrapping_sub(T::BITS));
-        Ok(spare)
+        Ok((spare, prepared))
     }
 }

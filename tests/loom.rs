@@ -499,6 +499,30 @@ fn timed_spare_reuse_vs_parent_cancel() {
     });
 }
 
+/// A timed child armed in its parent's spare (under the parent's lock, before
+/// it is linked) while its deadline is reached on another thread: it expires
+/// once, either as it is armed or from the wheel, and leaves nothing armed.
+#[test]
+fn timed_spare_reuse_vs_fire() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let token = root.token();
+        drop(token.child_with_timeout(&driver, Duration::from_secs(5)));
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance(Duration::from_secs(1)));
+        let second = token.child_with_deadline(&driver, Duration::from_secs(1));
+        t.join().unwrap();
+        assert_eq!(second.reason(), Some(Reason::DeadlineExceeded));
+        assert!(!root.is_cancelled());
+        assert_eq!(driver.pending(), 0);
+        drop(second);
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
 /// The operations on one node `N` that may race. `N` is a deadline child of a
 /// linked source `L = linked([P])`, so a firing deadline and a cancel of the
 /// linked parent `P` both reach it.
