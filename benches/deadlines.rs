@@ -24,8 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The timeout every benchmark arms; none fires during a run.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Timeouts created before the runtime runs its other tasks (see `Subject`).
-const BATCH: usize = 256;
+/// Timeouts created before the runtime runs its other tasks: many requests
+/// in flight (each new node is allocated), then one at a time (a parent's
+/// spare node is reused). The group names the pattern.
+const BATCHES: [(&str, usize); 2] = [("timeout_create_cancel", 256), ("timeout_one_at_a_time", 1)];
 /// Deadlines already armed in the scaling benchmarks.
 const PENDING: [(&str, usize); 3] = [("1k", 1_000), ("100k", 100_000), ("1M", 1_000_000)];
 
@@ -84,12 +86,13 @@ async fn settle(done: impl Fn() -> bool) {
     }
 }
 
-/// Times `iters` timeouts in batches of `BATCH`: `arm` creates one (and keeps
+/// Times `iters` timeouts in batches of `batch`: `arm` creates one (and keeps
 /// it in the batch if it needs to), the runtime then runs whatever that
 /// started, `disarm` cancels or drops the batch, and the runtime runs again
 /// until `finished`. Returns the total time.
 fn timed_batches<B: Default>(
     runtime: &Runtime,
+    batch_size: usize,
     iters: u64,
     mut arm: impl FnMut(&mut B),
     mut disarm: impl FnMut(&mut B),
@@ -101,7 +104,7 @@ fn timed_batches<B: Default>(
         let begin = Instant::now();
         let mut done = 0u64;
         while done < iters {
-            let n = (iters - done).min(BATCH as u64);
+            let n = (iters - done).min(batch_size as u64);
             for _ in 0..n {
                 arm(&mut batch);
             }
@@ -116,7 +119,7 @@ fn timed_batches<B: Default>(
 
 /// `parent.child_with_timeout(&driver, 10 s)`, then dropped (cancelled, its
 /// timer released) before it fires.
-fn ours(group: &mut Group, runtime: &Runtime) {
+fn ours(group: &mut Group, runtime: &Runtime, batch: usize) {
     let driver = runtime.block_on(async { TokioDriver::new() });
     let root = CancelSource::new();
     let parent = root.token();
@@ -124,6 +127,7 @@ fn ours(group: &mut Group, runtime: &Runtime) {
         b.iter_custom(|iters| {
             timed_batches::<Vec<CancelSource>>(
                 runtime,
+                batch,
                 iters,
                 |batch| batch.push(parent.child_with_timeout(&driver, black_box(TIMEOUT))),
                 |batch| batch.clear(),
@@ -137,7 +141,7 @@ fn ours(group: &mut Group, runtime: &Runtime) {
 
 /// The tokio-util idiom: a child token and a spawned task that cancels it
 /// after 10 s unless it is cancelled first.
-fn idiom(group: &mut Group, runtime: &Runtime) {
+fn idiom(group: &mut Group, runtime: &Runtime, batch: usize) {
     let parent = CancellationToken::new();
     group.bench_function("tokio-util-idiom", |b| {
         b.iter_custom(|iters| {
@@ -145,6 +149,7 @@ fn idiom(group: &mut Group, runtime: &Runtime) {
             let finished = Arc::new(AtomicUsize::new(0));
             timed_batches::<Vec<CancellationToken>>(
                 runtime,
+                batch,
                 iters,
                 |batch| {
                     let child = parent.child_token();
@@ -176,6 +181,7 @@ fn timeout(group: &mut Group, runtime: &Runtime) {
         b.iter_custom(|iters| {
             timed_batches::<()>(
                 runtime,
+                BATCHES[0].1,
                 iters,
                 |_| {
                     let fut = pin!(tokio::time::timeout(black_box(TIMEOUT), pending::<()>()));
@@ -251,12 +257,16 @@ fn main() {
         .configure_from_args();
 
     let runtime = runtime();
-    let mut group = criterion.benchmark_group("timeout_create_cancel");
-    ours(&mut group, &runtime);
-    idiom(&mut group, &runtime);
-    timeout(&mut group, &runtime);
-    clock_read(&mut group, &runtime);
-    group.finish();
+    for (i, (name, batch)) in BATCHES.into_iter().enumerate() {
+        let mut group = criterion.benchmark_group(name);
+        ours(&mut group, &runtime, batch);
+        idiom(&mut group, &runtime, batch);
+        if i == 0 {
+            timeout(&mut group, &runtime);
+            clock_read(&mut group, &runtime);
+        }
+        group.finish();
+    }
 
     let mut group = criterion.benchmark_group("arm_disarm_pending");
     for (name, n) in PENDING {
@@ -272,10 +282,13 @@ fn main() {
 /// The measured means, their ratios and targets, from this run's estimates.
 fn print_table(started: SystemTime, bytes: f64) {
     let mean = |group: &str, function: &str| mean_ns(group, function, started);
-    let ours = mean("timeout_create_cancel", "cancel-token");
-    let idiom = mean("timeout_create_cancel", "tokio-util-idiom");
-    let timeout = mean("timeout_create_cancel", "tokio-timeout");
-    let clock = mean("timeout_create_cancel", "clock-read");
+    let (many, one) = (BATCHES[0].0, BATCHES[1].0);
+    let ours = mean(many, "cancel-token");
+    let idiom = mean(many, "tokio-util-idiom");
+    let timeout = mean(many, "tokio-timeout");
+    let clock = mean(many, "clock-read");
+    let ours_one = mean(one, "cancel-token");
+    let idiom_one = mean(one, "tokio-util-idiom");
     let pending: Vec<_> = PENDING
         .iter()
         .map(|&(name, _)| mean("arm_disarm_pending", name))
@@ -284,14 +297,21 @@ fn print_table(started: SystemTime, bytes: f64) {
     println!("\nworkload | ns | against | ns | ratio | target");
     println!("---|---|---|---|---|---");
     row(
-        "timeout create+cancel",
+        "timeout create+cancel, 256 in flight",
         ours,
         "tokio-util idiom",
         idiom,
         Some(0.1),
     );
     row(
-        "timeout create+cancel",
+        "timeout create+cancel, one at a time",
+        ours_one,
+        "tokio-util idiom",
+        idiom_one,
+        Some(0.1),
+    );
+    row(
+        "timeout create+cancel, 256 in flight",
         ours,
         "tokio::time::timeout",
         timeout,
