@@ -5,8 +5,9 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::Context;
+use std::time::Duration;
 
-use cancel_token::{CancelSource, Reason};
+use cancel_token::{CancelSource, ManualDriver, Reason};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
@@ -343,8 +344,6 @@ fn repoll_vs_cancel() {
 /// runs once, and the wheel entry is gone either way.
 #[test]
 fn deadline_fire_vs_cancel() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -370,8 +369,6 @@ fn deadline_fire_vs_cancel() {
 /// A deadline source dropped while the deadline fires.
 #[test]
 fn deadline_fire_vs_drop() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -391,8 +388,6 @@ fn deadline_fire_vs_drop() {
 /// A deadline child created while its parent is cancelled: never left armed.
 #[test]
 fn deadline_arm_vs_parent_cancel() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -423,8 +418,6 @@ fn cancel_vs_unobserved_child_drop() {
 /// without marking the node) while the deadline fires.
 #[test]
 fn deadline_fire_vs_unobserved_drop() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -480,8 +473,6 @@ fn spare_handoff_between_threads() {
 /// deadline is left armed.
 #[test]
 fn timed_spare_reuse_vs_parent_cancel() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -504,8 +495,6 @@ fn timed_spare_reuse_vs_parent_cancel() {
 /// once, either as it is armed or from the wheel, and leaves nothing armed.
 #[test]
 fn timed_spare_reuse_vs_fire() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -590,8 +579,6 @@ fn poll_once(
 /// it ran (never both), and the deadline is out of the wheel.
 #[test]
 fn every_pair_of_operations_on_one_node() {
-    use cancel_token::ManualDriver;
-    use std::time::Duration;
     for (i, &a) in OPS.iter().enumerate() {
         for &b in &OPS[i..] {
             let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
