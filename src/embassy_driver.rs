@@ -12,6 +12,10 @@ use embassy_time::{Instant, Timer, TICK_HZ};
 use crate::sync::WakerSlot;
 use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 
+// Nanoseconds below a second times `TICK_HZ` fit in 64 bits for every tick
+// rate embassy-time offers (up to 5.24 GHz; the bound is 18.4 GHz).
+const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
+
 /// A timer driver on [`embassy-time`](https://docs.rs/embassy-time): its
 /// clock is embassy's [`Instant`], its ticks are embassy's ticks
 /// ([`Instant::as_ticks`], `TICK_HZ` per second), and one embassy
@@ -133,15 +137,14 @@ impl TimerDriver for &'static EmbassyDriver {
         Instant::from_ticks(ticks)
     }
 
-    /// Ticks in `d`, rounded up, saturating. Computed in 128 bits from
-    /// `TICK_HZ` rather than through `embassy_time::Duration`'s conversion,
-    /// which truncates to whole microseconds and can overflow.
+    /// Ticks in `d`, rounded up, saturating. Computed from `TICK_HZ` rather
+    /// than through `embassy_time::Duration`'s conversion, which truncates to
+    /// whole microseconds and can overflow; in 64 bits, with no 128-bit
+    /// division on the firmware (a compile-time check bounds `TICK_HZ`).
     fn duration_ticks(&self, d: Duration) -> u64 {
-        let ticks = d
-            .as_nanos()
-            .saturating_mul(u128::from(TICK_HZ))
-            .div_ceil(1_000_000_000);
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        let whole = d.as_secs().saturating_mul(TICK_HZ);
+        let part = (u64::from(d.subsec_nanos()) * TICK_HZ).div_ceil(1_000_000_000);
+        whole.saturating_add(part)
     }
 
     fn timers(&self) -> TimersHandle {

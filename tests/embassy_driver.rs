@@ -140,6 +140,9 @@ fn ticks_are_embassy_ticks_rounded_up() {
     }
     assert_eq!(driver.duration_ticks(Duration::from_nanos(1)), 1);
     assert_eq!(driver.duration_ticks(Duration::from_nanos(1_001)), 2);
+    assert_eq!(driver.duration_ticks(Duration::new(5, 1)), 5_000_001);
+    let near_max = Duration::new(u64::MAX / TICK_HZ, 999_999_999);
+    assert_eq!(driver.duration_ticks(near_max), u64::MAX);
     assert_eq!(driver.duration_ticks(Duration::MAX), u64::MAX);
     let at = Instant::from_ticks(77);
     assert_eq!(driver.ticks_at(at), 77);
