@@ -11,8 +11,8 @@
 //!
 //! A child with nothing in its list is cancelled on the spot, under its
 //! parent's lock and its own, which saves the work list's reference. That is the
-//! only place two locks are held, always parent then child, so there is no
-//! cycle. With `std`, where the lock lives in the state word, such a child
+//! only place two node locks are held, always parent then child, so there is no
+//! cycle (a timer wheel's lock is only ever taken last, under a node's). With `std`, where the lock lives in the state word, such a child
 //! (unlocked, no cause to write, no deadline to take out) is cancelled by one
 //! compare-and-swap of its state instead: `NONEMPTY`, kept by every unlock,
 //! says whether its list is empty.
