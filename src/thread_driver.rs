@@ -2,7 +2,7 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use event_listener::{Event, Listener};
@@ -99,6 +99,37 @@ impl ThreadDriver {
         ThreadDriver {
             owner: Arc::new(Owner { shared }),
         }
+    }
+
+    /// The process-wide driver, started on first use: for a library that
+    /// imposes its own timeouts without asking its caller for a driver, as
+    /// Go's timers need none.
+    ///
+    /// Its thread runs until the process exits. Deadlines on it fire from
+    /// that thread, so a callback run by one must not block it for long:
+    /// every user of the global driver shares it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelToken, Reason, ThreadDriver};
+    ///
+    /// /// A library call that gives up after 20 ms, whatever its caller's token allows.
+    /// fn fetch(caller: &CancelToken) -> Reason {
+    ///     let call = caller.child_with_timeout(ThreadDriver::global(), Duration::from_millis(20));
+    ///     call.token().wait()
+    /// }
+    ///
+    /// let root = cancel_token::CancelSource::new();
+    /// assert_eq!(fetch(&root.token()), Reason::DeadlineExceeded);
+    /// assert!(!root.is_cancelled());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// On first use, if the thread cannot be spawned (as [`new`](Self::new)).
+    pub fn global() -> &'static ThreadDriver {
+        static GLOBAL: OnceLock<ThreadDriver> = OnceLock::new();
+        GLOBAL.get_or_init(ThreadDriver::new)
     }
 
     /// How many deadlines are armed.

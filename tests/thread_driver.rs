@@ -199,3 +199,24 @@ fn the_driver_is_send_sync_and_clone() {
     fn check<T: Send + Sync + Clone + 'static>() {}
     check::<ThreadDriver>();
 }
+
+#[test]
+fn the_global_driver_is_one_driver_that_frees_and_fires() {
+    let here = ThreadDriver::global();
+    let there = thread::spawn(ThreadDriver::global).join().unwrap();
+    assert!(std::ptr::eq(here, there), "global() made a second driver");
+
+    // The only test of this binary on the global driver: its counts are ours.
+    let root = CancelSource::new();
+    let long = root.token().child_with_timeout(here, HOUR);
+    assert_eq!(here.pending(), 1);
+    drop(long);
+    assert_eq!(here.pending(), 0);
+
+    let short = root
+        .token()
+        .child_with_timeout(ThreadDriver::global(), Duration::from_millis(5));
+    assert_eq!(short.token().wait(), Reason::DeadlineExceeded);
+    assert_eq!(here.pending(), 0);
+    assert!(!root.is_cancelled());
+}
