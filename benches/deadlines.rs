@@ -70,13 +70,21 @@ static ALLOC: CountingAlloc = CountingAlloc;
 
 type Group<'a> = BenchmarkGroup<'a, WallTime>;
 
-/// A current-thread runtime with timers: everything a benchmark causes,
-/// spawned tasks included, runs on the measuring thread and is timed.
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a current-thread runtime")
+/// The runtimes the timeouts run on: the suffix of their groups, and their
+/// name in the table.
+const FLAVORS: [(&str, &str); 2] = [("", "current-thread"), ("_multi_thread", "multi-thread")];
+
+/// A current-thread runtime, where everything a benchmark causes (spawned
+/// tasks included) runs on the measuring thread and is timed; or, for the
+/// suffix `_multi_thread`, tokio's default multi-thread one (a worker per
+/// core), where spawned tasks may also run on another worker.
+fn runtime(flavor: &str) -> Runtime {
+    let mut builder = if flavor.is_empty() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_time().build().expect("a tokio runtime")
 }
 
 /// Yields to the runtime until `done() ` holds.
@@ -89,17 +97,18 @@ async fn settle(done: impl Fn() -> bool) {
 /// Times `iters` timeouts in batches of `batch`: `arm` creates one (and keeps
 /// it in the batch if it needs to), the runtime then runs whatever that
 /// started, `disarm` cancels or drops the batch, and the runtime runs again
-/// until `finished`. Returns the total time.
-fn timed_batches<B: Default>(
+/// until `finished`. Returns the total time. The loop runs in a task, as a
+/// request handler does, so what it spawns goes to its worker's own queue.
+fn timed_batches<B: Default + Send + 'static>(
     runtime: &Runtime,
     batch_size: usize,
     iters: u64,
-    mut arm: impl FnMut(&mut B),
-    mut disarm: impl FnMut(&mut B),
-    started: impl Fn(u64) -> bool,
-    finished: impl Fn(u64) -> bool,
+    mut arm: impl FnMut(&mut B) + Send + 'static,
+    mut disarm: impl FnMut(&mut B) + Send + 'static,
+    started: impl Fn(u64) -> bool + Send + Sync + 'static,
+    finished: impl Fn(u64) -> bool + Send + Sync + 'static,
 ) -> Duration {
-    runtime.block_on(async {
+    let task = runtime.spawn(async move {
         let mut batch = B::default();
         let begin = Instant::now();
         let mut done = 0u64;
@@ -114,7 +123,8 @@ fn timed_batches<B: Default>(
             settle(|| finished(done)).await;
         }
         begin.elapsed()
-    })
+    });
+    runtime.block_on(task).expect("the timed task panicked")
 }
 
 /// `parent.child_with_timeout(&driver, 10 s)`, then dropped (cancelled, its
@@ -125,11 +135,12 @@ fn ours(group: &mut Group, runtime: &Runtime, batch: usize) {
     let parent = root.token();
     group.bench_function("cancel-token", |b| {
         b.iter_custom(|iters| {
+            let (parent, driver) = (parent.clone(), driver.clone());
             timed_batches::<Vec<CancelSource>>(
                 runtime,
                 batch,
                 iters,
-                |batch| batch.push(parent.child_with_timeout(&driver, black_box(TIMEOUT))),
+                move |batch| batch.push(parent.child_with_timeout(&driver, black_box(TIMEOUT))),
                 |batch| batch.clear(),
                 |_| true,
                 |_| true,
@@ -147,14 +158,15 @@ fn idiom(group: &mut Group, runtime: &Runtime, batch: usize) {
         b.iter_custom(|iters| {
             let started = Arc::new(AtomicUsize::new(0));
             let finished = Arc::new(AtomicUsize::new(0));
+            let (parent, counters) = (parent.clone(), (started.clone(), finished.clone()));
             timed_batches::<Vec<CancellationToken>>(
                 runtime,
                 batch,
                 iters,
-                |batch| {
+                move |batch| {
                     let child = parent.child_token();
                     let theirs = child.clone();
-                    let (started, finished) = (started.clone(), finished.clone());
+                    let (started, finished) = (counters.0.clone(), counters.1.clone());
                     tokio::spawn(async move {
                         started.fetch_add(1, Relaxed);
                         tokio::select! {
@@ -166,8 +178,8 @@ fn idiom(group: &mut Group, runtime: &Runtime, batch: usize) {
                     batch.push(child);
                 },
                 |batch| batch.drain(..).for_each(|child| child.cancel()),
-                |n| started.load(Relaxed) as u64 >= n,
-                |n| finished.load(Relaxed) as u64 >= n,
+                move |n| started.load(Relaxed) as u64 >= n,
+                move |n| finished.load(Relaxed) as u64 >= n,
             )
         })
     });
@@ -176,7 +188,6 @@ fn idiom(group: &mut Group, runtime: &Runtime, batch: usize) {
 /// A bare `tokio::time::timeout(10 s, future)`, polled once (which registers
 /// its timer), then dropped.
 fn timeout(group: &mut Group, runtime: &Runtime) {
-    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     group.bench_function("tokio-timeout", |b| {
         b.iter_custom(|iters| {
             timed_batches::<()>(
@@ -184,6 +195,7 @@ fn timeout(group: &mut Group, runtime: &Runtime) {
                 BATCHES[0].1,
                 iters,
                 |_| {
+                    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
                     let fut = pin!(tokio::time::timeout(black_box(TIMEOUT), pending::<()>()));
                     assert!(fut.poll(&mut cx).is_pending());
                 },
@@ -256,16 +268,18 @@ fn main() {
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
 
-    let runtime = runtime();
-    for (i, (name, batch)) in BATCHES.into_iter().enumerate() {
-        let mut group = criterion.benchmark_group(name);
-        ours(&mut group, &runtime, batch);
-        idiom(&mut group, &runtime, batch);
-        if i == 0 {
-            timeout(&mut group, &runtime);
-            clock_read(&mut group, &runtime);
+    for (flavor, _) in FLAVORS {
+        let runtime = runtime(flavor);
+        for (i, (name, batch)) in BATCHES.into_iter().enumerate() {
+            let mut group = criterion.benchmark_group(format!("{name}{flavor}"));
+            ours(&mut group, &runtime, batch);
+            idiom(&mut group, &runtime, batch);
+            if i == 0 && flavor.is_empty() {
+                timeout(&mut group, &runtime);
+                clock_read(&mut group, &runtime);
+            }
+            group.finish();
         }
-        group.finish();
     }
 
     let mut group = criterion.benchmark_group("arm_disarm_pending");
@@ -282,13 +296,10 @@ fn main() {
 /// The measured means, their ratios and targets, from this run's estimates.
 fn print_table(started: SystemTime, bytes: f64) {
     let mean = |group: &str, function: &str| mean_ns(group, function, started);
-    let (many, one) = (BATCHES[0].0, BATCHES[1].0);
+    let many = BATCHES[0].0;
     let ours = mean(many, "cancel-token");
-    let idiom = mean(many, "tokio-util-idiom");
     let timeout = mean(many, "tokio-timeout");
     let clock = mean(many, "clock-read");
-    let ours_one = mean(one, "cancel-token");
-    let idiom_one = mean(one, "tokio-util-idiom");
     let pending: Vec<_> = PENDING
         .iter()
         .map(|&(name, _)| mean("arm_disarm_pending", name))
@@ -296,22 +307,25 @@ fn print_table(started: SystemTime, bytes: f64) {
 
     println!("\nworkload | ns | against | ns | ratio | target");
     println!("---|---|---|---|---|---");
+    for (flavor, runtime) in FLAVORS {
+        for (name, batch) in BATCHES {
+            let group = format!("{name}{flavor}");
+            let pattern = if batch == 1 {
+                "one at a time"
+            } else {
+                "256 in flight"
+            };
+            row(
+                &format!("timeout create+cancel, {pattern}, {runtime} runtime"),
+                mean(&group, "cancel-token"),
+                "tokio-util idiom",
+                mean(&group, "tokio-util-idiom"),
+                Some(0.1),
+            );
+        }
+    }
     row(
-        "timeout create+cancel, 256 in flight",
-        ours,
-        "tokio-util idiom",
-        idiom,
-        Some(0.1),
-    );
-    row(
-        "timeout create+cancel, one at a time",
-        ours_one,
-        "tokio-util idiom",
-        idiom_one,
-        Some(0.1),
-    );
-    row(
-        "timeout create+cancel, 256 in flight",
+        "timeout create+cancel, 256 in flight, current-thread runtime",
         ours,
         "tokio::time::timeout",
         timeout,
