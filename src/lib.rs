@@ -96,6 +96,8 @@ mod blocking;
 #[cfg(all(feature = "embassy", not(cancel_token_loom)))]
 mod embassy_driver;
 #[cfg(feature = "alloc")]
+mod linked;
+#[cfg(feature = "alloc")]
 mod manual_driver;
 #[cfg(feature = "std")]
 mod next_wake;

@@ -52,6 +52,9 @@ pub(crate) mod class {
     pub(crate) const PINNED: u8 = 3;
     /// Flag: the node is the head of a `deadline::TimedNode` (with a deadline).
     pub(crate) const TIMED: u8 = 0x10;
+    /// Flag: the node is the head of a `linked::LinkedNode` (a linked source).
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    pub(crate) const LINKED: u8 = 0x20;
 }
 
 /// A readable view of a state word, for `Debug`.
@@ -135,12 +138,18 @@ impl Node {
 
     /// How the node's memory is owned (`class::*`).
     pub(crate) fn class(&self) -> u8 {
-        self.entry.class & !class::TIMED
+        self.entry.class & !(class::TIMED | class::LINKED)
     }
 
     /// Whether the node is the head of a `deadline::TimedNode`.
     pub(crate) fn is_timed(&self) -> bool {
         self.entry.class & class::TIMED != 0
+    }
+
+    /// Whether the node is the head of a `linked::LinkedNode`.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn is_linked(&self) -> bool {
+        self.entry.class & class::LINKED != 0
     }
 
     /// One Acquire load: pairs with the Release that publishes `CANCELLED`, so a

@@ -131,6 +131,11 @@ unsafe fn free(node: NonNull<Node>) {
         unsafe { crate::deadline::free(node) };
         return;
     }
+    if n.is_linked() {
+        // SAFETY: linked nodes are boxed `LinkedNode`s (node first, `repr(C)`).
+        unsafe { crate::linked::free(node) };
+        return;
+    }
     // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
     drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
 }

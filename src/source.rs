@@ -1,19 +1,21 @@
 //! `CancelSource`: the right to cancel a heap-backed token.
 
-use alloc::boxed::Box;
 use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use crate::node::Node;
 use crate::panic::Finally;
-use crate::{CancelToken, Cause, OnCancel, Reason};
+use crate::{CancelToken, Cause, Reason};
 
 /// The right to cancel a token. Not `Clone`: one owner decides.
 ///
 /// Dropping the source cancels its token (with [`Reason::Cancelled`]) and
 /// unlinks it from its parent, the way Go's `defer cancel()` does: scope the
 /// source to the work and nothing outlives it.
+///
+/// A source is one pointer (8 bytes on 64-bit targets), like a token; a
+/// linked source keeps its registrations beside its node.
 ///
 /// # Progress
 ///
@@ -41,51 +43,18 @@ pub struct CancelSource {
     /// Dropped by hand in `drop`, which sometimes gives its reference back
     /// itself.
     token: ManuallyDrop<CancelToken>,
-    /// For `linked` sources: the registrations on each parent.
-    links: Option<Box<[OnCancel]>>,
 }
 
 impl CancelSource {
-    pub(crate) fn from_node(node: NonNull<Node>, links: Option<Box<[OnCancel]>>) -> Self {
+    pub(crate) fn from_node(node: NonNull<Node>) -> Self {
         CancelSource {
             token: ManuallyDrop::new(CancelToken::from_ref(node)),
-            links,
         }
     }
 
     /// A new root source. One allocation.
     pub fn new() -> Self {
-        CancelSource::from_node(Node::new_heap(None), None)
-    }
-
-    /// A source cancelled when **any** of `parents` is (with that parent's reason
-    /// and cause), or by itself. Dropping it unregisters it from every parent.
-    /// One allocation for the node and one for the list of registrations.
-    ///
-    /// When several parents are cancelled at once, the linked source takes the
-    /// reason and cause of the first cancellation to reach it, which need not
-    /// be the first one made.
-    ///
-    /// ```
-    /// use cancel_token::CancelSource;
-    ///
-    /// let shutdown = CancelSource::new();
-    /// let request = CancelSource::new();
-    /// let both = CancelSource::linked([&shutdown.token(), &request.token()]);
-    /// request.cancel();
-    /// assert!(both.is_cancelled());
-    /// assert!(!shutdown.is_cancelled());
-    /// ```
-    pub fn linked<'a>(parents: impl IntoIterator<Item = &'a CancelToken>) -> Self {
-        let token = CancelToken::from_ref(Node::new_heap(None));
-        let links: Box<[OnCancel]> = parents
-            .into_iter()
-            .map(|p| OnCancel::register(p, Link(token.clone())))
-            .collect();
-        CancelSource {
-            token: ManuallyDrop::new(token),
-            links: Some(links),
-        }
+        CancelSource::from_node(Node::new_heap(None))
     }
 
     /// A token observing this source.
@@ -130,9 +99,12 @@ impl Default for CancelSource {
 
 impl Drop for CancelSource {
     fn drop(&mut self) {
-        drop(self.links.take());
         let this = self.token.raw();
         let node = self.token.node();
+        if node.is_linked() {
+            // SAFETY: a live linked node, and we are its source.
+            unsafe { crate::linked::unregister(this) };
+        }
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
         // canceller that takes it concurrently takes a reference and finishes.
@@ -174,14 +146,5 @@ impl fmt::Debug for CancelSource {
         f.debug_struct("CancelSource")
             .field("reason", &self.reason())
             .finish()
-    }
-}
-
-/// A linked source's registration on one parent.
-struct Link(CancelToken);
-
-impl crate::callback::Fire for Link {
-    fn fire(self, reason: Reason, cause: Option<Cause>) {
-        Node::cancel(self.0.raw(), reason, cause);
     }
 }

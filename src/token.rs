@@ -183,7 +183,7 @@ impl CancelToken {
     /// assert!(child.is_cancelled());
     /// ```
     pub fn child(&self) -> crate::CancelSource {
-        crate::CancelSource::from_node(Node::new_heap(Some(self.node)), None)
+        crate::CancelSource::from_node(Node::new_heap(Some(self.node)))
     }
 
     /// Runs `f` once, on the thread that cancels this token, outside any internal
@@ -280,7 +280,7 @@ impl CancelToken {
             return self.child();
         }
         let node = crate::deadline::new_heap(self.node, at, timers, |t| driver.wake_at(t));
-        crate::CancelSource::from_node(node, None)
+        crate::CancelSource::from_node(node)
     }
 }
 

@@ -11,3 +11,13 @@ fn node_and_future_fit_a_cache_line() {
     assert_eq!(size_of::<cancel_token::CancelToken>(), 8);
     assert_eq!(size_of::<Option<cancel_token::CancelToken>>(), 8);
 }
+
+/// A source is one pointer, like a token: it is returned in a register, and a
+/// linked source's registrations live beside its node.
+#[cfg(all(target_pointer_width = "64", feature = "alloc"))]
+#[test]
+fn a_source_is_one_pointer() {
+    use core::mem::size_of;
+    assert_eq!(size_of::<cancel_token::CancelSource>(), 8);
+    assert_eq!(size_of::<Option<cancel_token::CancelSource>>(), 8);
+}
