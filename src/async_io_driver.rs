@@ -188,8 +188,8 @@ impl TimerDriver for AsyncIoDriver {
         next_wake::ms_ceil(d)
     }
 
-    fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.owner.shared.sleeper.timers)
+    fn timers(&self) -> TimersHandle<'_> {
+        TimersHandle::from_shared(&self.owner.shared.sleeper.timers)
     }
 
     /// Wakes the run future if `tick` is earlier than the one it sleeps until.

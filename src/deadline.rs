@@ -3,7 +3,8 @@
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::node::{class, Node};
+use crate::node::{class, Node, DISARMED};
+use crate::sync::Ordering::Relaxed;
 use crate::timers::{Timers, TimersHandle};
 use crate::wheel::WheelEntry;
 use crate::Reason;
@@ -16,22 +17,28 @@ pub(crate) struct TimedNode {
     entry: WheelEntry,
     /// The deadline's tick; fixed.
     at: u64,
-    timers: TimersHandle,
+    /// Static, or shared and held by this node from its arming to its one
+    /// disarm (the node's `DISARMED` bit says it happened); not touched after.
+    timers: NonNull<Timers>,
 }
 
 impl TimedNode {
-    pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle) -> Self {
+    pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle<'_>) -> Self {
         TimedNode {
             node: Node::new(ownership | class::TIMED, refs),
             entry: WheelEntry::new(),
             at,
-            timers,
+            timers: timers.ptr(),
         }
     }
 
-    /// The timers this node's deadline is kept in.
-    pub(crate) fn timers(&self) -> &Timers {
-        self.timers.get()
+    /// The timers this node's deadline is kept in, until it is disarmed.
+    ///
+    /// # Safety
+    /// The node is not disarmed yet, or its timers are static.
+    pub(crate) unsafe fn timers(&self) -> &Timers {
+        // SAFETY: by the caller's guarantee.
+        unsafe { self.timers.as_ref() }
     }
 
     fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
@@ -66,9 +73,10 @@ pub(crate) unsafe fn arm(
     if guard.is_cancelled() {
         return;
     }
-    // SAFETY: we hold the node's lock (cancel disarms under it), the entry is
-    // not inserted, and the node stays put until it is removed.
-    let armed = unsafe { timed.timers.get().insert(TimedNode::entry_ptr(t), timed.at) };
+    // SAFETY: we hold the node's lock and it is live, so not disarmed (cancel
+    // disarms under it); the entry is not inserted, and the node stays put
+    // until it is removed.
+    let armed = unsafe { timed.timers().insert(TimedNode::entry_ptr(t), timed.at) };
     drop(guard);
     finish_arm(this, armed, wake_at);
 }
@@ -87,30 +95,39 @@ fn finish_arm(
     };
     if stopped {
         if armed.is_ok() {
-            // SAFETY: live (the caller holds it); the driver took no request.
-            unsafe { this.cast::<TimedNode>().as_ref() }
-                .timers
-                .get()
-                .forget_wake();
+            // SAFETY: live (the caller holds it) and not cancelled yet, so not
+            // disarmed; the driver took no request.
+            unsafe { this.cast::<TimedNode>().as_ref().timers() }.forget_wake();
         }
         Node::cancel(this, Reason::DeadlineExceeded, None);
     }
 }
 
-/// Takes a timed node's entry out of its wheel, if it is there.
+/// Takes a timed node's entry out of its wheel, if it is there, and gives up
+/// its hold on its timers, once: both the cancel (under the node's lock) and a
+/// source dropped unobserved (without it) disarm, and whichever comes second
+/// must not touch the timers, which the first may have freed.
 ///
 /// # Safety
-/// `this` is a live timed node with its whole provenance.
+/// `this` is a live timed node with its whole provenance, armed (or found due).
 pub(crate) unsafe fn disarm(this: NonNull<Node>) {
     let t = this.cast::<TimedNode>();
-    // SAFETY: live; the entry belongs to these timers.
-    unsafe { t.as_ref().timers.get().remove(TimedNode::entry_ptr(t)) };
+    // SAFETY: live.
+    let timed = unsafe { t.as_ref() };
+    // Relaxed: only which caller sets the bit matters; the timers are still
+    // held (by this node) for that one, and their lock orders its use.
+    if timed.node.state.fetch_or(DISARMED, Relaxed) & DISARMED != 0 {
+        return;
+    }
+    // SAFETY: the entry belongs to these timers, and this is the node's one
+    // disarm.
+    unsafe { Timers::release(timed.timers, TimedNode::entry_ptr(t)) };
 }
 
 /// Frees a heap timed node.
 ///
 /// # Safety
-/// The last reference to a `Box<TimedNode>`, disarmed (it was cancelled first).
+/// The last reference to a `Box<TimedNode>`, disarmed.
 #[cfg(feature = "alloc")]
 pub(crate) unsafe fn free(this: NonNull<Node>) {
     // SAFETY: by the caller's guarantee.
@@ -122,7 +139,7 @@ pub(crate) unsafe fn free(this: NonNull<Node>) {
 pub(crate) fn new_heap(
     parent: NonNull<Node>,
     at: u64,
-    timers: TimersHandle,
+    timers: TimersHandle<'_>,
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> NonNull<Node> {
     let make = move || {
@@ -139,7 +156,7 @@ pub(crate) fn new_heap(
         // SAFETY: live and in place (a spare we hold, or a box we own), not
         // inserted, reachable by no canceller but the timers; cancelling (on
         // drop at the latest) takes it out before the node is freed.
-        unsafe { t.as_ref().timers.get().insert(TimedNode::entry_ptr(t), at) }
+        unsafe { t.as_ref().timers().insert(TimedNode::entry_ptr(t), at) }
     };
     // SAFETY: the parent is alive (the caller borrows its token).
     let make = match unsafe { parent.as_ref() }.link_in_spare(make, insert) {
@@ -170,7 +187,7 @@ pub(crate) fn effective(mut node: NonNull<Node>) -> Option<Deadline> {
             let t = unsafe { node.cast::<TimedNode>().as_ref() };
             let here = Deadline {
                 ticks: t.at,
-                timers: t.timers.ptr(),
+                timers: t.timers,
             };
             best = match best {
                 None => Some(here),
@@ -220,12 +237,12 @@ impl Deadline {
 
     /// The deadline as `driver`'s instant, if it is on that driver.
     pub fn instant<D: crate::TimerDriver>(&self, driver: &D) -> Option<D::Instant> {
-        self.is_on(&driver.timers())
+        self.is_on(driver.timers())
             .then(|| driver.instant_at(self.ticks))
     }
 
     /// Whether the deadline is kept in `timers`.
-    pub(crate) fn is_on(&self, timers: &TimersHandle) -> bool {
+    pub(crate) fn is_on(&self, timers: TimersHandle<'_>) -> bool {
         timers.ptr() == self.timers
     }
 }

@@ -147,7 +147,7 @@ impl TimerDriver for &'static EmbassyDriver {
         whole.saturating_add(part)
     }
 
-    fn timers(&self) -> TimersHandle {
+    fn timers(&self) -> TimersHandle<'_> {
         TimersHandle::from_static(&self.timers)
     }
 

@@ -118,6 +118,8 @@ pub use pinned_on_cancel::PinnedOnCancel;
 pub use reason::{Cause, Reason};
 pub use static_source::StaticSource;
 pub use tick_driver::TickDriver;
+#[cfg(feature = "alloc")]
+pub use timers::SharedTimers;
 pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 pub use token::{CancelToken, TokenRef};
 
@@ -147,4 +149,11 @@ pub mod __private {
 
     /// Size of a heap node with a deadline (a timer-wheel entry), for benches.
     pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::TimedNode>();
+
+    /// Shared timers freed so far on this thread (under loom, which runs a
+    /// model's threads on one, timers are marked freed rather than freed).
+    #[cfg(cancel_token_loom)]
+    pub fn timers_freed() -> usize {
+        crate::timers::FREED.with(core::cell::Cell::get)
+    }
 }

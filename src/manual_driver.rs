@@ -1,10 +1,9 @@
 //! `ManualDriver`: a deterministic clock for tests.
 
-use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
-use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+use crate::timers::{DriverStopped, SharedTimers, TimerDriver, Timers, TimersHandle};
 
 /// A clock that moves only when told to, for tests: deterministic, no thread,
 /// no runtime. Ticks are microseconds; instants are the time since the driver
@@ -22,7 +21,7 @@ use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 /// ```
 #[derive(Clone)]
 pub struct ManualDriver {
-    timers: Arc<Timers>,
+    timers: SharedTimers,
 }
 
 impl ManualDriver {
@@ -75,8 +74,8 @@ impl TimerDriver for ManualDriver {
             .saturating_add(u64::from(d.subsec_nanos().div_ceil(1000)))
     }
 
-    fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.timers)
+    fn timers(&self) -> TimersHandle<'_> {
+        TimersHandle::from_shared(&self.timers)
     }
 
     fn wake_at(&self, _tick: u64) -> Result<(), DriverStopped> {

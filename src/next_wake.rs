@@ -31,7 +31,6 @@
 //! insertion happens before the `advance(now)` that serves it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::Arc;
 
 use crate::{DriverStopped, Timers};
 
@@ -40,7 +39,7 @@ use crate::{DriverStopped, Timers};
 /// sleeper is to end (`closed`, by the last handle) or has ended (`running`).
 pub(crate) struct Sleeper {
     /// Every deadline of the driver; armed tokens hold it too.
-    pub(crate) timers: Arc<Timers>,
+    pub(crate) timers: crate::SharedTimers,
     /// The tick the sleeper sleeps until.
     pub(crate) next: NextWake,
     closed: AtomicBool,

@@ -214,10 +214,12 @@ impl<'a> PinnedDeadline<'a> {
         // SAFETY: pinned, and the parent outlives 'a.
         let (node, first) = unsafe { ensure_linked(this) };
         if first {
+            // SAFETY: the driver outlives `'a`, and so this node.
+            let timers = unsafe { self.timed.timers() };
             // SAFETY: a live timed node with its whole provenance, armed once.
             unsafe {
                 crate::deadline::arm(this, |t| {
-                    self.timed.timers().call_hook(t);
+                    timers.call_hook(t);
                     Ok(())
                 })
             };

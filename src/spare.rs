@@ -11,7 +11,7 @@
 //! Cancelling the parent frees its spare once the lock is released; freeing
 //! the parent frees it too. So a parent holds at most one node (64 bytes on
 //! 64-bit targets, 112 with a deadline) more than its live children. A timed
-//! spare still holds its timers, as its node did, until it is reused or freed.
+//! spare was disarmed first, so it holds no timers.
 
 use core::ptr::NonNull;
 

@@ -6,7 +6,7 @@
 //! API so the same code compiles against both.
 
 #[cfg(cancel_token_loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(cancel_token_loom), feature = "portable-atomic"))]
 pub(crate) use portable_atomic::{AtomicPtr, AtomicU8, AtomicUsize};

@@ -213,8 +213,8 @@ impl TimerDriver for ThreadDriver {
         next_wake::ms_ceil(d)
     }
 
-    fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.owner.shared.sleeper.timers)
+    fn timers(&self) -> TimersHandle<'_> {
+        TimersHandle::from_shared(&self.owner.shared.sleeper.timers)
     }
 
     /// Wakes the thread if `tick` is earlier than the one it sleeps until.

@@ -124,7 +124,7 @@ impl<const HZ: u32> TimerDriver for &'static TickDriver<HZ> {
         self.ticks_in(d)
     }
 
-    fn timers(&self) -> TimersHandle {
+    fn timers(&self) -> TimersHandle<'_> {
         TimersHandle::from_static(&self.timers)
     }
 

@@ -7,6 +7,8 @@ use core::time::Duration;
 
 use crate::lock::Lock;
 use crate::node::Node;
+#[cfg(feature = "alloc")]
+use crate::sync::AtomicUsize;
 use crate::sync::{AtomicPtr, Ordering::*};
 use crate::wheel::{Wheel, WheelEntry};
 use crate::Reason;
@@ -32,7 +34,11 @@ use crate::Reason;
 /// - `ticks_at` MUST round up (a deadline never fires early) and saturate:
 ///   an instant before the epoch is tick 0, one beyond `u64::MAX` ticks is
 ///   `u64::MAX`, which means never. `duration_ticks` likewise.
-/// - `timers` MUST return the same `Timers` every time.
+/// - `timers` MUST return the same `Timers` every time: timers in a `static`
+///   ([`TimersHandle::from_static`]) or [`SharedTimers`] the driver owns
+///   ([`TimersHandle::from_shared`]). Armed deadlines hold shared timers
+///   without counting an owner each, so a driver may be dropped while
+///   deadlines are armed.
 /// - After `wake_at(t)`, the driver MUST call `timers().advance(now)` at some
 ///   moment with `now >= t` (later is allowed; earlier calls are harmless),
 ///   and then again at the tick `advance` returns, if any. A deadline at or
@@ -59,8 +65,8 @@ pub trait TimerDriver {
     /// Ticks in `d`, rounded up, saturating at `u64::MAX`.
     fn duration_ticks(&self, d: Duration) -> u64;
 
-    /// The shared timer state this driver advances.
-    fn timers(&self) -> TimersHandle;
+    /// The timer state this driver advances.
+    fn timers(&self) -> TimersHandle<'_>;
 
     /// Asks for `Timers::advance` to be called once tick `tick` is reached.
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped>;
@@ -86,6 +92,12 @@ struct State {
     /// wake-up is never asked for tick 0, which is always due). Zero, so timers
     /// in a `static` are all zeros and cost no flash.
     scheduled: u64,
+    /// Shared timers: deadlines armed and not yet disarmed, each of which
+    /// keeps the timers alive (see [`SharedTimers`]).
+    holders: usize,
+    /// Shared timers: the last `SharedTimers` is gone, so the last holder
+    /// frees them.
+    orphaned: bool,
 }
 
 /// Deadlines of one driver: a timer wheel under a short lock (a spin lock with
@@ -95,8 +107,16 @@ struct State {
 /// through [`pending`](Self::pending).
 pub struct Timers {
     state: Lock<State>,
-    /// Lives in an `Arc` (counted by handles) rather than a `static`.
+    /// Lives in a box owned by `SharedTimers` and the armed deadlines, rather
+    /// than in a `static`.
     shared: bool,
+    /// Shared timers: how many `SharedTimers` own them.
+    #[cfg(feature = "alloc")]
+    owners: AtomicUsize,
+    /// Under loom, shared timers are marked freed rather than freed, so that
+    /// a use after the free fails the model.
+    #[cfg(cancel_token_loom)]
+    freed: crate::sync::AtomicBool,
     /// A `fn(u64)` called when a deadline earlier than any requested wake-up is
     /// armed (`TickDriver::set_alarm_hook`), or null.
     hook: AtomicPtr<()>,
@@ -114,8 +134,12 @@ impl Timers {
                 wheel: Wheel::new(),
                 now: 0,
                 scheduled: 0,
+                holders: 0,
+                orphaned: false,
             }),
             shared: false,
+            #[cfg(feature = "alloc")]
+            owners: AtomicUsize::new(0),
             hook: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
@@ -127,19 +151,35 @@ impl Timers {
                 wheel: Wheel::new(),
                 now: 0,
                 scheduled: 0,
+                holders: 0,
+                orphaned: false,
             }),
             shared: false,
+            owners: AtomicUsize::new(0),
+            freed: crate::sync::AtomicBool::new(false),
             hook: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 
-    /// Timers in an `Arc`, for drivers that are created and dropped at run time.
-    /// Every armed deadline keeps them alive, so dropping the driver is safe.
+    /// Timers for drivers that are created and dropped at run time; see
+    /// [`SharedTimers`].
     #[cfg(feature = "alloc")]
-    pub fn new_shared() -> alloc::sync::Arc<Timers> {
+    pub fn new_shared() -> SharedTimers {
         let mut t = Timers::new();
         t.shared = true;
-        alloc::sync::Arc::new(t)
+        t.owners = AtomicUsize::new(1);
+        let ptr = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(t)));
+        SharedTimers { ptr }
+    }
+
+    /// Runs `f` on the state, under the lock.
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        #[cfg(cancel_token_loom)]
+        assert!(
+            !self.freed.load(SeqCst),
+            "timers used after they were freed"
+        );
+        self.state.with(f)
     }
 
     /// Fires every deadline at or before `now` (cancelling those tokens with
@@ -162,7 +202,7 @@ impl Timers {
         let mut target = Some(target);
         let mut now = 0;
         loop {
-            let due = self.state.with(|s| {
+            let due = self.with_state(|s| {
                 if let Some(target) = target.take() {
                     now = target(s.now);
                 }
@@ -204,18 +244,18 @@ impl Timers {
 
     /// The tick `advance` was last called with.
     pub fn now(&self) -> u64 {
-        self.state.with(|s| s.now)
+        self.with_state(|s| s.now)
     }
 
     /// How many deadlines are armed.
     pub fn pending(&self) -> usize {
-        self.state.with(|s| s.wheel.pending())
+        self.with_state(|s| s.wheel.pending())
     }
 
     /// A tick at or before the earliest armed deadline, or `None` if none is
     /// armed. For tickless designs: program the alarm for it.
     pub fn next_expiration(&self) -> Option<u64> {
-        self.state.with(|s| s.wheel.next_expiration())
+        self.with_state(|s| s.wheel.next_expiration())
     }
 
     /// Inserts `entry` due at `at`. `Ok(Some(at))` if the driver must be asked
@@ -230,7 +270,10 @@ impl Timers {
         entry: NonNull<WheelEntry>,
         at: u64,
     ) -> Result<Option<u64>, ()> {
-        self.state.with(|s| {
+        self.with_state(|s| {
+            // The node holds shared timers from here until it disarms
+            // (`release`), already due or not.
+            s.holders += usize::from(self.shared);
             // SAFETY: by the caller's guarantee.
             unsafe { s.wheel.insert(entry, at) }?;
             if s.scheduled == 0 || at < s.scheduled {
@@ -264,21 +307,37 @@ impl Timers {
     /// asks again. For a `wake_at` that failed: the driver took no request, and
     /// a later deadline must still reach `wake_at` (and fail there too).
     pub(crate) fn forget_wake(&self) {
-        self.state.with(|s| s.scheduled = 0)
+        self.with_state(|s| s.scheduled = 0)
     }
 
-    /// Removes `entry` if it is inserted.
+    /// Removes `entry` if it is inserted, and gives up its node's hold on
+    /// `timers`, freeing them if they are shared, their last `SharedTimers`
+    /// is gone and that was the last hold. `timers` must not be used after.
     ///
     /// # Safety
-    /// `entry` belongs to a timed node of these timers.
-    pub(crate) unsafe fn remove(&self, entry: NonNull<WheelEntry>) {
-        self.state.with(|s| {
+    /// `entry` belongs to a timed node of `timers` that was inserted (armed
+    /// or found due) and has not been released before: the one disarm of
+    /// that node.
+    pub(crate) unsafe fn release(timers: NonNull<Timers>, entry: NonNull<WheelEntry>) {
+        // SAFETY: the node's hold keeps the timers alive until the unlock below.
+        let t = unsafe { timers.as_ref() };
+        let free = t.with_state(|s| {
             // SAFETY: under the lock; the entry is in this wheel if inserted.
             if unsafe { entry.as_ref() }.is_inserted() {
                 // SAFETY: as above.
                 unsafe { s.wheel.remove(entry) };
             }
-        })
+            s.holders -= usize::from(t.shared);
+            t.shared && s.holders == 0 && s.orphaned
+        });
+        if free {
+            // SAFETY: shared, orphaned and with no holder: no one else can
+            // reach them any more.
+            #[cfg(feature = "alloc")]
+            unsafe {
+                free_shared(timers)
+            };
+        }
     }
 }
 
@@ -298,83 +357,156 @@ impl fmt::Debug for Timers {
     }
 }
 
-/// An owned reference to a driver's [`Timers`]: `'static`, or counted in an `Arc`.
-pub struct TimersHandle {
+/// Shared ownership of a driver's [`Timers`] (made by [`Timers::new_shared`]),
+/// for drivers created and dropped at run time. Clones share the timers.
+///
+/// Each armed deadline also holds the timers, counted under their lock as it
+/// is armed and disarmed (no atomic operation of its own): they are freed
+/// once the last `SharedTimers` is gone and no deadline holds them. So
+/// dropping a driver while tokens hold deadlines is safe; those deadlines
+/// then never fire.
+#[cfg(feature = "alloc")]
+pub struct SharedTimers {
     ptr: NonNull<Timers>,
 }
 
-// SAFETY: `Timers` is `Sync`; counting goes through `Arc`'s atomics.
-unsafe impl Send for TimersHandle {}
+// SAFETY: `Timers` is `Sync`; ownership is counted atomically.
+#[cfg(feature = "alloc")]
+unsafe impl Send for SharedTimers {}
 // SAFETY: as above.
-unsafe impl Sync for TimersHandle {}
+#[cfg(feature = "alloc")]
+unsafe impl Sync for SharedTimers {}
 
-impl TimersHandle {
-    /// A handle to timers in a `static`.
+#[cfg(feature = "alloc")]
+impl core::ops::Deref for SharedTimers {
+    type Target = Timers;
+
+    fn deref(&self) -> &Timers {
+        // SAFETY: we own the timers.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Clone for SharedTimers {
+    fn clone(&self) -> Self {
+        // Relaxed: a new owner is made from an existing one, as `Arc::clone`.
+        self.owners.fetch_add(1, Relaxed);
+        SharedTimers { ptr: self.ptr }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for SharedTimers {
+    fn drop(&mut self) {
+        // Release: our uses of the timers happen-before whoever frees them.
+        if self.owners.fetch_sub(1, Release) != 1 {
+            return;
+        }
+        // Acquire: pairs with the other owners' Release decrements (one
+        // release sequence); a load rather than a fence, as in `release`.
+        self.owners.load(Acquire);
+        let free = self.with_state(|s| {
+            s.orphaned = true;
+            s.holders == 0
+        });
+        if free {
+            // SAFETY: the last owner, and no deadline holds them.
+            unsafe { free_shared(self.ptr) };
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Debug for SharedTimers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+#[cfg(cancel_token_loom)]
+std::thread_local! {
+    /// Shared timers marked freed (see `__private::timers_freed`).
+    pub(crate) static FREED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Frees shared timers (under loom, marks them freed).
+///
+/// # Safety
+/// Shared timers that no owner or deadline holds any more.
+#[cfg(feature = "alloc")]
+unsafe fn free_shared(timers: NonNull<Timers>) {
+    #[cfg(cancel_token_loom)]
+    {
+        // SAFETY: not freed yet (asserted), so alive.
+        let t = unsafe { timers.as_ref() };
+        assert!(!t.freed.swap(true, SeqCst), "timers freed twice");
+        FREED.with(|n| n.set(n.get() + 1));
+    }
+    #[cfg(not(cancel_token_loom))]
+    // SAFETY: made by `Box::new` in `new_shared`; ours alone now.
+    drop(unsafe { alloc::boxed::Box::from_raw(timers.as_ptr()) });
+}
+
+/// A driver's [`Timers`], as [`TimerDriver::timers`] gives them: in a
+/// `static`, or shared ([`SharedTimers`]). Either way, a deadline may keep
+/// the pointer past `'a`: static timers live forever, and shared ones until
+/// the last deadline holding them is disarmed.
+#[derive(Clone, Copy)]
+pub struct TimersHandle<'a> {
+    ptr: NonNull<Timers>,
+    _timers: core::marker::PhantomData<&'a Timers>,
+}
+
+// SAFETY: a shared reference to `Timers`, which is `Sync`.
+unsafe impl Send for TimersHandle<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for TimersHandle<'_> {}
+
+impl TimersHandle<'static> {
+    /// The handle of timers in a `static`.
     pub fn from_static(timers: &'static Timers) -> Self {
         TimersHandle {
             ptr: NonNull::from(timers),
+            _timers: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a> TimersHandle<'a> {
+    /// The handle of shared timers.
+    #[cfg(feature = "alloc")]
+    pub fn from_shared(timers: &'a SharedTimers) -> Self {
+        TimersHandle {
+            ptr: timers.ptr,
+            _timers: core::marker::PhantomData,
         }
     }
 
-    /// A handle to shared timers (made by [`Timers::new_shared`]).
-    #[cfg(feature = "alloc")]
-    pub fn from_arc(timers: &alloc::sync::Arc<Timers>) -> Self {
-        assert!(
-            timers.shared,
-            "Arc'd timers must come from Timers::new_shared"
-        );
-        let ptr = alloc::sync::Arc::into_raw(timers.clone());
-        // SAFETY: `into_raw` is never null.
-        let ptr = unsafe { NonNull::new_unchecked(ptr.cast_mut()) };
-        TimersHandle { ptr }
-    }
-
-    /// A handle that does not keep `timers` alive.
+    /// A handle to timers that no node keeps past `'a`.
     ///
     /// # Safety
-    /// It must not outlive `timers`, and must not be cloned into anything that does.
-    pub(crate) unsafe fn borrowed(timers: &Timers) -> Self {
-        if timers.shared {
-            // SAFETY: shared timers live in an `Arc`; keep the count balanced.
-            #[cfg(feature = "alloc")]
-            unsafe {
-                alloc::sync::Arc::increment_strong_count(timers)
-            };
-        }
+    /// Every node given it is gone by the end of `'a` (pinned nodes
+    /// borrowing the driver for `'a`).
+    pub(crate) unsafe fn borrowed(timers: &'a Timers) -> Self {
         TimersHandle {
             ptr: NonNull::from(timers),
+            _timers: core::marker::PhantomData,
         }
     }
 
     /// The timers.
-    pub fn get(&self) -> &Timers {
-        // SAFETY: static, counted, or borrowed for our lifetime.
+    pub fn get(self) -> &'a Timers {
+        // SAFETY: static, or owned by the `SharedTimers` borrowed for `'a`.
         unsafe { self.ptr.as_ref() }
     }
 
-    pub(crate) fn ptr(&self) -> NonNull<Timers> {
+    pub(crate) fn ptr(self) -> NonNull<Timers> {
         self.ptr
     }
 }
 
-impl Clone for TimersHandle {
-    fn clone(&self) -> Self {
-        // SAFETY: counted when shared; static otherwise.
-        unsafe { TimersHandle::borrowed(self.get()) }
-    }
-}
-
-impl Drop for TimersHandle {
-    fn drop(&mut self) {
-        #[cfg(feature = "alloc")]
-        if self.get().shared {
-            // SAFETY: we own one count of the `Arc`.
-            unsafe { alloc::sync::Arc::decrement_strong_count(self.ptr.as_ptr()) };
-        }
-    }
-}
-
-impl fmt::Debug for TimersHandle {
+impl fmt::Debug for TimersHandle<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.get().fmt(f)
     }

@@ -275,7 +275,7 @@ impl CancelToken {
         }
         let timers = driver.timers();
         let covered = crate::deadline::effective(self.node)
-            .is_some_and(|d| d.is_on(&timers) && d.ticks() <= at);
+            .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
         if covered {
             return self.child();
         }

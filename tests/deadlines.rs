@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cancel_token::{
-    CancelSource, DriverStopped, ManualDriver, Reason, TimerDriver, Timers, TimersHandle,
+    CancelSource, DriverStopped, ManualDriver, Reason, SharedTimers, TimerDriver, Timers,
+    TimersHandle,
 };
 
 const MIN: Duration = Duration::from_secs(60);
@@ -195,7 +196,7 @@ fn dropping_the_driver_while_deadlines_are_armed_is_safe() {
 }
 
 /// A driver whose runtime is gone: arming fails.
-struct Stopped(Arc<Timers>);
+struct Stopped(SharedTimers);
 impl TimerDriver for Stopped {
     type Instant = u64;
     fn now(&self) -> u64 {
@@ -210,8 +211,8 @@ impl TimerDriver for Stopped {
     fn duration_ticks(&self, d: Duration) -> u64 {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
-    fn timers(&self) -> TimersHandle {
-        TimersHandle::from_arc(&self.0)
+    fn timers(&self) -> TimersHandle<'_> {
+        TimersHandle::from_shared(&self.0)
     }
     fn wake_at(&self, _: u64) -> Result<(), DriverStopped> {
         Err(DriverStopped)

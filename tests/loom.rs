@@ -432,6 +432,44 @@ fn deadline_fire_vs_unobserved_drop() {
     });
 }
 
+/// A driver dropped while the last deadline on it is dropped: its timers
+/// are freed exactly once, by whichever goes last, and never used after.
+#[test]
+fn driver_drop_vs_deadline_drop() {
+    model(|| {
+        let freed = cancel_token::__private::timers_freed();
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_secs(1));
+        let t = thread::spawn(move || drop(driver));
+        drop(job);
+        t.join().unwrap();
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}
+
+/// The last deadline on a dropped driver's timers is dropped unobserved while
+/// its parent's cancel reaches it: both disarm it, only the first gives up
+/// its hold (and frees the timers); the other must not touch them.
+#[test]
+fn parent_cancel_vs_unobserved_deadline_drop_on_orphaned_timers() {
+    model(|| {
+        let freed = cancel_token::__private::timers_freed();
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_secs(1));
+        drop(driver);
+        let t = thread::spawn(move || drop(job));
+        root.cancel();
+        t.join().unwrap();
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}
+
 /// An unobserved child dropped (its node kept as the parent's spare) and a
 /// new child made, perhaps in that spare, while the parent is cancelled: the
 /// new child ends cancelled, whichever happened first.
