@@ -5,7 +5,7 @@ use core::ptr::NonNull;
 
 use crate::node::{class, Node, DISARMED};
 use crate::sync::Ordering::Relaxed;
-use crate::timers::{Timers, TimersHandle};
+use crate::timers::{Timers, TimersHandle, TimersId};
 use crate::wheel::WheelEntry;
 use crate::Reason;
 
@@ -19,7 +19,7 @@ pub(crate) struct TimedNode {
     at: u64,
     /// Static, or shared and held by this node from its arming to its one
     /// disarm (the node's `DISARMED` bit says it happened); not touched after.
-    timers: NonNull<Timers>,
+    timers: TimersId,
 }
 
 impl TimedNode {
@@ -28,7 +28,7 @@ impl TimedNode {
             node: Node::new(ownership | class::TIMED, refs),
             entry: WheelEntry::new(),
             at,
-            timers: timers.ptr(),
+            timers: timers.id(),
         }
     }
 
@@ -38,7 +38,7 @@ impl TimedNode {
     /// The node is not disarmed yet, or its timers are static.
     pub(crate) unsafe fn timers(&self) -> &Timers {
         // SAFETY: by the caller's guarantee.
-        unsafe { self.timers.as_ref() }
+        unsafe { self.timers.ptr.as_ref() }
     }
 
     fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
@@ -121,7 +121,7 @@ pub(crate) unsafe fn disarm(this: NonNull<Node>) {
     }
     // SAFETY: the entry belongs to these timers, and this is the node's one
     // disarm.
-    unsafe { Timers::release(timed.timers, TimedNode::entry_ptr(t)) };
+    unsafe { Timers::release(timed.timers.ptr, TimedNode::entry_ptr(t)) };
 }
 
 /// Frees a heap timed node.
@@ -221,7 +221,7 @@ pub(crate) fn effective(mut node: NonNull<Node>) -> Option<Deadline> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
     ticks: u64,
-    timers: NonNull<Timers>,
+    timers: TimersId,
 }
 
 // SAFETY: the pointer is only compared, never followed.
@@ -243,7 +243,7 @@ impl Deadline {
 
     /// Whether the deadline is kept in `timers`.
     pub(crate) fn is_on(&self, timers: TimersHandle<'_>) -> bool {
-        timers.ptr() == self.timers
+        timers.id() == self.timers
     }
 }
 

@@ -94,9 +94,11 @@ struct State {
     scheduled: u64,
     /// Shared timers: deadlines armed and not yet disarmed, each of which
     /// keeps the timers alive (see [`SharedTimers`]).
+    #[cfg(feature = "alloc")]
     holders: usize,
     /// Shared timers: the last `SharedTimers` is gone, so the last holder
     /// frees them.
+    #[cfg(feature = "alloc")]
     orphaned: bool,
 }
 
@@ -109,7 +111,12 @@ pub struct Timers {
     state: Lock<State>,
     /// Lives in a box owned by `SharedTimers` and the armed deadlines, rather
     /// than in a `static`.
+    #[cfg(feature = "alloc")]
     shared: bool,
+    /// Shared timers: tells them apart from earlier timers freed at the same
+    /// address (0 for static ones, which are never freed).
+    #[cfg(feature = "alloc")]
+    generation: usize,
     /// Shared timers: how many `SharedTimers` own them.
     #[cfg(feature = "alloc")]
     owners: AtomicUsize,
@@ -134,16 +141,22 @@ impl Timers {
                 wheel: Wheel::new(),
                 now: 0,
                 scheduled: 0,
+                #[cfg(feature = "alloc")]
                 holders: 0,
+                #[cfg(feature = "alloc")]
                 orphaned: false,
             }),
+            #[cfg(feature = "alloc")]
             shared: false,
+            #[cfg(feature = "alloc")]
+            generation: 0,
             #[cfg(feature = "alloc")]
             owners: AtomicUsize::new(0),
             hook: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 
+    /// Loom builds have `std`, so `alloc`.
     #[cfg(cancel_token_loom)]
     fn new() -> Self {
         Timers {
@@ -155,6 +168,7 @@ impl Timers {
                 orphaned: false,
             }),
             shared: false,
+            generation: 0,
             owners: AtomicUsize::new(0),
             freed: crate::sync::AtomicBool::new(false),
             hook: AtomicPtr::new(core::ptr::null_mut()),
@@ -167,6 +181,7 @@ impl Timers {
     pub fn new_shared() -> SharedTimers {
         let mut t = Timers::new();
         t.shared = true;
+        t.generation = next_generation();
         t.owners = AtomicUsize::new(1);
         let ptr = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(t)));
         SharedTimers { ptr }
@@ -273,7 +288,10 @@ impl Timers {
         self.with_state(|s| {
             // The node holds shared timers from here until it disarms
             // (`release`), already due or not.
-            s.holders += usize::from(self.shared);
+            #[cfg(feature = "alloc")]
+            {
+                s.holders += usize::from(self.shared);
+            }
             // SAFETY: by the caller's guarantee.
             unsafe { s.wheel.insert(entry, at) }?;
             if s.scheduled == 0 || at < s.scheduled {
@@ -327,17 +345,22 @@ impl Timers {
                 // SAFETY: as above.
                 unsafe { s.wheel.remove(entry) };
             }
-            s.holders -= usize::from(t.shared);
-            t.shared && s.holders == 0 && s.orphaned
+            #[cfg(feature = "alloc")]
+            {
+                s.holders -= usize::from(t.shared);
+                t.shared && s.holders == 0 && s.orphaned
+            }
+            #[cfg(not(feature = "alloc"))]
+            false
         });
+        #[cfg(feature = "alloc")]
         if free {
             // SAFETY: shared, orphaned and with no holder: no one else can
             // reach them any more.
-            #[cfg(feature = "alloc")]
-            unsafe {
-                free_shared(timers)
-            };
+            unsafe { free_shared(timers) };
         }
+        #[cfg(not(feature = "alloc"))]
+        let _ = free;
     }
 }
 
@@ -355,6 +378,29 @@ impl fmt::Debug for Timers {
             .field("now", &self.now())
             .finish()
     }
+}
+
+/// A generation for new shared timers: unique (short of `usize` wrapping).
+#[cfg(feature = "alloc")]
+fn next_generation() -> usize {
+    // Not a modelled atomic under loom: only uniqueness matters.
+    #[cfg(not(cancel_token_loom))]
+    use crate::sync::AtomicUsize as Counter;
+    #[cfg(cancel_token_loom)]
+    use core::sync::atomic::AtomicUsize as Counter;
+    static NEXT: Counter = Counter::new(1);
+    // Relaxed: only uniqueness matters.
+    NEXT.fetch_add(1, Relaxed)
+}
+
+/// Which timers a deadline is kept in: their address, and the generation
+/// that tells shared timers apart from earlier ones freed at that address.
+/// Only compared, never followed, once the deadline is disarmed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimersId {
+    pub(crate) ptr: NonNull<Timers>,
+    #[cfg(feature = "alloc")]
+    generation: usize,
 }
 
 /// Shared ownership of a driver's [`Timers`] (made by [`Timers::new_shared`]),
@@ -501,8 +547,12 @@ impl<'a> TimersHandle<'a> {
         unsafe { self.ptr.as_ref() }
     }
 
-    pub(crate) fn ptr(self) -> NonNull<Timers> {
-        self.ptr
+    pub(crate) fn id(self) -> TimersId {
+        TimersId {
+            ptr: self.ptr,
+            #[cfg(feature = "alloc")]
+            generation: self.get().generation,
+        }
     }
 }
 

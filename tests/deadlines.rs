@@ -126,6 +126,29 @@ fn cancelling_or_dropping_a_source_frees_its_entry() {
 }
 
 #[test]
+fn a_deadline_keeps_naming_its_driver_after_that_driver_is_gone() {
+    let root = CancelSource::new();
+    let driver = ManualDriver::new();
+    let job = root.token().child_with_timeout(&driver, MIN);
+    let token = job.token();
+    let before = token.deadline().unwrap();
+    assert_eq!(before.instant(&driver), Some(MIN));
+    let old = driver.timers().get() as *const Timers;
+    // Disarmed, the deadline no longer holds the timers; then the driver
+    // goes, and with it the timers.
+    drop(job);
+    drop(driver);
+    // A new driver's timers may well take the freed address; the token's
+    // deadline must still not take it for its own.
+    let later = ManualDriver::new();
+    let reused = std::ptr::eq(old, later.timers().get());
+    let after = token.deadline().unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.ticks(), 60_000_000);
+    assert_eq!(after.instant(&later), None, "address reused: {reused}");
+}
+
+#[test]
 fn a_parent_expiring_earlier_arms_no_timer_for_its_child() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
