@@ -218,6 +218,26 @@ fn dropping_the_driver_while_deadlines_are_armed_is_safe() {
     assert!(job.is_cancelled());
 }
 
+#[test]
+fn shared_timers_live_while_any_clone_or_armed_deadline_does() {
+    let root = CancelSource::new();
+    let driver = ManualDriver::new();
+    let clone = driver.clone();
+    let job = root.token().child_with_timeout(&driver, MIN);
+    drop(driver);
+    assert_eq!(clone.pending(), 1);
+    clone.advance(MIN);
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(clone.pending(), 0);
+    let second = root.token().child_with_timeout(&clone, MIN);
+    drop(clone);
+    // Orphaned: the timers are freed with the last deadline's disarm, which
+    // Miri checks (no leak, no use after the free).
+    assert!(!second.is_cancelled());
+    drop(second);
+    drop(job);
+}
+
 /// A driver whose runtime is gone: arming fails.
 struct Stopped(SharedTimers);
 impl TimerDriver for Stopped {
