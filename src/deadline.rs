@@ -109,7 +109,8 @@ fn finish_arm(
 /// must not touch the timers, which the first may have freed.
 ///
 /// # Safety
-/// `this` is a live timed node with its whole provenance, armed (or found due).
+/// `this` is a live timed node with its whole provenance; if its timers are
+/// shared, it was inserted (armed, or found due).
 pub(crate) unsafe fn disarm(this: NonNull<Node>) {
     let t = this.cast::<TimedNode>();
     // SAFETY: live.

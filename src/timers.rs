@@ -333,9 +333,9 @@ impl Timers {
     /// is gone and that was the last hold. `timers` must not be used after.
     ///
     /// # Safety
-    /// `entry` belongs to a timed node of `timers` that was inserted (armed
-    /// or found due) and has not been released before: the one disarm of
-    /// that node.
+    /// `entry` belongs to a timed node of `timers`, and this is that node's
+    /// one disarm; if the timers are shared, the entry was inserted (armed,
+    /// or found due), which is when the node took its hold.
     pub(crate) unsafe fn release(timers: NonNull<Timers>, entry: NonNull<WheelEntry>) {
         // SAFETY: the node's hold keeps the timers alive until the unlock below.
         let t = unsafe { timers.as_ref() };
@@ -411,6 +411,17 @@ pub(crate) struct TimersId {
 /// once the last `SharedTimers` is gone and no deadline holds them. So
 /// dropping a driver while tokens hold deadlines is safe; those deadlines
 /// then never fire.
+///
+/// ```
+/// use cancel_token::{Timers, TimersHandle};
+///
+/// // A driver keeps one, and hands deadlines `TimersHandle::from_shared`.
+/// let timers = Timers::new_shared();
+/// let task = timers.clone(); // e.g. for the task that calls `advance`
+/// drop(timers);
+/// assert_eq!(task.advance(5), None); // nothing armed
+/// assert_eq!(TimersHandle::from_shared(&task).get().now(), 5);
+/// ```
 #[cfg(feature = "alloc")]
 pub struct SharedTimers {
     ptr: NonNull<Timers>,
