@@ -3,8 +3,7 @@
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::node::{class, Node, DISARMED};
-use crate::sync::Ordering::Relaxed;
+use crate::node::{class, Node};
 use crate::timers::{Timers, TimersHandle, TimersId};
 use crate::wheel::WheelEntry;
 use crate::Reason;
@@ -17,8 +16,9 @@ pub(crate) struct TimedNode {
     entry: WheelEntry,
     /// The deadline's tick; fixed.
     at: u64,
-    /// Static, or shared and held by this node from its arming to its one
-    /// disarm (the node's `DISARMED` bit says it happened); not touched after.
+    /// Static, or shared and held by this node from its arming until it is
+    /// disarmed (by its cancel) or taken out (by its unobserved drop); not
+    /// touched after.
     timers: TimersId,
 }
 
@@ -104,25 +104,37 @@ fn finish_arm(
 }
 
 /// Takes a timed node's entry out of its wheel, if it is there, and gives up
-/// its hold on its timers, once: both the cancel (under the node's lock) and a
-/// source dropped unobserved (without it) disarm, and whichever comes second
-/// must not touch the timers, which the first may have freed.
+/// its hold on its timers: the node is being cancelled, under its lock.
 ///
 /// # Safety
-/// `this` is a live timed node with its whole provenance; if its timers are
-/// shared, it was inserted (armed, or found due).
+/// `this` is a live timed node with its whole provenance, cancelled by the
+/// caller (so this runs once); if its timers are shared, it was inserted
+/// (armed, or found due), which is when the node took its hold.
 pub(crate) unsafe fn disarm(this: NonNull<Node>) {
     let t = this.cast::<TimedNode>();
     // SAFETY: live.
     let timed = unsafe { t.as_ref() };
-    // Relaxed: only which caller sets the bit matters; the timers are still
-    // held (by this node) for that one, and their lock orders its use.
-    if timed.node.state.fetch_or(DISARMED, Relaxed) & DISARMED != 0 {
-        return;
-    }
-    // SAFETY: the entry belongs to these timers, and this is the node's one
-    // disarm.
+    // SAFETY: the entry belongs to these timers, and a node is cancelled once.
     unsafe { Timers::release(timed.timers.ptr, TimedNode::entry_ptr(t)) };
+}
+
+/// Takes the entry of an unobserved timed node out of its wheel and gives up
+/// its hold on its timers, as it is freed; false, touching nothing, if its
+/// deadline is firing (that cancel then disarms it).
+///
+/// # Safety
+/// `this` is a live, armed, uncancelled timed node with its whole provenance
+/// that no canceller but its timers can reach (the caller holds its parent's
+/// lock and found it still linked).
+#[cfg(feature = "alloc")]
+#[inline(never)] // keeps `free_unobserved`, inlined in every child's drop, small
+pub(crate) unsafe fn take_out(this: NonNull<Node>) -> bool {
+    let t = this.cast::<TimedNode>();
+    // SAFETY: live.
+    let timed = unsafe { t.as_ref() };
+    // SAFETY: the node holds its timers (armed, not cancelled) and only
+    // they can still reach it.
+    unsafe { Timers::take_out(timed.timers.ptr, TimedNode::entry_ptr(t)) }
 }
 
 /// Frees a heap timed node.

@@ -14,8 +14,7 @@
 //! | 5     | `SPARE`: `slot` holds a spare child node (see `spare`); never with `CANCELLED` |
 //! | 6     | `SPARE_TIMED`: with `SPARE`, the spare is a node with a deadline |
 //! | 7     | `NONEMPTY`: the list has entries; accurate whenever `LOCKED` is clear (`std` tier) |
-//! | 8     | `DISARMED`: a timed node's deadline was disarmed (see `deadline::disarm`) |
-//! | 9..   | reference count of heap nodes; borrow count of pinned nodes |
+//! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
 //!
 
 use core::ptr::NonNull;
@@ -33,8 +32,7 @@ pub(crate) const SPARE: usize = 1 << 5;
 pub(crate) const SPARE_TIMED: usize = 1 << 6;
 #[cfg(any(feature = "std", cancel_token_loom))]
 pub(crate) const NONEMPTY: usize = 1 << 7;
-pub(crate) const DISARMED: usize = 1 << 8;
-pub(crate) const REF_SHIFT: u32 = 9;
+pub(crate) const REF_SHIFT: u32 = 8;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 /// Past this many references something leaks handles in a loop; abort like `Arc`.
 const REF_MAX: usize = usize::MAX >> 1;

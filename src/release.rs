@@ -42,6 +42,7 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
 /// # Safety
 /// `node` was alive with the reference just given back; `class` was read
 /// before that.
+#[inline] // on every child's drop
 unsafe fn released(node: NonNull<Node>, class: u8, old: usize) -> Option<NonNull<Node>> {
     if old >> REF_SHIFT != 1 || class != class::HEAP {
         return None;
@@ -59,36 +60,49 @@ unsafe fn released(node: NonNull<Node>, class: u8, old: usize) -> Option<NonNull
 }
 
 /// Frees an unobserved heap node (see [`Node::is_unobserved`]) whose one
-/// reference the caller owns, its deadline (if any) disarmed: unlinks it
-/// from its parent, giving back its reference on the parent in the same
-/// unlock, and frees it, with no read-modify-write on the node itself.
+/// reference the caller owns: takes its deadline (if any) out of its timers
+/// and unlinks it from its parent, both under the parent's lock, giving back
+/// its reference on the parent in the same unlock, and frees it, with no
+/// read-modify-write on the node itself.
 ///
-/// Returns false, having done nothing, if a canceller of the parent took the
-/// node first; the caller then lets go of it as usual.
+/// Returns false, having done nothing, if a canceller of the parent or a
+/// firing deadline took the node first; the caller then lets go of it as
+/// usual, and that canceller cancels (and disarms) it.
 ///
 /// # Safety
-/// As above: the caller's reference is the only one, the node is live, out
-/// of its timers if timed, and no handle can make another reference (the
-/// caller is dropping the last).
+/// As above: the caller's reference is the only one, the node is live, and
+/// no handle can make another reference (the caller is dropping the last).
+/// A timed node has a parent.
 #[cfg(feature = "alloc")]
+#[inline(always)] // its one caller, `CancelSource::drop`, runs for every child
 pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     // SAFETY: the caller owns a reference.
     let node = unsafe { this.as_ref() };
     let Some(parent) = node.parent else {
-        // A root with no handles left: nothing else can reach it.
+        // A root with no handles left (never timed): nothing else can reach it.
         // SAFETY: the only reference, to a heap node.
         unsafe { free(this) };
         return true;
     };
     // SAFETY: a child holds a reference on its parent until it is freed.
     let p = unsafe { parent.as_ref() };
-    // Acquire: pairs with a canceller's store of NOTIFIED under the parent's
-    // lock. IDLE means never linked (a child of `never`).
+    if p.class() == class::NEVER {
+        // SAFETY: as the caller guarantees.
+        return unsafe { free_unobserved_under_never(this) };
+    }
+    // Acquire: pairs with a canceller's store of NOTIFIED under the parent's lock.
     if node.entry.status.load(Acquire) != LINKED {
         return false;
     }
     let guard = p.lock();
     if node.entry.status_locked() != LINKED {
+        return false;
+    }
+    // Still linked, so no canceller of the parent has taken it, and none can
+    // once it is unlinked below: only its timers can still reach it.
+    // SAFETY: unobserved, so armed and not cancelled, and reachable by no
+    // other canceller, as above.
+    if node.is_timed() && !unsafe { crate::deadline::take_out(this) } {
         return false;
     }
     // SAFETY: under the parent's lock and the entry is in its list.
@@ -112,6 +126,23 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
             unsafe { release(grandparent) };
         }
     }
+    true
+}
+
+/// `free_unobserved` for a child of `never`, which is linked nowhere (`never`
+/// cancels nothing, and is not counted): only its timers can still reach it.
+///
+/// # Safety
+/// As for `free_unobserved`.
+#[cfg(feature = "alloc")]
+#[cold]
+unsafe fn free_unobserved_under_never(this: NonNull<Node>) -> bool {
+    // SAFETY: unobserved, so armed and not cancelled if timed.
+    if unsafe { this.as_ref() }.is_timed() && !unsafe { crate::deadline::take_out(this) } {
+        return false;
+    }
+    // SAFETY: the only reference, to a heap node, out of its timers.
+    unsafe { free(this) };
     true
 }
 

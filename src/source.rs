@@ -107,22 +107,13 @@ impl Drop for CancelSource {
         }
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
-        // canceller that takes it concurrently takes a reference and finishes.
+        // canceller that takes it concurrently (its parent's, or its deadline
+        // firing) takes a reference and finishes.
         let observed = !node.is_unobserved();
-        if !observed {
-            // A deadline that fired before the disarm holds a reference (taken
-            // under its timers' lock, which the disarm took after): then the
-            // node is no longer unobserved, and the firing finishes the work.
-            let still_unobserved = !node.is_timed() || {
-                // SAFETY: a live timed node, with the provenance of its allocation.
-                unsafe { crate::deadline::disarm(this) };
-                node.is_unobserved()
-            };
-            // SAFETY: unobserved and disarmed; `&mut self` holds the only token.
-            if still_unobserved && unsafe { crate::release::free_unobserved(this) } {
-                // That reference was given back.
-                return;
-            }
+        // SAFETY: unobserved; `&mut self` holds the only token.
+        if !observed && unsafe { crate::release::free_unobserved(this) } {
+            // That reference was given back.
+            return;
         }
         // Unlinks the node and gives back its reference, also when a
         // callback's panic continues out of `cancel` below.

@@ -329,29 +329,60 @@ impl Timers {
     }
 
     /// Removes `entry` if it is inserted, and gives up its node's hold on
-    /// `timers`, freeing them if they are shared, their last `SharedTimers`
-    /// is gone and that was the last hold. `timers` must not be used after.
+    /// `timers`: the disarm of a node being cancelled (under its lock, so
+    /// once). `timers` must not be used after.
     ///
     /// # Safety
-    /// `entry` belongs to a timed node of `timers`, and this is that node's
-    /// one disarm; if the timers are shared, the entry was inserted (armed,
-    /// or found due), which is when the node took its hold.
+    /// `entry` belongs to a timed node of `timers` that holds them (inserted,
+    /// or found due, and not taken out by [`take_out`](Self::take_out)), and
+    /// this is that node's one disarm.
     pub(crate) unsafe fn release(timers: NonNull<Timers>, entry: NonNull<WheelEntry>) {
+        // SAFETY: by the caller's guarantee.
+        unsafe { Self::give_up(timers, entry, false) };
+    }
+
+    /// Removes `entry` if it is still inserted, giving up its node's hold on
+    /// `timers`, and returns true; returns false, touching nothing, if it was
+    /// popped (its deadline is firing, and that cancel will disarm it). For a
+    /// node that no canceller but its timers can reach. `timers` must not be
+    /// used after.
+    ///
+    /// # Safety
+    /// `entry` belongs to a timed node of `timers`, armed and not cancelled
+    /// (so it holds them), that no canceller but the timers can reach.
+    #[cfg(feature = "alloc")]
+    pub(crate) unsafe fn take_out(timers: NonNull<Timers>, entry: NonNull<WheelEntry>) -> bool {
+        // SAFETY: by the caller's guarantee.
+        unsafe { Self::give_up(timers, entry, true) }
+    }
+
+    /// `take_out` if `only_if_inserted`, else `release` (returning true).
+    ///
+    /// # Safety
+    /// As for those.
+    unsafe fn give_up(
+        timers: NonNull<Timers>,
+        entry: NonNull<WheelEntry>,
+        only_if_inserted: bool,
+    ) -> bool {
         // SAFETY: the node's hold keeps the timers alive until the unlock below.
         let t = unsafe { timers.as_ref() };
-        let free = t.with_state(|s| {
+        let (held, free) = t.with_state(|s| {
             // SAFETY: under the lock; the entry is in this wheel if inserted.
-            if unsafe { entry.as_ref() }.is_inserted() {
+            let inserted = unsafe { entry.as_ref() }.is_inserted();
+            if inserted {
                 // SAFETY: as above.
                 unsafe { s.wheel.remove(entry) };
+            } else if only_if_inserted {
+                return (false, false);
             }
             #[cfg(feature = "alloc")]
             {
                 s.holders -= usize::from(t.shared);
-                t.shared && s.holders == 0 && s.orphaned
+                (true, t.shared && s.holders == 0 && s.orphaned)
             }
             #[cfg(not(feature = "alloc"))]
-            false
+            (true, false)
         });
         #[cfg(feature = "alloc")]
         if free {
@@ -361,6 +392,7 @@ impl Timers {
         }
         #[cfg(not(feature = "alloc"))]
         let _ = free;
+        held
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cancel_token::{
-    CancelSource, DriverStopped, ManualDriver, Reason, SharedTimers, TimerDriver, Timers,
-    TimersHandle,
+    CancelSource, CancelToken, DriverStopped, ManualDriver, Reason, SharedTimers, StaticSource,
+    TimerDriver, Timers, TimersHandle,
 };
 
 const MIN: Duration = Duration::from_secs(60);
@@ -123,6 +123,32 @@ fn cancelling_or_dropping_a_source_frees_its_entry() {
     assert_eq!(driver.pending(), 0);
     driver.advance(MIN);
     assert_eq!(d.reason(), Some(Reason::Cancelled));
+}
+
+#[test]
+fn deadlines_under_never_and_static_parents_free_their_entries() {
+    static ROOT: StaticSource = StaticSource::new();
+    let driver = ManualDriver::new();
+    for parent in [CancelToken::never(), ROOT.token()] {
+        // Dropped unobserved: taken out at once.
+        let a = parent.child_with_timeout(&driver, MIN);
+        assert_eq!(driver.pending(), 1);
+        drop(a);
+        assert_eq!(driver.pending(), 0);
+        // Observed: cancelled, then taken out.
+        let b = parent.child_with_timeout(&driver, MIN);
+        let observer = b.token();
+        drop(b);
+        assert_eq!(driver.pending(), 0);
+        assert_eq!(observer.reason(), Some(Reason::Cancelled));
+        // Fired, then dropped.
+        let c = parent.child_with_timeout(&driver, MIN);
+        driver.advance(MIN);
+        assert_eq!(c.reason(), Some(Reason::DeadlineExceeded));
+        drop(c);
+        assert_eq!(driver.pending(), 0);
+    }
+    assert!(!ROOT.is_cancelled());
 }
 
 #[test]
@@ -288,7 +314,7 @@ fn a_stopped_driver_expires_every_later_deadline_too() {
 
 #[test]
 fn tick_driver_with_pinned_deadlines() {
-    use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+    use cancel_token::{PinnedDeadline, TickDriver};
     use std::pin::pin;
     static ROOT: StaticSource = StaticSource::new();
     static TICKS: TickDriver = TickDriver::new();

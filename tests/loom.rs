@@ -7,7 +7,7 @@ use std::pin::pin;
 use std::task::Context;
 use std::time::Duration;
 
-use cancel_token::{CancelSource, ManualDriver, Reason};
+use cancel_token::{CancelSource, CancelToken, ManualDriver, Reason};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
@@ -415,7 +415,8 @@ fn cancel_vs_unobserved_child_drop() {
 }
 
 /// A deadline source with no token left is dropped (its deadline taken out
-/// without marking the node) while the deadline fires.
+/// under its parent's lock, unless it is being popped) while the deadline
+/// fires.
 #[test]
 fn deadline_fire_vs_unobserved_drop() {
     model(|| {
@@ -424,6 +425,21 @@ fn deadline_fire_vs_unobserved_drop() {
         let job = root
             .token()
             .child_with_timeout(&driver, Duration::from_micros(1));
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+        drop(job);
+        t.join().unwrap();
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
+/// A deadline child of `never` (linked nowhere, so taken out of its timers
+/// without a parent's lock) is dropped unobserved while its deadline fires.
+#[test]
+fn deadline_fire_vs_unobserved_drop_under_never() {
+    model(|| {
+        let driver = ManualDriver::new();
+        let job = CancelToken::never().child_with_timeout(&driver, Duration::from_micros(1));
         let d = driver.clone();
         let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
         drop(job);
@@ -451,8 +467,10 @@ fn driver_drop_vs_deadline_drop() {
 }
 
 /// The last deadline on a dropped driver's timers is dropped unobserved while
-/// its parent's cancel reaches it: both disarm it, only the first gives up
-/// its hold (and frees the timers); the other must not touch them.
+/// its parent's cancel reaches it: of the drop (which takes the deadline out
+/// only while the node is still in its parent's list) and the cancel, only
+/// one gives up its hold (and frees the timers); the other must not touch
+/// them.
 #[test]
 fn parent_cancel_vs_unobserved_deadline_drop_on_orphaned_timers() {
     model(|| {
