@@ -420,16 +420,8 @@ fn cancel_vs_unobserved_child_drop() {
 #[test]
 fn deadline_fire_vs_unobserved_drop() {
     model(|| {
-        let driver = ManualDriver::new();
         let root = CancelSource::new();
-        let job = root
-            .token()
-            .child_with_timeout(&driver, Duration::from_micros(1));
-        let d = driver.clone();
-        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
-        drop(job);
-        t.join().unwrap();
-        assert_eq!(driver.pending(), 0);
+        fire_vs_unobserved_drop(&root.token());
     });
 }
 
@@ -437,15 +429,18 @@ fn deadline_fire_vs_unobserved_drop() {
 /// without a parent's lock) is dropped unobserved while its deadline fires.
 #[test]
 fn deadline_fire_vs_unobserved_drop_under_never() {
-    model(|| {
-        let driver = ManualDriver::new();
-        let job = CancelToken::never().child_with_timeout(&driver, Duration::from_micros(1));
-        let d = driver.clone();
-        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
-        drop(job);
-        t.join().unwrap();
-        assert_eq!(driver.pending(), 0);
-    });
+    model(|| fire_vs_unobserved_drop(&CancelToken::never()));
+}
+
+/// Drops a deadline child of `parent`, unobserved, while its deadline fires.
+fn fire_vs_unobserved_drop(parent: &CancelToken) {
+    let driver = ManualDriver::new();
+    let job = parent.child_with_timeout(&driver, Duration::from_micros(1));
+    let d = driver.clone();
+    let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+    drop(job);
+    t.join().unwrap();
+    assert_eq!(driver.pending(), 0);
 }
 
 /// A driver dropped while the last deadline on it is dropped: its timers
