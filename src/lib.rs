@@ -150,6 +150,29 @@ pub mod __private {
     /// Size of a heap node with a deadline (a timer-wheel entry), for benches.
     pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::TimedNode>();
 
+    /// Size of a heap node below a deadline that has none of its own.
+    #[cfg(feature = "alloc")]
+    pub const SCOPED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::ScopedNode>();
+
+    #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+    std::thread_local! {
+        static DEADLINE_STEPS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    /// Counts one step of the search for a token's effective deadline.
+    #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+    pub(crate) fn count_deadline_step() {
+        DEADLINE_STEPS.with(|n| n.set(n.get() + 1));
+    }
+
+    /// Steps taken on this thread so far by searches for a token's effective
+    /// deadline (debug builds with `std`), for tests that the search takes the
+    /// same number of steps at any depth.
+    #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+    pub fn deadline_steps() -> usize {
+        DEADLINE_STEPS.with(core::cell::Cell::get)
+    }
+
     /// Shared timers freed so far on this thread (under loom, which runs a
     /// model's threads on one, timers are marked freed rather than freed).
     #[cfg(cancel_token_loom)]

@@ -55,6 +55,12 @@ pub(crate) mod class {
     /// Flag: the node is the head of a `linked::LinkedNode` (a linked source).
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     pub(crate) const LINKED: u8 = 0x20;
+    /// Flag: the node is the head of a `deadline::ScopedNode`: a heap child
+    /// without a deadline of its own below one that has one, which it names.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    pub(crate) const SCOPED: u8 = 0x40;
+    /// The flags above: the bits of `entry.class` that are not the ownership.
+    pub(crate) const SHAPE: u8 = TIMED | LINKED | SCOPED;
 }
 
 /// A readable view of a state word, for `Debug`.
@@ -138,7 +144,7 @@ impl Node {
 
     /// How the node's memory is owned (`class::*`).
     pub(crate) fn class(&self) -> u8 {
-        self.entry.class & !(class::TIMED | class::LINKED)
+        self.entry.class & !class::SHAPE
     }
 
     /// Whether the node is the head of a `deadline::TimedNode`.
@@ -150,6 +156,12 @@ impl Node {
     #[cfg(feature = "alloc")]
     pub(crate) fn is_linked(&self) -> bool {
         self.entry.class & class::LINKED != 0
+    }
+
+    /// Whether the node is the head of a `deadline::ScopedNode`.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn is_scoped(&self) -> bool {
+        self.entry.class & class::SCOPED != 0
     }
 
     /// One Acquire load: pairs with the Release that publishes `CANCELLED`, so a

@@ -190,6 +190,8 @@ impl<'a> PinnedDeadline<'a> {
         // SAFETY: the handle lives in the node, which `'a` keeps within the
         // driver's lifetime; it is never cloned out.
         let timers = unsafe { TimersHandle::borrowed(driver.timers()) };
+        // A timed node's own deadline is its effective one.
+        let at = crate::deadline::capped(NonNull::from(parent.node), at, timers);
         let mut timed = TimedNode::new(class::PINNED, 0, at, timers);
         timed.node.parent = Some(NonNull::from(parent.node));
         PinnedDeadline {

@@ -167,6 +167,11 @@ unsafe fn free(node: NonNull<Node>) {
         unsafe { crate::linked::free(node) };
         return;
     }
+    if n.is_scoped() {
+        // SAFETY: scoped nodes are boxed `ScopedNode`s (node first, `repr(C)`).
+        unsafe { crate::deadline::free_scoped(node) };
+        return;
+    }
     // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
     drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
 }
@@ -181,6 +186,11 @@ impl Node {
     /// A heap node with one reference, child of `parent` (which gains a reference)
     /// and linked into it.
     pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
+        if let Some(holder) = parent.and_then(crate::deadline::holder) {
+            // Below a deadline: a node that names it.
+            // SAFETY: `holder` returned a parent.
+            return crate::deadline::new_scoped(unsafe { parent.unwrap_unchecked() }, holder);
+        }
         let mut make = || {
             let mut node = Node::new(class::HEAP, 1);
             node.parent = parent;

@@ -39,6 +39,16 @@ use crate::{CancelToken, Cause, Reason};
 /// root.cancel();
 /// assert_eq!(task.token().reason(), Some(Reason::Cancelled));
 /// ```
+///
+/// A source that is not kept is dropped at once, and cancels its token there:
+/// every function that returns one is `#[must_use]`.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let root = cancel_token::CancelSource::new();
+/// root.token().child(); // error: the child would be cancelled as it is made
+/// ```
+#[must_use = "dropping a `CancelSource` cancels its token: keep the source for as long as the work runs"]
 pub struct CancelSource {
     /// Dropped by hand in `drop`, which sometimes gives its reference back
     /// itself.

@@ -57,7 +57,7 @@ impl Guard<'_> {
     /// Keeps `child`'s memory as this node's spare if this is a live heap
     /// node without one, returning the state bits the caller then adds in
     /// the unlock (0 if not kept). A child that keeps a spare itself is not
-    /// kept (its own would leak).
+    /// kept (its own would leak), nor a scoped one.
     ///
     /// # Safety
     /// `child` is a heap node, out of its timers if timed, that no one else
@@ -65,10 +65,11 @@ impl Guard<'_> {
     #[cfg(feature = "alloc")]
     pub(crate) unsafe fn keep_spare(&self, child: NonNull<Node>) -> usize {
         // SAFETY: by the caller's guarantee, the child is ours alone.
-        let child_state = unsafe { child.as_ref() }.state.load(Relaxed);
+        let c = unsafe { child.as_ref() };
         let keep = self.node.class() == class::HEAP
             && self.state() & (SPARE | crate::node::CANCELLED) == 0
-            && child_state & SPARE == 0;
+            && c.state.load(Relaxed) & SPARE == 0
+            && !c.is_scoped();
         if !keep {
             return 0;
         }

@@ -51,7 +51,7 @@ use crate::Reason;
 ///   runs the cancellation (wakers, callbacks) of every due token.
 pub trait TimerDriver {
     /// The driver's notion of a point in time.
-    type Instant: Copy;
+    type Instant: Copy + Ord;
 
     /// The current time.
     fn now(&self) -> Self::Instant;
@@ -301,6 +301,18 @@ impl Timers {
                 Ok(None)
             }
         })
+    }
+
+    /// For a deadline due as it is made: takes the node's hold on these
+    /// timers, as [`insert`](Self::insert) does, without inserting it, and
+    /// returns `Err` (already due), so the node is cancelled at once and its
+    /// disarm gives the hold back.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn hold_due(&self) -> Result<Option<u64>, ()> {
+        if self.shared {
+            self.with_state(|s| s.holders += 1);
+        }
+        Err(())
     }
 
     /// Sets the function called with the tick of a deadline armed earlier than

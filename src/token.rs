@@ -171,7 +171,29 @@ impl CancelToken {
     /// is (with its reason and cause), or by its own source, which does not
     /// affect this token. A child of a cancelled token is born cancelled.
     ///
-    /// One allocation of 64 bytes on 64-bit targets.
+    /// One allocation of 64 bytes on 64-bit targets (72 below a deadline,
+    /// where the child names the ancestor whose deadline it inherits; the
+    /// common allocators serve both from one size class).
+    ///
+    /// **Keep the source.** This is tokio-util's `child_token`, but the right
+    /// to cancel stays in the returned source, and dropping it cancels the
+    /// child: `token.child().token()` drops the source at the end of the
+    /// statement and gives a token that is already cancelled. Bind the source
+    /// to a variable that lives as long as the work, and hand out its
+    /// [`token`](crate::CancelSource::token)s.
+    ///
+    /// ```
+    /// # let root = cancel_token::CancelSource::new();
+    /// # let parent = root.token();
+    /// let request = parent.child();      // keep this for as long as the work runs
+    /// let token = request.token();       // give this to the work
+    /// assert!(!token.is_cancelled());
+    /// drop(request);                     // Go's `defer cancel()`
+    /// assert!(token.is_cancelled());
+    ///
+    /// let gone = parent.child().token(); // the source is dropped right here
+    /// assert!(gone.is_cancelled());
+    /// ```
     ///
     /// ```
     /// let root = cancel_token::CancelSource::new();
@@ -182,6 +204,7 @@ impl CancelToken {
     /// root.cancel();
     /// assert!(child.is_cancelled());
     /// ```
+    #[doc(alias = "child_token")]
     pub fn child(&self) -> crate::CancelSource {
         crate::CancelSource::from_node(Node::new_heap(Some(self.node)))
     }
@@ -218,7 +241,8 @@ impl CancelToken {
     /// `driver`'s clock reaches `at` (Go's `context.WithDeadline`).
     ///
     /// Dropping or cancelling the returned source takes the deadline out of the
-    /// driver at once. A deadline already past cancels at once; an instant too
+    /// driver at once. A deadline at or before the driver's `now` cancels the
+    /// child before this returns, on every driver; an instant too
     /// far to count in ticks never fires. If this token already expires no later
     /// on the same driver, no timer is armed. If the driver has stopped, the
     /// child is cancelled at once with `DeadlineExceeded`.
@@ -240,16 +264,18 @@ impl CancelToken {
         driver: &D,
         at: D::Instant,
     ) -> crate::CancelSource {
-        self.child_at_tick(driver, driver.ticks_at(at))
+        let due = at <= driver.now();
+        self.child_at_tick(driver, driver.ticks_at(at), due)
     }
 
     /// A child cancelled with [`Reason::DeadlineExceeded`] once `after` has
     /// passed on `driver` (Go's `context.WithTimeout`); see
-    /// [`child_with_deadline`](Self::child_with_deadline).
+    /// [`child_with_deadline`](Self::child_with_deadline). With
+    /// `Duration::ZERO` the child is cancelled before this returns.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use cancel_token::{CancelSource, ManualDriver};
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
     ///
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
@@ -259,6 +285,9 @@ impl CancelToken {
     ///     // ... the work ends early: dropping the source frees the timer.
     /// }
     /// assert_eq!(driver.pending(), 0);
+    ///
+    /// let spent = root.token().child_with_timeout(&driver, Duration::ZERO);
+    /// assert_eq!(spent.reason(), Some(Reason::DeadlineExceeded));
     /// ```
     pub fn child_with_timeout<D: crate::TimerDriver>(
         &self,
@@ -266,20 +295,28 @@ impl CancelToken {
         after: core::time::Duration,
     ) -> crate::CancelSource {
         let now = driver.ticks_at(driver.now());
-        self.child_at_tick(driver, now.saturating_add(driver.duration_ticks(after)))
+        let at = now.saturating_add(driver.duration_ticks(after));
+        self.child_at_tick(driver, at, after.is_zero())
     }
 
-    fn child_at_tick<D: crate::TimerDriver>(&self, driver: &D, at: u64) -> crate::CancelSource {
-        if at == u64::MAX {
+    /// A child expiring at tick `at`, or at once if `due`.
+    fn child_at_tick<D: crate::TimerDriver>(
+        &self,
+        driver: &D,
+        at: u64,
+        due: bool,
+    ) -> crate::CancelSource {
+        if at == u64::MAX && !due {
             return self.child();
         }
         let timers = driver.timers();
-        let covered = crate::deadline::effective(self.node)
-            .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
+        let covered = !due
+            && crate::deadline::effective(self.node)
+                .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
         if covered {
             return self.child();
         }
-        let node = crate::deadline::new_heap(self.node, at, timers, |t| driver.wake_at(t));
+        let node = crate::deadline::new_heap(self.node, at, timers, due, |t| driver.wake_at(t));
         crate::CancelSource::from_node(node)
     }
 }
@@ -394,6 +431,11 @@ impl<'a> TokenRef<'a> {
     /// See [`CancelToken::cancelled`].
     pub fn cancelled(self) -> Cancelled<'a> {
         Cancelled::new(self.node)
+    }
+
+    /// See [`CancelToken::deadline`].
+    pub fn deadline(self) -> Option<crate::Deadline> {
+        crate::deadline::effective(NonNull::from(self.node))
     }
 }
 

@@ -244,3 +244,19 @@ fn auto_traits_and_debug() {
     assert!(format!("{driver:?}").starts_with("AsyncIoDriver"));
     assert!(format!("{run:?}").starts_with("AsyncIoRun"));
 }
+
+#[test]
+fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
+    let driver = spawned();
+    let root = CancelSource::new();
+    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    let now = std::time::Instant::now();
+    let now = root.token().child_with_deadline(&driver, now);
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    let past = std::time::Instant::now() - Duration::from_secs(1);
+    let past = root.token().child_with_deadline(&driver, past);
+    assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+}

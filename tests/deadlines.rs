@@ -356,3 +356,174 @@ fn concurrent_advances_add_up() {
         Duration::from_micros(2 * per_thread)
     );
 }
+
+#[test]
+fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
+    let driver = ManualDriver::new();
+    driver.advance(Duration::from_secs(5));
+    let root = CancelSource::new();
+    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    let now = root
+        .token()
+        .child_with_deadline(&driver, Duration::from_secs(5));
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    let past = root
+        .token()
+        .child_with_deadline(&driver, Duration::from_secs(1));
+    assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(
+        past.token().deadline().unwrap().instant(&driver),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+    // A deadline still ahead is armed as before.
+    let ahead = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_nanos(1));
+    assert!(!ahead.is_cancelled());
+    assert_eq!(driver.pending(), 1);
+}
+
+#[test]
+fn a_pinned_deadline_due_at_once_on_a_tick_driver() {
+    static TICKS: cancel_token::TickDriver = cancel_token::TickDriver::new();
+    static ROOT: StaticSource = StaticSource::new();
+    TICKS.advance(7);
+    let job = core::pin::pin!(cancel_token::PinnedDeadline::with_timeout(
+        ROOT.token_ref(),
+        &TICKS,
+        Duration::ZERO
+    ));
+    assert_eq!(
+        job.as_ref().token().reason(),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert_eq!(TICKS.pending(), 0);
+}
+
+/// A chain `n` deep in which every child asks for the same timeout: all but
+/// the first are covered by it, so they are children without a deadline of
+/// their own below one.
+fn timeout_chain(driver: &ManualDriver, root: &CancelSource, n: usize) -> Vec<CancelSource> {
+    let mut chain: Vec<CancelSource> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let parent = chain.last().map_or_else(|| root.token(), |s| s.token());
+        chain.push(parent.child_with_timeout(driver, MIN));
+    }
+    chain
+}
+
+/// Finding a token's deadline takes the same number of steps at any depth:
+/// making a chain of timeouts is linear, and `deadline()` at its leaf as
+/// cheap as at its top.
+#[cfg(debug_assertions)]
+#[test]
+fn deadline_search_takes_the_same_steps_at_any_depth() {
+    use cancel_token::__private::deadline_steps;
+    let (short, long) = if cfg!(miri) {
+        (10, 100)
+    } else {
+        (1_000, 50_000)
+    };
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let steps = |f: &mut dyn FnMut()| {
+        let before = deadline_steps();
+        f();
+        deadline_steps() - before
+    };
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let build_short = steps(&mut || a = timeout_chain(&driver, &root, short));
+    let build_long = steps(&mut || b = timeout_chain(&driver, &root, long));
+    assert!(build_short <= 2 * short, "{build_short} steps for {short}");
+    assert!(build_long <= 2 * long, "{build_long} steps for {long}");
+    assert_eq!(driver.pending(), 2, "one timer per chain");
+
+    let leaf = b.last().unwrap().token();
+    let top = b.first().unwrap().token();
+    let at_leaf = steps(&mut || assert!(leaf.deadline().is_some()));
+    let at_top = steps(&mut || assert!(top.deadline().is_some()));
+    assert_eq!(at_leaf, at_top);
+    assert_eq!(leaf.deadline(), top.deadline());
+
+    // A chain with no deadline at all: also one step at the leaf.
+    let mut plain = vec![root.token().child()];
+    for _ in 1..long {
+        let next = plain.last().unwrap().token().child();
+        plain.push(next);
+    }
+    let leaf = plain.last().unwrap().token();
+    assert_eq!(steps(&mut || assert!(leaf.deadline().is_none())), 1);
+    let made = steps(&mut || drop(leaf.child_with_timeout(&driver, MIN)));
+    assert_eq!(made, 1);
+
+    // The chains are dropped leaf first and root first.
+    drop(a);
+    while b.pop().is_some() {}
+    drop(plain);
+    assert_eq!(driver.pending(), 0);
+}
+
+/// Children below a deadline report it, expire with it, and go back to the
+/// allocator when dropped (they are never kept as a parent's spare).
+#[test]
+fn children_below_a_deadline_inherit_it() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let request = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(10));
+    let step = request.token().child();
+    let sub = step.token().child();
+    let later = sub.token().child_with_timeout(&driver, MIN);
+    let earlier = sub
+        .token()
+        .child_with_timeout(&driver, Duration::from_secs(1));
+    let ten = request.token().deadline();
+    assert_eq!(ten.unwrap().instant(&driver), Some(Duration::from_secs(10)));
+    assert_eq!(sub.token().deadline(), ten);
+    assert_eq!(
+        later.token().deadline(),
+        ten,
+        "covered: no timer of its own"
+    );
+    assert_eq!(driver.pending(), 2);
+    let one = earlier.token().child().token().deadline();
+    assert_eq!(one.unwrap().instant(&driver), Some(Duration::from_secs(1)));
+    // Dropped unobserved and made again, again and again.
+    for _ in 0..3 {
+        let again = step.token().child();
+        assert_eq!(again.token().deadline(), ten);
+    }
+    driver.advance(Duration::from_secs(10));
+    assert_eq!(sub.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!root.is_cancelled());
+}
+
+/// A pinned deadline below an earlier one takes the earlier one, so that a
+/// token's deadline is found in one step.
+#[test]
+fn a_pinned_deadline_below_an_earlier_one_reports_the_earlier() {
+    static TICKS: cancel_token::TickDriver = cancel_token::TickDriver::new();
+    static ROOT: StaticSource = StaticSource::new();
+    let outer = core::pin::pin!(cancel_token::PinnedDeadline::new(
+        ROOT.token_ref(),
+        &TICKS,
+        5
+    ));
+    let outer = outer.as_ref();
+    let inner = core::pin::pin!(cancel_token::PinnedDeadline::new(outer.token(), &TICKS, 9));
+    let inner = inner.as_ref();
+    assert_eq!(inner.token().deadline().map(|d| d.ticks()), Some(5));
+    let sooner = core::pin::pin!(cancel_token::PinnedDeadline::new(outer.token(), &TICKS, 2));
+    assert_eq!(
+        sooner.as_ref().token().deadline().map(|d| d.ticks()),
+        Some(2)
+    );
+    TICKS.advance(5);
+    assert_eq!(inner.token().reason(), Some(Reason::DeadlineExceeded));
+}

@@ -157,3 +157,16 @@ fn a_static_driver_and_its_auto_traits() {
     assert_eq!(D.pending(), 0);
     assert!(format!("{D:?}").starts_with("EmbassyDriver"));
 }
+
+#[test]
+fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
+    static D: EmbassyDriver = EmbassyDriver::new();
+    let driver: &'static EmbassyDriver = &D;
+    let root = CancelSource::new();
+    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    let now = root.token().child_with_deadline(&driver, driver.now());
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+}

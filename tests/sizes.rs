@@ -21,3 +21,15 @@ fn a_source_is_one_pointer() {
     assert_eq!(size_of::<cancel_token::CancelSource>(), 8);
     assert_eq!(size_of::<Option<cancel_token::CancelSource>>(), 8);
 }
+
+/// A child below a deadline names the node whose deadline it inherits: one
+/// pointer more than a plain node, in the same allocator size class (glibc
+/// and jemalloc serve 64 and 72 bytes from their 80-byte class).
+#[cfg(all(target_pointer_width = "64", feature = "alloc"))]
+#[test]
+fn a_child_below_a_deadline_is_one_pointer_larger() {
+    let plain = cancel_token::__private::NODE_SIZE;
+    let scoped = cancel_token::__private::SCOPED_NODE_SIZE;
+    assert_eq!(scoped, plain + 8);
+    const { assert!(cancel_token::__private::TIMED_NODE_SIZE <= 120) };
+}

@@ -220,3 +220,18 @@ fn the_global_driver_is_one_driver_that_frees_and_fires() {
     assert_eq!(here.pending(), 0);
     assert!(!root.is_cancelled());
 }
+
+#[test]
+fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    let now = root.token().child_with_deadline(&driver, Instant::now());
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    let past = Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
+    let past = root.token().child_with_deadline(&driver, past);
+    assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+}

@@ -284,3 +284,30 @@ fn the_driver_is_send_sync_and_clone() {
     fn check<T: Send + Sync + Clone + 'static>() {}
     check::<TokioDriver>();
 }
+
+#[tokio::test]
+async fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    let now = tokio::time::Instant::now();
+    let now = root.token().child_with_deadline(&driver, now);
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    let past = tokio::time::Instant::now() - Duration::from_secs(1);
+    let past = root.token().child_with_deadline(&driver, past);
+    assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+    assert!(!root.is_cancelled());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_timeout_is_due_at_once_on_the_multi_thread_runtime() {
+    let driver = TokioDriver::new();
+    let root = CancelSource::new();
+    for _ in 0..100 {
+        let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+        assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    }
+    assert_eq!(driver.pending(), 0);
+}
