@@ -242,6 +242,51 @@ fn arm_disarm_with_pending(group: &mut Group, name: &str, n: usize) {
     assert_eq!(driver.pending(), 0);
 }
 
+/// Depths of the chains in the depth benchmarks.
+const DEPTHS: [(&str, usize); 2] = [("depth_1", 1), ("depth_100k", 100_000)];
+
+/// A chain `depth` deep below a one-hour deadline on `driver`: the deadline's
+/// source first, then `depth - 1` children without one of their own.
+fn chain(driver: &ManualDriver, root: &CancelSource, depth: usize) -> Vec<CancelSource> {
+    let mut chain = vec![root
+        .token()
+        .child_with_timeout(driver, Duration::from_secs(3600))];
+    for _ in 1..depth {
+        let next = chain.last().unwrap().token().child();
+        chain.push(next);
+    }
+    chain
+}
+
+/// `deadline()` at the leaf of a chain, and a timeout made and dropped there,
+/// at depth 1 and 100k.
+fn at_depth(criterion: &mut Criterion) {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let mut group = criterion.benchmark_group("deadline_query");
+    for (name, depth) in DEPTHS {
+        let chain = chain(&driver, &root, depth);
+        let leaf = chain.last().unwrap().token();
+        group.bench_function(name, |b| b.iter(|| black_box(&leaf).deadline()));
+        drop((leaf, chain));
+    }
+    group.finish();
+    let mut group = criterion.benchmark_group("timeout_at_depth");
+    for (name, depth) in DEPTHS {
+        let chain = chain(&driver, &root, depth);
+        let leaf = chain.last().unwrap().token();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                drop(black_box(
+                    leaf.child_with_timeout(&driver, black_box(TIMEOUT)),
+                ))
+            })
+        });
+        drop((leaf, chain));
+    }
+    group.finish();
+}
+
 /// Heap bytes per armed deadline, counted by the global allocator while
 /// arming `n` on a `ManualDriver` (the handles' vector is reserved first).
 fn bytes_per_deadline(n: usize) -> f64 {
@@ -287,6 +332,7 @@ fn main() {
         arm_disarm_with_pending(&mut group, name, n);
     }
     group.finish();
+    at_depth(&mut criterion);
     criterion.final_summary();
 
     let bytes = bytes_per_deadline(100_000);
@@ -345,6 +391,18 @@ fn print_table(started: SystemTime, bytes: f64) {
         pending[0],
         Some(1.5),
     );
+    for (group, what) in [
+        ("deadline_query", "deadline() at the leaf"),
+        ("timeout_at_depth", "timeout create+drop at the leaf"),
+    ] {
+        row(
+            &format!("{what}, chain 100k deep (ManualDriver)"),
+            mean(group, DEPTHS[1].0),
+            "1 deep",
+            mean(group, DEPTHS[0].0),
+            None,
+        );
+    }
     println!(
         "\nof each timeout above, {} ns is the clock read (tokio::time::Instant::now)",
         show(clock)
