@@ -72,6 +72,7 @@ mod cancel;
 mod cancelled;
 mod deadline;
 mod entry;
+pub mod grpc_timeout;
 mod lock;
 mod node;
 mod panic;
