@@ -67,7 +67,9 @@ impl CancelSource {
         CancelSource::from_node(Node::new_heap(None))
     }
 
-    /// A token observing this source.
+    /// A token observing this source. It is cancelled when the source is
+    /// dropped, so `CancelSource::new().token()` is a token already cancelled:
+    /// keep the source.
     pub fn token(&self) -> CancelToken {
         CancelToken::clone(&self.token)
     }
@@ -88,16 +90,30 @@ impl CancelSource {
     pub fn cancel_with(&self, cause: Cause) {
         Node::cancel(self.token.raw(), Reason::Cancelled, Some(cause));
     }
+}
 
-    /// Whether the token is cancelled; one Acquire load.
+/// A source derefs to its token, so every observing method works on the
+/// source itself: `request.cancelled().await`, `request.child()`,
+/// `request.deadline()`. (`request.clone()` is therefore a [`CancelToken`]:
+/// a source is not `Clone`, one owner decides.)
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// use cancel_token::{CancelSource, Reason};
+///
+/// let server = CancelSource::new();
+/// let request = server.child();
+/// let step = request.child();
+/// server.cancel();
+/// assert_eq!(step.cancelled().await, Reason::Cancelled);
+/// # });
+/// ```
+impl core::ops::Deref for CancelSource {
+    type Target = CancelToken;
+
     #[inline]
-    pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    /// Why the token was cancelled, or `None` while it is live.
-    pub fn reason(&self) -> Option<Reason> {
-        self.token.reason()
+    fn deref(&self) -> &CancelToken {
+        &self.token
     }
 }
 
