@@ -87,6 +87,7 @@ mod sync;
 mod tick_driver;
 mod timers;
 mod token;
+mod until_cancelled;
 mod waiter;
 mod wheel;
 
@@ -123,6 +124,7 @@ pub use tick_driver::TickDriver;
 pub use timers::SharedTimers;
 pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 pub use token::{CancelToken, TokenRef};
+pub use until_cancelled::{CancelFutureExt, RunUntilCancelled, RunUntilCancelledOwned};
 
 #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]

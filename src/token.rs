@@ -2,9 +2,7 @@
 
 use core::fmt;
 use core::future::Future;
-use core::pin::pin;
 use core::ptr::NonNull;
-use core::task::Poll;
 
 use crate::node::{self, Node};
 use crate::{Cancelled, CancelledOwned, Cause, Reason};
@@ -139,8 +137,10 @@ impl CancelToken {
         CancelledOwned::new(self)
     }
 
-    /// Runs `fut` until it completes or the token is cancelled, whichever is first
-    /// (cancellation wins a tie). `Reason` is an error type, so `?` works.
+    /// Runs `work` until it completes or the token is cancelled, whichever is
+    /// first: `Ok(output)` or `Err(reason)`. Cancellation wins a tie, and the
+    /// work is not polled once the token is cancelled. `Reason` is an error
+    /// type, so `?` works. See [`RunUntilCancelled`](crate::RunUntilCancelled).
     ///
     /// ```
     /// # futures_executor::block_on(async {
@@ -152,16 +152,21 @@ impl CancelToken {
     /// assert_eq!(token.run_until_cancelled(never).await, Err(cancel_token::Reason::Cancelled));
     /// # });
     /// ```
-    pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Result<F::Output, Reason> {
-        let mut fut = pin!(fut);
-        let mut cancelled = pin!(self.cancelled());
-        core::future::poll_fn(|cx| {
-            if let Poll::Ready(reason) = cancelled.as_mut().poll(cx) {
-                return Poll::Ready(Err(reason));
-            }
-            fut.as_mut().poll(cx).map(Ok)
-        })
-        .await
+    pub fn run_until_cancelled<F: Future>(&self, work: F) -> crate::RunUntilCancelled<'_, F> {
+        crate::RunUntilCancelled::new(self.cancelled(), work)
+    }
+
+    /// Like [`run_until_cancelled`](Self::run_until_cancelled), but owning the
+    /// token, so the future is `'static` (and `Send`) when `work` is: for
+    /// spawning. See [`RunUntilCancelledOwned`](crate::RunUntilCancelledOwned).
+    ///
+    /// ```
+    /// let source = cancel_token::CancelSource::new();
+    /// let work = source.token().run_until_cancelled_owned(async { 7 });
+    /// assert_eq!(std::thread::spawn(|| futures_executor::block_on(work)).join().unwrap(), Ok(7));
+    /// ```
+    pub fn run_until_cancelled_owned<F: Future>(self, work: F) -> crate::RunUntilCancelledOwned<F> {
+        crate::RunUntilCancelledOwned::new(self.cancelled_owned(), work)
     }
 }
 
@@ -360,7 +365,7 @@ impl CancelToken {
         if let Some(reason) = self.reason() {
             return Some(reason);
         }
-        let mut fut = pin!(self.cancelled());
+        let mut fut = core::pin::pin!(self.cancelled());
         crate::blocking::park_on(|cx| fut.as_mut().poll(cx), deadline)
     }
 }
@@ -431,6 +436,11 @@ impl<'a> TokenRef<'a> {
     /// See [`CancelToken::cancelled`].
     pub fn cancelled(self) -> Cancelled<'a> {
         Cancelled::new(self.node)
+    }
+
+    /// See [`CancelToken::run_until_cancelled`].
+    pub fn run_until_cancelled<F: Future>(self, work: F) -> crate::RunUntilCancelled<'a, F> {
+        crate::RunUntilCancelled::new(self.cancelled(), work)
     }
 
     /// See [`CancelToken::deadline`].

@@ -1,0 +1,173 @@
+//! Futures that run a piece of work until it completes or a token is
+//! cancelled: `run_until_cancelled`, its owned form, and the `CancelFutureExt`
+//! combinator that makes either from any future.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::{Cancelled, CancelledOwned, Reason};
+
+/// Runs a future until it completes or its token is cancelled, whichever is
+/// first: `Ok(output)`, or `Err(reason)`. Made by
+/// [`CancelToken::run_until_cancelled`](crate::CancelToken::run_until_cancelled)
+/// and [`CancelFutureExt::until_cancelled`].
+///
+/// Each poll looks at the token first, so cancellation wins a tie, and once
+/// the token is cancelled the work is not polled again (not even by the poll
+/// that sees the cancellation). Nothing is allocated: the token's waiter lives
+/// inside this future. It is `Send` when the work is.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the work where it stands, as dropping the work itself
+/// would: it is as cancel safe as the work is. The token is not touched.
+///
+/// # Examples
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// use cancel_token::{CancelSource, Reason, RunUntilCancelled};
+///
+/// let request = CancelSource::new();
+/// let work: RunUntilCancelled<'_, _> = request.run_until_cancelled(async { 7 });
+/// assert_eq!(work.await, Ok(7));
+/// request.cancel();
+/// let never = core::future::pending::<()>();
+/// assert_eq!(request.run_until_cancelled(never).await, Err(Reason::Cancelled));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct RunUntilCancelled<'a, F> {
+    cancelled: Cancelled<'a>,
+    work: F,
+}
+
+/// [`RunUntilCancelled`] owning its token: `'static` when the work is, and
+/// `Send` when the work is, for spawning (tokio-util's
+/// `run_until_cancelled_owned`). Made by
+/// [`CancelToken::run_until_cancelled_owned`](crate::CancelToken::run_until_cancelled_owned)
+/// and [`CancelFutureExt::until_cancelled_owned`].
+///
+/// Cancel safety and the order of polls are as for [`RunUntilCancelled`].
+///
+/// ```
+/// use cancel_token::{CancelSource, CancelFutureExt, Reason};
+///
+/// let request = CancelSource::new();
+/// let work = core::future::pending::<()>().until_cancelled_owned(request.token());
+/// let worker = std::thread::spawn(move || futures_executor::block_on(work));
+/// request.cancel();
+/// assert_eq!(worker.join().unwrap(), Err(Reason::Cancelled));
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct RunUntilCancelledOwned<F> {
+    cancelled: CancelledOwned,
+    work: F,
+}
+
+impl<'a, F> RunUntilCancelled<'a, F> {
+    pub(crate) fn new(cancelled: Cancelled<'a>, work: F) -> Self {
+        RunUntilCancelled { cancelled, work }
+    }
+}
+
+impl<F> RunUntilCancelledOwned<F> {
+    pub(crate) fn new(cancelled: CancelledOwned, work: F) -> Self {
+        RunUntilCancelledOwned { cancelled, work }
+    }
+}
+
+/// Polls the token's future, then, unless it is done, the work.
+fn poll_both<C, F>(
+    cancelled: Pin<&mut C>,
+    work: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, Reason>>
+where
+    C: Future<Output = Reason>,
+    F: Future,
+{
+    if let Poll::Ready(reason) = cancelled.poll(cx) {
+        return Poll::Ready(Err(reason));
+    }
+    work.poll(cx).map(Ok)
+}
+
+impl<F: Future> Future for RunUntilCancelled<'_, F> {
+    type Output = Result<F::Output, Reason>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: both fields are pinned structurally: neither is moved out
+        // of the pinned future, it has no `Drop` of its own, and it is never
+        // `Unpin` unless both fields are (`Cancelled` never is).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
+        // SAFETY: as above.
+        let work = unsafe { Pin::new_unchecked(&mut this.work) };
+        poll_both(cancelled, work, cx)
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelledOwned<F> {
+    type Output = Result<F::Output, Reason>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: both fields are pinned structurally: neither is moved out
+        // of the pinned future, it has no `Drop` of its own, and it is never
+        // `Unpin` unless both fields are (`CancelledOwned` never is).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
+        // SAFETY: as above.
+        let work = unsafe { Pin::new_unchecked(&mut this.work) };
+        poll_both(cancelled, work, cx)
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelled")
+            .field("cancelled", &self.cancelled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelledOwned<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelledOwned")
+            .field("cancelled", &self.cancelled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs any future until a token is cancelled, as a method of the future
+/// (tokio-util's `FutureExt::with_cancellation_token`).
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// use cancel_token::{CancelFutureExt, CancelSource, Reason};
+///
+/// let request = CancelSource::new();
+/// assert_eq!(async { 1 }.until_cancelled(&request).await, Ok(1));
+/// request.cancel();
+/// let slow = core::future::pending::<u32>();
+/// assert_eq!(slow.until_cancelled(&request).await, Err(Reason::Cancelled));
+/// # });
+/// ```
+pub trait CancelFutureExt: Future + Sized {
+    /// This future, until `token` is cancelled; see [`RunUntilCancelled`].
+    fn until_cancelled(self, token: &crate::CancelToken) -> RunUntilCancelled<'_, Self> {
+        token.run_until_cancelled(self)
+    }
+
+    /// This future, until `token` is cancelled, owning the token; see
+    /// [`RunUntilCancelledOwned`].
+    fn until_cancelled_owned(self, token: crate::CancelToken) -> RunUntilCancelledOwned<Self> {
+        token.run_until_cancelled_owned(self)
+    }
+}
+
+impl<F: Future> CancelFutureExt for F {}

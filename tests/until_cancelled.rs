@@ -1,0 +1,148 @@
+//! `run_until_cancelled`, its owned form and `CancelFutureExt`: outcomes, the
+//! order of polls, auto traits.
+
+use std::future::{ready, Future, Ready};
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use cancel_token::{
+    CancelFutureExt, CancelSource, CancelToken, Reason, RunUntilCancelled, RunUntilCancelledOwned,
+};
+
+/// Pending forever; counts its polls and its drop.
+struct Work {
+    polls: Arc<AtomicUsize>,
+    drops: Arc<AtomicUsize>,
+    ready_after: Option<usize>,
+}
+
+impl Work {
+    fn new(ready_after: Option<usize>) -> (Self, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let work = Work {
+            polls: polls.clone(),
+            drops: drops.clone(),
+            ready_after,
+        };
+        (work, polls, drops)
+    }
+}
+
+impl Future for Work {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<usize> {
+        let n = self.polls.fetch_add(1, SeqCst) + 1;
+        match self.ready_after {
+            Some(k) if n >= k => Poll::Ready(n),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(futures_util::task::noop_waker_ref()))
+}
+
+#[test]
+fn once_cancelled_the_work_is_not_polled_again() {
+    let source = CancelSource::new();
+    let (work, polls, drops) = Work::new(Some(2));
+    let mut fut = pin!(source.run_until_cancelled(work));
+    assert!(poll_once(fut.as_mut()).is_pending());
+    assert_eq!(polls.load(SeqCst), 1);
+    source.cancel();
+    // The work would be ready at this poll; the cancel wins and it is not polled.
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Err(Reason::Cancelled)));
+    assert_eq!(polls.load(SeqCst), 1);
+    assert_eq!(drops.load(SeqCst), 0, "dropped with the future, not before");
+}
+
+#[test]
+fn work_on_a_cancelled_token_is_never_polled_and_is_dropped_with_the_future() {
+    let source = CancelSource::new();
+    source.cancel();
+    let (work, polls, drops) = Work::new(Some(1));
+    let fut = source.token().run_until_cancelled_owned(work);
+    assert_eq!(futures_executor::block_on(fut), Err(Reason::Cancelled));
+    assert_eq!(polls.load(SeqCst), 0);
+    assert_eq!(drops.load(SeqCst), 1);
+}
+
+#[test]
+fn work_that_finishes_first_gives_its_output() {
+    let source = CancelSource::new();
+    let (work, polls, _) = Work::new(Some(3));
+    let mut fut = pin!(work.until_cancelled(&source));
+    assert!(poll_once(fut.as_mut()).is_pending());
+    assert!(poll_once(fut.as_mut()).is_pending());
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(3)));
+    assert_eq!(polls.load(SeqCst), 3);
+    assert!(!source.is_cancelled());
+}
+
+#[test]
+fn a_cancel_from_another_thread_wakes_it() {
+    let source = CancelSource::new();
+    let (work, polls, drops) = Work::new(None);
+    let fut = work.until_cancelled_owned(source.token());
+    let waiter = std::thread::spawn(move || futures_executor::block_on(fut));
+    while polls.load(SeqCst) == 0 {
+        std::thread::yield_now();
+    }
+    source.cancel();
+    assert_eq!(waiter.join().unwrap(), Err(Reason::Cancelled));
+    assert_eq!(drops.load(SeqCst), 1);
+}
+
+#[test]
+fn a_deadline_reaches_it_as_deadline_exceeded() {
+    let driver = cancel_token::ManualDriver::new();
+    let root = CancelSource::new();
+    let call = root
+        .token()
+        .child_with_timeout(&driver, std::time::Duration::from_millis(5));
+    let mut fut = pin!(std::future::pending::<()>().until_cancelled(&call));
+    assert!(poll_once(fut.as_mut()).is_pending());
+    driver.advance(std::time::Duration::from_millis(5));
+    assert_eq!(
+        poll_once(fut.as_mut()),
+        Poll::Ready(Err(Reason::DeadlineExceeded))
+    );
+}
+
+/// The futures can be named in a struct, and are `Send` (and, owned,
+/// `'static`) when their work is.
+#[test]
+fn the_futures_are_nameable_send_and_owned_static() {
+    struct Request<'a> {
+        _call: RunUntilCancelled<'a, Ready<u32>>,
+    }
+    struct Spawned {
+        _call: RunUntilCancelledOwned<Ready<u32>>,
+    }
+    fn send<T: Send>(_: &T) {}
+    fn send_static<T: Send + 'static>(_: &T) {}
+    let source = CancelSource::new();
+    let token: CancelToken = source.token();
+    let request = Request {
+        _call: token.run_until_cancelled(ready(1)),
+    };
+    let spawned = Spawned {
+        _call: ready(1).until_cancelled_owned(source.token()),
+    };
+    send(&request._call);
+    send_static(&spawned._call);
+    send(&source.as_token_ref().run_until_cancelled(ready(1)));
+    assert!(format!("{:?}", request._call).starts_with("RunUntilCancelled"));
+    assert!(format!("{:?}", spawned._call).starts_with("RunUntilCancelledOwned"));
+}
