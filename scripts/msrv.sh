@@ -19,7 +19,7 @@ cd "$scratch"
 CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo update --quiet
 
 for features in "--no-default-features" "--no-default-features --features alloc" \
-    "--no-default-features --features portable-atomic" "" "--features tokio,async-io"; do
+    "--no-default-features --features portable-atomic" "" "--features tokio,async-io,tokio-util"; do
     echo "rust $msrv: cargo check --lib $features"
     # shellcheck disable=SC2086 # the feature flags are separate words
     CARGO_TARGET_DIR="$root/target/msrv" cargo "+$msrv" check --quiet --lib $features

@@ -111,6 +111,8 @@ mod source;
 mod thread_driver;
 #[cfg(feature = "tokio")]
 mod tokio_driver;
+#[cfg(feature = "tokio-util")]
+mod tokio_util_bridge;
 
 pub use cancelled::{Cancelled, CancelledOwned};
 pub use deadline::Deadline;

@@ -50,7 +50,9 @@ impl Drop for Work {
 }
 
 fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(futures_util::task::noop_waker_ref()))
+    f.poll(&mut Context::from_waker(
+        futures_util::task::noop_waker_ref(),
+    ))
 }
 
 #[test]
