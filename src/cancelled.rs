@@ -53,6 +53,13 @@ impl<'a> Cancelled<'a> {
     }
 }
 
+impl Cancelled<'_> {
+    /// The reason, if the token is cancelled; one Acquire load.
+    pub(crate) fn reason_now(&self) -> Option<Reason> {
+        self.node.reason()
+    }
+}
+
 impl Future for Cancelled<'_> {
     type Output = Reason;
 
@@ -103,6 +110,13 @@ impl CancelledOwned {
             token,
             waiter: Waiter::new(),
         }
+    }
+}
+
+impl CancelledOwned {
+    /// The reason, if the token is cancelled; one Acquire load.
+    pub(crate) fn reason_now(&self) -> Option<Reason> {
+        self.token.reason()
     }
 }
 

@@ -14,10 +14,11 @@ use crate::{Cancelled, CancelledOwned, Reason};
 /// [`CancelToken::run_until_cancelled`](crate::CancelToken::run_until_cancelled)
 /// and [`CancelFutureExt::until_cancelled`].
 ///
-/// Each poll looks at the token first, so cancellation wins a tie, and once
-/// the token is cancelled the work is not polled again (not even by the poll
-/// that sees the cancellation). Nothing is allocated: the token's waiter lives
-/// inside this future. It is `Send` when the work is.
+/// Each poll looks at the token first (one load), so cancellation wins a tie,
+/// and once the token is cancelled the work is not polled again (not even by
+/// the poll that sees the cancellation). Nothing is allocated: the token's
+/// waiter lives inside this future, and is registered only once the work is
+/// pending. It is `Send` when the work is.
 ///
 /// # Cancel safety
 ///
@@ -79,20 +80,22 @@ impl<F> RunUntilCancelledOwned<F> {
     }
 }
 
-/// Polls the token's future, then, unless it is done, the work.
-fn poll_both<C, F>(
-    cancelled: Pin<&mut C>,
+/// One poll: the token, the work unless the token is cancelled, and the
+/// token's waiter only if the work is pending, so that work that completes
+/// at its first poll takes no lock.
+fn poll_both<F: Future>(
+    reason_now: Option<Reason>,
+    cancelled: Pin<&mut impl Future<Output = Reason>>,
     work: Pin<&mut F>,
     cx: &mut Context<'_>,
-) -> Poll<Result<F::Output, Reason>>
-where
-    C: Future<Output = Reason>,
-    F: Future,
-{
-    if let Poll::Ready(reason) = cancelled.poll(cx) {
+) -> Poll<Result<F::Output, Reason>> {
+    if let Some(reason) = reason_now {
         return Poll::Ready(Err(reason));
     }
-    work.poll(cx).map(Ok)
+    if let Poll::Ready(out) = work.poll(cx) {
+        return Poll::Ready(Ok(out));
+    }
+    cancelled.poll(cx).map(Err)
 }
 
 impl<F: Future> Future for RunUntilCancelled<'_, F> {
@@ -103,11 +106,12 @@ impl<F: Future> Future for RunUntilCancelled<'_, F> {
         // of the pinned future, it has no `Drop` of its own, and it is never
         // `Unpin` unless both fields are (`Cancelled` never is).
         let this = unsafe { self.get_unchecked_mut() };
+        let reason = this.cancelled.reason_now();
         // SAFETY: as above.
         let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
         // SAFETY: as above.
         let work = unsafe { Pin::new_unchecked(&mut this.work) };
-        poll_both(cancelled, work, cx)
+        poll_both(reason, cancelled, work, cx)
     }
 }
 
@@ -119,11 +123,12 @@ impl<F: Future> Future for RunUntilCancelledOwned<F> {
         // of the pinned future, it has no `Drop` of its own, and it is never
         // `Unpin` unless both fields are (`CancelledOwned` never is).
         let this = unsafe { self.get_unchecked_mut() };
+        let reason = this.cancelled.reason_now();
         // SAFETY: as above.
         let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
         // SAFETY: as above.
         let work = unsafe { Pin::new_unchecked(&mut this.work) };
-        poll_both(cancelled, work, cx)
+        poll_both(reason, cancelled, work, cx)
     }
 }
 
