@@ -54,6 +54,15 @@ impl<'a> Cancelled<'a> {
 }
 
 impl Cancelled<'_> {
+    /// Polls for the cancellation through a shared pin: for a runtime that
+    /// embeds the waiter in storage it reaches by `&` (a task header, an I/O
+    /// source), without a future per poll site. See
+    /// [`CancelledOwned::poll_cancelled`], which owns its token.
+    pub fn poll_cancelled(self: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Reason> {
+        let this = self.get_ref();
+        this.waiter.poll(this.node, cx)
+    }
+
     /// The reason, if the token is cancelled; one Acquire load.
     pub(crate) fn reason_now(&self) -> Option<Reason> {
         self.node.reason()
@@ -65,8 +74,7 @@ impl Future for Cancelled<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reason> {
         // Only shared access is taken: the node may be reading the waiter.
-        let this = self.into_ref().get_ref();
-        this.waiter.poll(this.node, cx)
+        self.into_ref().poll_cancelled(cx)
     }
 }
 
@@ -114,6 +122,41 @@ impl CancelledOwned {
 }
 
 impl CancelledOwned {
+    /// Polls for the cancellation through a shared pin: for runtime authors
+    /// who embed the waiter in a task header or an I/O source and poll it
+    /// from their scheduler, as maitake's `WaitCell::poll_wait` and embassy's
+    /// `Signal::poll_wait` are polled, with no future per poll site.
+    ///
+    /// It keeps one waker: polls from several places (or threads) at once are
+    /// safe, and the last waker registered is the one woken, as with
+    /// `AtomicWaker`. It allocates nothing, and takes the token's lock only
+    /// on the first pending poll. Once it returns `Ready`, it returns the
+    /// same reason every time.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use core::task::{Context, Poll};
+    /// use cancel_token::{CancelSource, CancelledOwned, Reason};
+    ///
+    /// /// What a runtime keeps per task, pinned with it.
+    /// struct Header {
+    ///     cancel: CancelledOwned,
+    /// }
+    ///
+    /// let source = CancelSource::new();
+    /// let header = pin!(Header { cancel: source.token().cancelled_owned() });
+    /// // SAFETY: `cancel` is pinned with the header and never moved out.
+    /// let cancel = unsafe { header.as_ref().map_unchecked(|h| &h.cancel) };
+    /// let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    /// assert_eq!(cancel.poll_cancelled(&mut cx), Poll::Pending);
+    /// source.cancel();
+    /// assert_eq!(cancel.poll_cancelled(&mut cx), Poll::Ready(Reason::Cancelled));
+    /// ```
+    pub fn poll_cancelled(self: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Reason> {
+        let this = self.get_ref();
+        this.waiter.poll(this.token.node(), cx)
+    }
+
     /// The reason, if the token is cancelled; one Acquire load.
     pub(crate) fn reason_now(&self) -> Option<Reason> {
         self.token.reason()
@@ -124,8 +167,7 @@ impl Future for CancelledOwned {
     type Output = Reason;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reason> {
-        let this = self.into_ref().get_ref();
-        this.waiter.poll(this.token.node(), cx)
+        self.into_ref().poll_cancelled(cx)
     }
 }
 

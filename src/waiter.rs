@@ -34,7 +34,9 @@ impl Waiter {
         }
     }
 
-    /// Polls for the cancellation of `node`.
+    /// Polls for the cancellation of `node`. Callers may race (through a
+    /// shared `poll_cancelled`): the waiter is linked once, and the last
+    /// waker registered is the one woken.
     ///
     /// The waiter must stay pinned and used with the same `node` until `unlink`.
     pub(crate) fn poll(&self, node: &Node, cx: &mut Context<'_>) -> Poll<Reason> {
@@ -53,8 +55,12 @@ impl Waiter {
                     drop(guard);
                     return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
                 }
-                // SAFETY: under the lock; the waiter is pinned and unlinks in `unlink`.
-                unsafe { node.list.push_front(NonNull::from(self).cast()) };
+                // Another poller of a shared waiter (`poll_cancelled`) may have
+                // linked it since the load above; links change under this lock.
+                if self.entry.status_locked() == IDLE {
+                    // SAFETY: under the lock; the waiter is pinned and unlinks in `unlink`.
+                    unsafe { node.list.push_front(NonNull::from(self).cast()) };
+                }
                 Poll::Pending
             }
             LINKED => {

@@ -732,3 +732,43 @@ fn every_pair_of_operations_on_one_node() {
         }
     }
 }
+
+/// Race: two threads poll one shared waiter (`CancelledOwned::poll_cancelled`
+/// through a shared pin, as a runtime polls a task header) for the first
+/// time while the token is cancelled. Invariant: the waiter is linked once
+/// (a second link would loop the list, which loom reports as a hang), and
+/// if either poll was pending, exactly one wake-up reaches a registered
+/// waker.
+#[test]
+fn shared_waiter_first_polls_vs_cancel() {
+    struct Count(AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    model(|| {
+        let source = CancelSource::new();
+        let shared = Arc::new(Box::pin(source.token().cancelled_owned()));
+        let woken = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        type Shared = Arc<std::pin::Pin<Box<cancel_token::CancelledOwned>>>;
+        let poll = |shared: &Shared, woken: &std::sync::Arc<Count>| {
+            let waker = std::task::Waker::from(woken.clone());
+            (**shared)
+                .as_ref()
+                .poll_cancelled(&mut Context::from_waker(&waker))
+                .is_pending()
+        };
+        let other = {
+            let (shared, woken) = (shared.clone(), woken.clone());
+            thread::spawn(move || poll(&shared, &woken))
+        };
+        let here = poll(&shared, &woken);
+        let there = other.join().unwrap();
+        source.cancel();
+        if here || there {
+            assert_eq!(woken.0.load(SeqCst), 1, "lost or doubled wake-up");
+        }
+        assert!(!poll(&shared, &woken), "cancelled for good");
+    });
+}
