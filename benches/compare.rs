@@ -612,12 +612,22 @@ mod floor {
             black_box(Box::new(Node::new()))
         }
 
-        /// Takes the lock: one RMW when uncontended; spins while it is held.
+        /// Takes the lock: one RMW when uncontended. While it is held, waits
+        /// as a node's lock does (spin hints in growing bursts, then yielding
+        /// the time slice), so that contention costs what it must.
         fn lock(&self) {
+            let mut spins = 0u32;
             // Acquire: pairs with the Release of `unlock_adding`.
             while self.state.fetch_or(LOCKED, Acquire) & LOCKED != 0 {
                 while self.state.load(Relaxed) & LOCKED != 0 {
-                    spin_loop();
+                    if spins < 64 {
+                        spins += 1;
+                        for _ in 0..(1u32 << spins.min(6)) {
+                            spin_loop();
+                        }
+                    } else {
+                        std::thread::yield_now();
+                    }
                 }
             }
         }
