@@ -151,7 +151,7 @@ impl FloorSlot {
 }
 
 impl Subject for Floor {
-    const NAME: &'static str = "floor";
+    const NAME: &'static str = FLOOR;
     type Parent = Mutex<Vec<Arc<FloorSlot>>>;
     type Child = Arc<FloorSlot>;
 
@@ -573,8 +573,9 @@ fn at_depth<S: Tree>(group: &mut Group, depth: usize) {
 ///   among concurrent cancellers (`cancel_if_idle_lock_free` in `src/cancel.rs`);
 /// - a second handle on a node (a token given away) is a reference count:
 ///   one RMW to take it, one to give it back while another remains. The last
-///   reference is seen by a load, as `free_unobserved` in `src/release.rs`
-///   sees it, and costs no RMW;
+///   reference is seen by a load, as `CancelSource::drop` sees it
+///   (`Node::is_unobserved`) before `free_unobserved` in `src/release.rs`,
+///   and costs no RMW;
 /// - a child freed after its unlink (a token outlived its source; or the
 ///   canceller took it out of the list) gives its reference on the parent
 ///   back with one RMW of its own;
@@ -663,15 +664,22 @@ mod floor {
             self.state.fetch_or(CANCELLED, Release);
         }
 
-        /// Cancels under the lock (the root of a tree, before its children).
+        /// Takes the lock to cancel the node's children (the root of a tree).
         pub fn lock_for_cancel(&self) {
             self.lock();
-            self.cancel();
         }
 
-        /// Releases the lock taken by `lock_for_cancel`.
-        pub fn unlock(&self) {
-            self.unlock_adding(0);
+        /// Releases the lock taken by `lock_for_cancel`, marking the node
+        /// cancelled in the same RMW: while the lock is held no child links,
+        /// so the mark can wait until the children are cancelled.
+        pub fn unlock_cancelled(&self) {
+            self.unlock_adding(CANCELLED);
+        }
+
+        /// Whether the node is cancelled: a load.
+        pub fn is_cancelled(&self) -> bool {
+            // Acquire: pairs with the Release of the canceller's RMW.
+            self.state.load(Acquire) & CANCELLED != 0
         }
 
         /// Takes a second reference: one RMW.
@@ -741,12 +749,22 @@ mod floor {
         free(child);
     }
 
+    /// The cancel of a root whose children have nothing to wake or run: the
+    /// root's lock taken (1 RMW), each child cancelled (1), which takes it
+    /// out of the list, and the lock released marking the root cancelled (1).
+    pub fn cancel_tree(root: &Node, children: &[Box<Node>]) {
+        root.lock_for_cancel();
+        for child in children {
+            child.cancel();
+        }
+        root.unlock_cancelled();
+    }
+
     /// `tree_1000_whole`: the root and `children` children allocated, each
-    /// child linked (2 RMWs); the root locked and cancelled (2), each child
-    /// cancelled by the canceller (1), which takes it out of the list, and
-    /// the root unlocked (1); each child dropped: its last reference (a load),
-    /// its reference on the root given back (1), freed; the root freed. Per
-    /// child one allocation and 4 RMWs; per tree one allocation and 3 RMWs.
+    /// child linked (2 RMWs); `cancel_tree` (1 per child, 2 per tree); each
+    /// child dropped: its last reference (a load), its reference on the root
+    /// given back (1), freed; the root freed. Per child one allocation and 4
+    /// RMWs; per tree one allocation and 2 RMWs.
     pub fn tree(children: usize) {
         let root = Node::boxed();
         let nodes: Vec<_> = (0..children)
@@ -756,11 +774,7 @@ mod floor {
                 child
             })
             .collect();
-        root.lock_for_cancel();
-        for child in &nodes {
-            child.cancel();
-        }
-        root.unlock();
+        cancel_tree(&root, &nodes);
         for child in nodes {
             root.dec_ref();
             free(child);
@@ -784,6 +798,48 @@ fn floor_op(group: &mut Group, op: fn(&floor::Node)) {
 
 /// The name of the floor's benchmark in each group.
 const FLOOR: &str = "floor";
+
+/// `check`'s floor: `CHECKS` Acquire loads of a word, in the same loop as
+/// `checks` (a load is what observing a flag set by another thread takes).
+fn floor_check(group: &mut Group) {
+    let node = floor::Node::new();
+    group.bench_function(FLOOR, |b| b.iter(|| floor_checks(black_box(&node))));
+}
+
+#[inline(never)]
+fn floor_checks(node: &floor::Node) {
+    for _ in 0..CHECKS {
+        black_box(node.is_cancelled());
+    }
+}
+
+/// `tree_1000_no_waiters`' floor: `floor::cancel_tree` on a root with
+/// `CHILDREN` children, built and dropped outside the timing.
+fn floor_tree_1000_no_waiters(group: &mut Group) {
+    group.bench_function(FLOOR, |b| {
+        b.iter_batched(
+            || {
+                let root = floor::Node::new();
+                let mut children = Vec::with_capacity(CHILDREN);
+                for _ in 0..CHILDREN {
+                    floor::build(&root, &mut children);
+                }
+                (root, children)
+            },
+            |tree| {
+                floor::cancel_tree(black_box(&tree.0), &tree.1);
+                tree
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+/// `contended_2_threads`' floor: `floor::spare_reuse` on two threads at once.
+fn floor_contended_create_drop(group: &mut Group) {
+    let parent = floor::Node::new();
+    on_threads(group, FLOOR, || floor::spare_reuse(black_box(&parent)));
+}
 
 fn floor_build_1000_live(group: &mut Group) {
     group.bench_function(FLOOR, |b| {
@@ -850,11 +906,8 @@ const PER_CHILD: (usize, &str) = (CHILDREN, "child");
 const PER_TREE: (usize, &str) = (1, "tree");
 
 /// Runs `$workload` for both crates in a group named after it, then `$floor`
-/// (if any) in the same group; yields its row of the table.
+/// in the same group; yields its row of the table.
 macro_rules! compare {
-    ($criterion:expr, $workload:ident, $target:expr, $per:expr) => {
-        compare!($criterion, $workload, $target, $per, |_| (), None)
-    };
     ($criterion:expr, $workload:ident, $target:expr, $per:expr, $floor:expr, $floor_group:expr) => {{
         let mut group = $criterion.benchmark_group(stringify!($workload));
         $workload::<Ours>(&mut group);
@@ -879,7 +932,14 @@ fn main() {
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     let mut rows = vec![
-        compare!(criterion, check, Some(0.1), (1, "1024 checks")),
+        compare!(
+            criterion,
+            check,
+            Some(0.1),
+            (1, "1024 checks"),
+            floor_check,
+            Some("check")
+        ),
         compare!(
             criterion,
             child_create_cancel,
@@ -896,9 +956,30 @@ fn main() {
             fanout_1000_waiters::<Floor>,
             Some("fanout_1000_waiters")
         ),
-        compare!(criterion, fanout_cancel_call, None, PER_TREE),
-        compare!(criterion, tree_1000_no_waiters, Some(0.3), PER_TREE),
-        compare!(criterion, contended_2_threads, Some(0.3), PER_OP),
+        compare!(
+            criterion,
+            fanout_cancel_call,
+            None,
+            PER_TREE,
+            fanout_cancel_call::<Floor>,
+            Some("fanout_cancel_call")
+        ),
+        compare!(
+            criterion,
+            tree_1000_no_waiters,
+            Some(0.3),
+            PER_TREE,
+            floor_tree_1000_no_waiters,
+            Some("tree_1000_no_waiters")
+        ),
+        compare!(
+            criterion,
+            contended_2_threads,
+            Some(0.3),
+            PER_OP,
+            floor_contended_create_drop,
+            Some("contended_2_threads")
+        ),
         compare!(
             criterion,
             child_cancel_then_drop,
