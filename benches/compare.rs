@@ -558,8 +558,9 @@ fn at_depth<S: Tree>(group: &mut Group, depth: usize) {
 /// read-modify-writes (RMWs) a path cannot avoid, on plain atomics and boxes,
 /// timed alone. Not a usable token: nothing is linked in a list, no waiter
 /// is woken; only the operations any tree of this design must do. Atomic
-/// loads, which cost about as much as plain ones when uncontended, are not
-/// counted as unavoidable costs but are made where the design makes them.
+/// loads cost about what plain ones do when uncontended: the floors make
+/// them where the design needs one (a last reference seen by a load) but do
+/// not count them.
 ///
 /// Why these RMWs cannot be avoided, with a node per token in a tree whose
 /// parent cancels its linked children:
