@@ -1,5 +1,6 @@
-//! Deadlines: `TokioDriver` against tokio's own timeout idioms, and how the
-//! cost of one deadline scales with the number already armed; then a table.
+//! Deadlines: `TokioDriver` against tokio's own timeout idioms (also around
+//! work that awaits, beside that workload's floor), and how the cost of one
+//! deadline scales with the number already armed; then a table.
 //!
 //! Run with `cargo bench --bench deadlines --features tokio`.
 
@@ -207,6 +208,195 @@ fn timeout(group: &mut Group, runtime: &Runtime) {
     });
 }
 
+/// The group of the timeouts that live across an `.await`; the flavor's
+/// suffix follows.
+const ACROSS_AWAIT: &str = "timeout_across_await";
+
+/// What each request awaits under its timeout: a future that is pending once
+/// (it wakes its task and yields to the runtime) and ready on its next poll.
+fn work() -> impl Future<Output = ()> {
+    tokio::task::yield_now()
+}
+
+/// Runs `requests` (a loop that times itself) in a task, as a request handler
+/// runs, and returns its time.
+fn in_task(
+    runtime: &Runtime,
+    requests: impl Future<Output = Duration> + Send + 'static,
+) -> Duration {
+    runtime
+        .block_on(runtime.spawn(requests))
+        .expect("the timed task panicked")
+}
+
+/// A request at a time, each a `child_with_timeout(&driver, 10 s)` whose token
+/// runs the request's work until it is cancelled (as `tokio::time::timeout`
+/// runs it until it times out), then the child dropped.
+fn ours_across_await(group: &mut Group, runtime: &Runtime) {
+    let driver = runtime.block_on(async { TokioDriver::new() });
+    let root = CancelSource::new();
+    let parent = root.token();
+    group.bench_function("cancel-token", |b| {
+        b.iter_custom(|iters| {
+            let (parent, driver) = (parent.clone(), driver.clone());
+            in_task(runtime, async move {
+                let begin = Instant::now();
+                for _ in 0..iters {
+                    let request = parent.child_with_timeout(&driver, black_box(TIMEOUT));
+                    let done = request.token().run_until_cancelled(work()).await;
+                    black_box(done).expect("the work finishes first");
+                    drop(request);
+                }
+                begin.elapsed()
+            })
+        })
+    });
+    assert_eq!(driver.pending(), 0);
+}
+
+/// The tokio-util idiom around the same work: a child token, a spawned task
+/// that cancels it after 10 s unless it is cancelled first, the work run
+/// until the child is cancelled, then the child cancelled (which ends the
+/// task). The time runs until every spawned task finished.
+fn idiom_across_await(group: &mut Group, runtime: &Runtime) {
+    let parent = CancellationToken::new();
+    group.bench_function("tokio-util-idiom", |b| {
+        b.iter_custom(|iters| {
+            let parent = parent.clone();
+            in_task(runtime, async move {
+                let finished = Arc::new(AtomicUsize::new(0));
+                let begin = Instant::now();
+                for _ in 0..iters {
+                    let request = parent.child_token();
+                    let theirs = request.clone();
+                    let finished = finished.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = tokio::time::sleep(TIMEOUT) => theirs.cancel(),
+                            _ = theirs.cancelled() => {}
+                        }
+                        finished.fetch_add(1, Relaxed);
+                    });
+                    let done = request.run_until_cancelled(work()).await;
+                    black_box(done).expect("the work finishes first");
+                    request.cancel();
+                }
+                settle(|| finished.load(Relaxed) as u64 >= iters).await;
+                begin.elapsed()
+            })
+        })
+    });
+}
+
+/// A bare `tokio::time::timeout(10 s, the same work)`.
+fn timeout_across_await(group: &mut Group, runtime: &Runtime) {
+    group.bench_function("tokio-timeout", |b| {
+        b.iter_custom(|iters| {
+            in_task(runtime, async move {
+                let begin = Instant::now();
+                for _ in 0..iters {
+                    let done = tokio::time::timeout(black_box(TIMEOUT), work()).await;
+                    black_box(done).expect("the work finishes first");
+                }
+                begin.elapsed()
+            })
+        })
+    });
+}
+
+/// The floor of a timeout across an `.await`: what `ours_across_await`
+/// cannot avoid, timed alone in the same loop. Made of:
+/// - the await itself (`work()`, with its trip through the runtime), which
+///   every way above pays;
+/// - the clock read a timeout's deadline is computed from
+///   (`tokio::time::Instant::now`);
+/// - the child linked into its parent and unlinked, each the parent's lock
+///   taken and released: four atomic read-modify-writes (RMWs) on the
+///   parent's word, the release carrying the child's reference on the
+///   parent (one at a time, the parent's spare memory is reused: no
+///   allocation);
+/// - the deadline put into the driver's timer wheel and taken out, each
+///   under the wheel's lock: one RMW to take it and a store to release it,
+///   twice;
+/// - the work's waker registered with the child and unregistered once the
+///   work is done (the child may be cancelled while the work is pending, so
+///   a canceller must find it): the child's lock taken and released twice,
+///   four RMWs on its word.
+///
+/// Ten RMWs in all, no allocation. What this leaves out is avoidable by
+/// design: e.g. the reference a token handed to `run_until_cancelled`
+/// takes and gives back (it could borrow the source's), or a cancel RMW
+/// (a child dropped unobserved needs none).
+fn floor_across_await(group: &mut Group, runtime: &Runtime) {
+    group.bench_function("floor", |b| {
+        b.iter_custom(|iters| {
+            in_task(runtime, async move {
+                let (parent, child) = (floor::Word::default(), floor::Word::default());
+                let wheel = floor::WheelLock::default();
+                let begin = Instant::now();
+                for _ in 0..iters {
+                    black_box(tokio::time::Instant::now());
+                    black_box(&parent).lock_unlock();
+                    black_box(&wheel).lock_unlock();
+                    black_box(&child).lock_unlock();
+                    work().await;
+                    black_box(&child).lock_unlock();
+                    black_box(&wheel).lock_unlock();
+                    black_box(&parent).lock_unlock();
+                }
+                begin.elapsed()
+            })
+        })
+    });
+}
+
+/// The locks of `floor_across_await`, on plain atomics.
+mod floor {
+    use std::hint::spin_loop;
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::*};
+
+    /// A node's state word, whose lock bit sits beside bits others change
+    /// (references, flags), so its unlock is a read-modify-write too.
+    #[derive(Default)]
+    pub struct Word(AtomicUsize);
+
+    const LOCKED: usize = 1 << 3;
+
+    impl Word {
+        /// Takes and releases the lock: two RMWs.
+        pub fn lock_unlock(&self) {
+            // Acquire: pairs with the Release below.
+            while self.0.fetch_or(LOCKED, Acquire) & LOCKED != 0 {
+                while self.0.load(Relaxed) & LOCKED != 0 {
+                    spin_loop();
+                }
+            }
+            // Release: what was done under the lock happens-before the next holder.
+            self.0.fetch_sub(LOCKED, Release);
+        }
+    }
+
+    /// A lock alone in its byte, as the timer wheel's: released by a store.
+    #[derive(Default)]
+    pub struct WheelLock(AtomicU8);
+
+    impl WheelLock {
+        /// Takes and releases the lock: one RMW and a store.
+        pub fn lock_unlock(&self) {
+            // Acquire: pairs with the Release below.
+            while self
+                .0
+                .compare_exchange_weak(0, 1, Acquire, Relaxed)
+                .is_err()
+            {
+                spin_loop();
+            }
+            // Release: as above.
+            self.0.store(0, Release);
+        }
+    }
+}
+
 /// The clock read every timeout starts with (`tokio::time::Instant::now`),
 /// which all three ways above pay once per timeout.
 fn clock_read(group: &mut Group, runtime: &Runtime) {
@@ -325,6 +515,12 @@ fn main() {
             }
             group.finish();
         }
+        let mut group = criterion.benchmark_group(format!("{ACROSS_AWAIT}{flavor}"));
+        ours_across_await(&mut group, &runtime);
+        idiom_across_await(&mut group, &runtime);
+        timeout_across_await(&mut group, &runtime);
+        floor_across_await(&mut group, &runtime);
+        group.finish();
     }
 
     let mut group = criterion.benchmark_group("arm_disarm_pending");
@@ -377,6 +573,18 @@ fn print_table(started: SystemTime, bytes: f64) {
         timeout,
         None,
     );
+    for (flavor, runtime) in FLAVORS {
+        let group = format!("{ACROSS_AWAIT}{flavor}");
+        let ours = mean(&group, "cancel-token");
+        let what = format!("timeout across an await, one at a time, {runtime} runtime");
+        for (against, function, target) in [
+            ("tokio::time::timeout", "tokio-timeout", Some(1.0)),
+            ("tokio-util idiom", "tokio-util-idiom", None),
+            ("floor", "floor", None),
+        ] {
+            row(&what, ours, against, mean(&group, function), target);
+        }
+    }
     row(
         "arm+disarm, 100k pending (ManualDriver)",
         pending[1],
