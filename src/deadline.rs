@@ -127,7 +127,7 @@ pub(crate) unsafe fn disarm(this: NonNull<Node>) {
 /// that no canceller but its timers can reach (the caller holds its parent's
 /// lock and found it still linked).
 #[cfg(feature = "alloc")]
-#[inline(never)] // keeps `free_unobserved`, inlined in every child's drop, small
+#[inline(never)] // keeps `free_alone`, inlined in every child's drop, small
 pub(crate) unsafe fn take_out(this: NonNull<Node>) -> bool {
     let t = this.cast::<TimedNode>();
     // SAFETY: live.

@@ -206,13 +206,24 @@ impl Node {
     }
 
     /// Whether the caller's reference is the only one to a live heap node, so
-    /// its list is empty and only a canceller or its timers can still reach it.
+    /// its list is empty (every waiter, callback and child holds a reference)
+    /// and only a canceller of its parent or its timers can still reach it.
     #[cfg(feature = "alloc")]
     pub(crate) fn is_unobserved(&self) -> bool {
         // Acquire: pairs with the Release decrements of the other references,
         // so what their holders did (e.g. unlinking waiters) is visible.
         let state = State(self.state.load(Acquire));
         state.refs() == 1 && !state.is_cancelled() && self.class() == class::HEAP
+    }
+
+    /// Whether the caller's reference is the only one to a cancelled heap
+    /// node: its list is empty, and only a canceller of its parent can still
+    /// reach it (its cancel disarmed its deadline).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn is_alone_cancelled(&self) -> bool {
+        // Acquire: as in `is_unobserved`.
+        let state = State(self.state.load(Acquire));
+        state.refs() == 1 && state.is_cancelled() && self.class() == class::HEAP
     }
 
     /// Waits until no canceller borrows this pinned node.

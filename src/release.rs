@@ -59,23 +59,26 @@ unsafe fn released(node: NonNull<Node>, class: u8, old: usize) -> Option<NonNull
     parent
 }
 
-/// Frees an unobserved heap node (see [`Node::is_unobserved`]) whose one
-/// reference the caller owns: takes its deadline (if any) out of its timers
-/// and unlinks it from its parent, both under the parent's lock, giving back
-/// its reference on the parent in the same unlock, and frees it, with no
-/// read-modify-write on the node itself.
+/// Frees a heap node whose one reference the caller owns, cancelled already
+/// (`cancelled`, see [`Node::is_alone_cancelled`]) or not (unobserved, see
+/// [`Node::is_unobserved`]):
+/// takes a live node's deadline (if any) out of its timers and unlinks the
+/// node from its parent, both under the parent's lock, giving back its
+/// reference on the parent in the same unlock, and frees it (or keeps it as
+/// the parent's spare), with no read-modify-write on the node itself. A
+/// cancelled node's deadline was disarmed by its cancel.
 ///
 /// Returns false, having done nothing, if a canceller of the parent or a
 /// firing deadline took the node first; the caller then lets go of it as
 /// usual, and that canceller cancels (and disarms) it.
 ///
 /// # Safety
-/// As above: the caller's reference is the only one, the node is live, and
-/// no handle can make another reference (the caller is dropping the last).
-/// A timed node has a parent.
+/// As above: the caller's reference is the only one, and no handle can make
+/// another reference (the caller is dropping the last). A timed node has a
+/// parent.
 #[cfg(feature = "alloc")]
 #[inline(always)] // its one caller, `CancelSource::drop`, runs for every child
-pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
+pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     // SAFETY: the caller owns a reference.
     let node = unsafe { this.as_ref() };
     let Some(parent) = node.parent else {
@@ -88,7 +91,7 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     let p = unsafe { parent.as_ref() };
     if p.class() == class::NEVER {
         // SAFETY: as the caller guarantees.
-        return unsafe { free_unobserved_under_never(this) };
+        return unsafe { free_alone_under_never(this, cancelled) };
     }
     // Acquire: pairs with a canceller's store of NOTIFIED under the parent's lock.
     if node.entry.status.load(Acquire) != LINKED {
@@ -99,10 +102,10 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
         return false;
     }
     // Still linked, so no canceller of the parent has taken it, and none can
-    // once it is unlinked below: only its timers can still reach it.
-    // SAFETY: unobserved, so armed and not cancelled, and reachable by no
-    // other canceller, as above.
-    if node.is_timed() && !unsafe { crate::deadline::take_out(this) } {
+    // once it is unlinked below: only its timers, while it is live, can
+    // still reach it.
+    // SAFETY: live, so armed, and reachable by no other canceller, as above.
+    if !cancelled && node.is_timed() && !unsafe { crate::deadline::take_out(this) } {
         return false;
     }
     // SAFETY: under the parent's lock and the entry is in its list.
@@ -129,16 +132,36 @@ pub(crate) unsafe fn free_unobserved(this: NonNull<Node>) -> bool {
     true
 }
 
-/// `free_unobserved` for a child of `never`, which is linked nowhere (`never`
-/// cancels nothing, and is not counted): only its timers can still reach it.
+/// `free_alone` of a node the caller's reference is the only one to, if it
+/// is cancelled (see [`Node::is_alone_cancelled`]); false, having done
+/// nothing, if not or if a canceller of its parent took it. Out of line, so
+/// that the drop of a live child stays as small as it was.
 ///
 /// # Safety
-/// As for `free_unobserved`.
+/// The caller owns a reference to a heap node and no handle can make another
+/// (the caller is dropping the last).
+#[cfg(feature = "alloc")]
+#[inline(never)]
+pub(crate) unsafe fn free_if_alone_cancelled(this: NonNull<Node>) -> bool {
+    // SAFETY: the caller owns a reference.
+    unsafe { this.as_ref() }.is_alone_cancelled()
+        // SAFETY: alone and cancelled, by the check.
+        && unsafe { free_alone(this, true) }
+}
+
+/// `free_alone` for a child of `never`, which is linked nowhere (`never`
+/// cancels nothing, and is not counted): only its timers, while it is live,
+/// can still reach it.
+///
+/// # Safety
+/// As for `free_alone`.
 #[cfg(feature = "alloc")]
 #[cold]
-unsafe fn free_unobserved_under_never(this: NonNull<Node>) -> bool {
-    // SAFETY: unobserved, so armed and not cancelled if timed.
-    if unsafe { this.as_ref() }.is_timed() && !unsafe { crate::deadline::take_out(this) } {
+unsafe fn free_alone_under_never(this: NonNull<Node>, cancelled: bool) -> bool {
+    // SAFETY: the caller owns a reference.
+    let timed = unsafe { this.as_ref() }.is_timed();
+    // SAFETY: live, so armed, if timed; only its timers can reach it.
+    if !cancelled && timed && !unsafe { crate::deadline::take_out(this) } {
         return false;
     }
     // SAFETY: the only reference, to a heap node, out of its timers.

@@ -134,11 +134,16 @@ impl Drop for CancelSource {
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
         // canceller that takes it concurrently (its parent's, or its deadline
-        // firing) takes a reference and finishes.
+        // firing) takes a reference and finishes. Cancelled already (`cancel`
+        // before the drop), it is freed the same way.
         let observed = !node.is_unobserved();
-        // SAFETY: unobserved; `&mut self` holds the only token.
-        if !observed && unsafe { crate::release::free_unobserved(this) } {
+        // SAFETY: alone and live; `&mut self` holds the only token.
+        if !observed && unsafe { crate::release::free_alone(this, false) } {
             // That reference was given back.
+            return;
+        }
+        // SAFETY: `&mut self` holds the only token.
+        if observed && unsafe { crate::release::free_if_alone_cancelled(this) } {
             return;
         }
         // Unlinks the node and gives back its reference, also when a

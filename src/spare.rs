@@ -2,7 +2,7 @@
 //! again and again under a long-lived parent (requests under a server's root)
 //! reuse a node rather than call the allocator each time.
 //!
-//! When an unobserved child is dropped (see `node::free_unobserved`), its
+//! When an unobserved child is dropped (see `release::free_alone`), its
 //! heap parent keeps its memory if it has none yet; the next child of the
 //! same kind (with a deadline or without) takes it. The spare lives in the
 //! parent's `slot`, which holds the cause only once the parent is cancelled;

@@ -139,6 +139,41 @@ fn a_child_made_after_one_was_dropped_reuses_its_node() {
     assert!(live < 0, "the child's node was not freed");
 }
 
+/// A child cancelled by its own source and then dropped, with no token
+/// left, goes back to its parent's spare as an unobserved one does: a loop
+/// of `child()`, `cancel()`, drop allocates nothing after the first child.
+#[test]
+fn a_child_cancelled_then_dropped_is_kept_as_the_spare() {
+    for with_deadline in [false, true] {
+        // A parent keeps one spare, of one kind: one parent per kind.
+        let root = CancelSource::new();
+        let token = root.token();
+        let driver = cancel_token::ManualDriver::new();
+        let make = || {
+            if with_deadline {
+                token.child_with_timeout(&driver, std::time::Duration::from_secs(60))
+            } else {
+                token.child()
+            }
+        };
+        let first = make();
+        first.cancel();
+        drop(first);
+        let ((), allocs, live) = measure(|| {
+            for _ in 0..100 {
+                let child = make();
+                assert!(!child.is_cancelled());
+                child.cancel();
+                assert!(child.is_cancelled());
+            }
+        });
+        assert_eq!(allocs, 0, "deadline: {with_deadline}");
+        assert_eq!(live, 0);
+        assert_eq!(driver.pending(), 0);
+        assert!(!root.is_cancelled());
+    }
+}
+
 #[test]
 fn an_observed_child_is_not_kept_as_a_spare() {
     let root = CancelSource::new();

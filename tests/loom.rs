@@ -414,6 +414,48 @@ fn cancel_vs_unobserved_child_drop() {
     });
 }
 
+/// Race: a child cancelled by its own source, with no token left, is dropped
+/// (freed, or kept as the parent's spare, under the parent's lock with no
+/// read-modify-write of its own) while its parent's cancel takes it from the
+/// list. Invariant: exactly one of them lets go of it (loom reports a node
+/// touched after it was freed), and a child made afterwards is born
+/// cancelled.
+#[test]
+fn cancelled_child_drop_vs_parent_cancel() {
+    model(|| {
+        let root = CancelSource::new();
+        let child = root.child();
+        child.cancel();
+        let t = thread::spawn(move || drop(child));
+        root.cancel();
+        t.join().unwrap();
+        assert!(root.child().is_cancelled());
+    });
+}
+
+/// Race: a deadline child cancelled by its own source (which disarmed it and
+/// so freed its orphaned timers) is dropped alone while its parent cancels.
+/// Invariant: the drop does not touch the timers again (their second use or
+/// free fails the model), whichever goes first.
+#[test]
+fn cancelled_deadline_drop_vs_parent_cancel_on_orphaned_timers() {
+    model(|| {
+        let freed = cancel_token::__private::timers_freed();
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_secs(1));
+        drop(driver);
+        job.cancel();
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+        let t = thread::spawn(move || drop(job));
+        root.cancel();
+        t.join().unwrap();
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}
+
 /// A deadline source with no token left is dropped (its deadline taken out
 /// under its parent's lock, unless it is being popped) while the deadline
 /// fires.
