@@ -72,6 +72,20 @@ struct Kept<'a> {
 #[test]
 fn threads_linking_and_unlinking_on_one_node_keep_its_list_whole() {
     let _dog = watchdog("threads_linking_and_unlinking_on_one_node_keep_its_list_whole");
+    link_and_unlink(true);
+}
+
+/// Without children, so without the parent's spare node: only the list.
+#[test]
+fn threads_linking_and_unlinking_waiters_and_callbacks_keep_the_list_whole() {
+    let _dog = watchdog("threads_linking_and_unlinking_waiters_and_callbacks_keep_the_list_whole");
+    link_and_unlink(false);
+}
+
+/// `WORKERS` threads each make `ROUNDS` waiters, callbacks and (with
+/// `children`) children on one token, leaving every `KEEP`th linked; then
+/// the token is cancelled and each kept one must have been reached once.
+fn link_and_unlink(children: bool) {
     static ROOT: cancel_token::StaticSource = cancel_token::StaticSource::new();
     let source = ROOT.token().child();
     let token = source.token();
@@ -96,16 +110,21 @@ fn threads_linking_and_unlinking_on_one_node_keep_its_list_whole() {
                     };
                     for i in 0..ROUNDS {
                         let keep = i % KEEP == 0;
+                        // Short stays in the list, as a `select!` that loses makes.
+                        for _ in 0..4 {
+                            let mut fut = pin!(token.cancelled());
+                            assert!(fut.as_mut().poll(&mut cx).is_pending());
+                        }
                         let mut fut = Box::pin(token.cancelled());
                         assert!(fut.as_mut().poll(&mut cx).is_pending());
-                        let child = token.child();
+                        let child = children.then(|| token.child());
                         let r = ran.clone();
                         let callback = token.on_cancel(move |_| {
                             r.fetch_add(1, SeqCst);
                         });
                         if keep {
                             kept.futures.push(fut);
-                            kept.children.push(child);
+                            kept.children.extend(child);
                             kept.callbacks.push(callback);
                         } else {
                             drop(fut);
@@ -130,6 +149,7 @@ fn threads_linking_and_unlinking_on_one_node_keep_its_list_whole() {
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     for mut k in kept {
+        assert_eq!(k.children.len(), if children { kept_each } else { 0 });
         for c in &k.children {
             assert_eq!(c.reason(), Some(Reason::Cancelled));
         }
