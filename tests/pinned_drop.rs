@@ -9,7 +9,9 @@ use std::task::{Context, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cancel_token::{CancelSource, Cancelled, PinnedChild, Reason};
+use cancel_token::{
+    CancelSource, Cancelled, PinnedChild, PinnedDeadline, Reason, StaticSource, TickDriver,
+};
 
 /// Waits until `flag` is set, for at most 30 s.
 fn wait_for(flag: &AtomicBool, what: &str) {
@@ -60,48 +62,89 @@ impl Wake for HoldingWaker {
     }
 }
 
+/// More waiters than one wake batch holds, so a cancel cannot cancel the
+/// node in place: it borrows the node and wakes them in rounds, the first of
+/// them with no lock held.
+const WAITERS: usize = 33;
+
+/// On a thread of its own, the owner makes the pinned node `$make`, with
+/// `WAITERS` waiters on it, and drops it once the canceller (this thread,
+/// running `$cancel`) is inside the first wake; the drop must not return
+/// before the canceller is done with the node.
+macro_rules! drop_while_borrowed {
+    ($make:expr, $cancel:expr, $reason:expr) => {{
+        let steps = Arc::new(Steps::default());
+        thread::scope(|scope| {
+            let owner = scope.spawn(|| {
+                {
+                    let node = pin!($make);
+                    let token = node.as_ref().token();
+                    let waker = Waker::from(Arc::new(HoldingWaker(steps.clone())));
+                    let mut cx = Context::from_waker(&waker);
+                    let futs: Vec<Pin<Box<Cancelled<'_>>>> = (0..WAITERS)
+                        .map(|_| {
+                            let mut f = Box::pin(token.cancelled());
+                            assert!(f.as_mut().poll(&mut cx).is_pending());
+                            f
+                        })
+                        .collect();
+                    steps.ready.store(true, SeqCst);
+                    wait_for(&steps.in_wake, "the canceller to wake the first waiter");
+                    assert_eq!(token.reason(), Some($reason));
+                    // The waiters not woken yet leave the list, under the
+                    // node's lock, which the canceller does not hold as it wakes.
+                    drop(futs);
+                    steps.dropping.store(true, SeqCst);
+                } // the node is dropped here
+                steps.dropped.store(true, SeqCst);
+                // Keep this frame until the canceller is done, whatever happened.
+                wait_for(&steps.cancelled, "the canceller to return");
+            });
+            wait_for(&steps.ready, "the owner to make the node");
+            $cancel;
+            steps.cancelled.store(true, SeqCst);
+            owner.join().unwrap();
+        });
+        assert!(
+            !steps.dropped_while_borrowed.load(SeqCst),
+            "a pinned node's drop returned while a canceller was still waking its waiters"
+        );
+    }};
+}
+
 #[test]
 fn dropping_a_pinned_child_waits_for_a_canceller_that_borrows_it() {
-    // More waiters than one wake batch holds, so the parent's cancel cannot
-    // cancel the child in place: it borrows the child and wakes them in
-    // rounds, the first of them with no lock held.
-    const WAITERS: usize = 33;
-    let steps = Arc::new(Steps::default());
     let parent = CancelSource::new();
     let token = parent.token();
-    thread::scope(|scope| {
-        let owner = scope.spawn(|| {
-            {
-                let child = pin!(PinnedChild::new(token.as_token_ref()));
-                let child_token = child.as_ref().token();
-                let waker = Waker::from(Arc::new(HoldingWaker(steps.clone())));
-                let mut cx = Context::from_waker(&waker);
-                let futs: Vec<Pin<Box<Cancelled<'_>>>> = (0..WAITERS)
-                    .map(|_| {
-                        let mut f = Box::pin(child_token.cancelled());
-                        assert!(f.as_mut().poll(&mut cx).is_pending());
-                        f
-                    })
-                    .collect();
-                steps.ready.store(true, SeqCst);
-                wait_for(&steps.in_wake, "the canceller to wake the first waiter");
-                assert_eq!(child_token.reason(), Some(Reason::Cancelled));
-                // The waiters not woken yet leave the child's list, under its
-                // lock, which the canceller does not hold while it wakes.
-                drop(futs);
-                steps.dropping.store(true, SeqCst);
-            } // the child is dropped here
-            steps.dropped.store(true, SeqCst);
-            // Keep this frame until the canceller is done, whatever happened.
-            wait_for(&steps.cancelled, "the canceller to return");
-        });
-        wait_for(&steps.ready, "the owner to make the child");
-        parent.cancel();
-        steps.cancelled.store(true, SeqCst);
-        owner.join().unwrap();
-    });
-    assert!(
-        !steps.dropped_while_borrowed.load(SeqCst),
-        "the pinned child's drop returned while a canceller was still waking its waiters"
+    drop_while_borrowed!(
+        PinnedChild::new(token.as_token_ref()),
+        parent.cancel(),
+        Reason::Cancelled
     );
+}
+
+#[test]
+fn dropping_a_pinned_deadline_waits_for_a_canceller_of_its_parent() {
+    static TICKS: TickDriver = TickDriver::new();
+    let parent = CancelSource::new();
+    let token = parent.token();
+    drop_while_borrowed!(
+        PinnedDeadline::new(token.as_token_ref(), &TICKS, 1_000_000),
+        parent.cancel(),
+        Reason::Cancelled
+    );
+    assert_eq!(TICKS.pending(), 0);
+}
+
+#[test]
+fn dropping_a_pinned_deadline_waits_for_its_deadline_firing() {
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    drop_while_borrowed!(
+        PinnedDeadline::new(ROOT.token_ref(), &TICKS, 10),
+        TICKS.advance(10),
+        Reason::DeadlineExceeded
+    );
+    assert_eq!(TICKS.pending(), 0);
+    assert!(!ROOT.is_cancelled());
 }
