@@ -13,7 +13,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
-use cancel_token::{CancelSource, Cause, Reason};
+use std::time::Duration;
+
+use cancel_token::{CancelSource, CancelToken, Cause, ManualDriver, Reason};
 
 /// An error whose bytes must never change: 256 bytes of zeros, more than any
 /// node.
@@ -45,9 +47,9 @@ impl fmt::Display for Canary {
 impl std::error::Error for Canary {}
 
 /// One for each test, as tests run at the same time.
-static CANARIES: [Canary; 2] = [const { Canary([const { AtomicUsize::new(0) }; 32]) }; 2];
+static CANARIES: [Canary; 3] = [const { Canary([const { AtomicUsize::new(0) }; 32]) }; 3];
 /// Whether the allocator was asked to free each canary.
-static FREED: [AtomicBool; 2] = [const { AtomicBool::new(false) }; 2];
+static FREED: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
 
 struct Guarded;
 
@@ -75,33 +77,35 @@ fn same_cause(a: Option<Cause>, b: Cause) -> bool {
     a.is_some_and(|a| core::ptr::addr_eq(a, b))
 }
 
-/// A parent that keeps a spare: a child made and dropped unobserved.
-fn parent_with_spare() -> CancelSource {
+/// A parent that keeps a spare: a child made by `make` and dropped unobserved.
+fn parent_with_spare(make: impl Fn(&CancelToken) -> CancelSource) -> CancelSource {
     let parent = CancelSource::new();
-    drop(parent.token().child());
+    drop(make(&parent.token()));
     parent
 }
 
-#[test]
-fn children_of_a_parent_cancelled_with_a_spare_are_born_cancelled_with_its_cause() {
-    let canary = &CANARIES[0];
+/// Cancels a parent keeping a spare made by `make` with `cause`, then makes
+/// children of it with `make`: each must be born cancelled with that cause.
+/// Forgets every handle (and `keep`) rather than let go of a child that lives
+/// where the cause does.
+fn children_born_cancelled(
+    canary: &'static Canary,
+    make: impl Fn(&CancelToken) -> CancelSource,
+    keep: impl Sized,
+) {
     let cause: Cause = canary;
-    let parent = parent_with_spare();
+    let parent = parent_with_spare(&make);
     let token = parent.token();
     parent.cancel_with(cause);
     assert!(same_cause(token.cause(), cause));
 
     for _ in 0..3 {
-        let child = token.child();
+        let child = make(&token);
         let born_cancelled = child.reason() == Some(Reason::Cancelled);
         let child_cause = child.token().cause();
         let parent_cause = token.cause();
         if !born_cancelled || !canary.untouched() {
-            // The child lives where the cause does: letting go of it would
-            // free the cause.
-            std::mem::forget(child);
-            std::mem::forget(token);
-            std::mem::forget(parent);
+            std::mem::forget((child, token, parent, keep));
             panic!(
                 "child of a cancelled parent: born cancelled {born_cancelled}, \
                  cause untouched {}, parent's cause now {parent_cause:?}",
@@ -113,8 +117,27 @@ fn children_of_a_parent_cancelled_with_a_spare_are_born_cancelled_with_its_cause
     }
     drop(token);
     drop(parent);
+    drop(keep);
     assert!(canary.untouched());
+}
+
+#[test]
+fn children_of_a_parent_cancelled_with_a_spare_are_born_cancelled_with_its_cause() {
+    children_born_cancelled(&CANARIES[0], CancelToken::child, ());
     assert!(!FREED[0].load(SeqCst), "freeing the parent freed its cause");
+}
+
+#[test]
+fn children_of_a_parent_cancelled_with_a_timed_spare_are_born_cancelled_with_its_cause() {
+    let driver = ManualDriver::new();
+    let d = driver.clone();
+    children_born_cancelled(
+        &CANARIES[2],
+        move |t| t.child_with_timeout(&d, Duration::from_secs(3600)),
+        driver.clone(),
+    );
+    assert_eq!(driver.pending(), 0);
+    assert!(!FREED[2].load(SeqCst), "freeing the parent freed its cause");
 }
 
 #[test]
