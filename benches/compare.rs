@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use cancel_token::{CancelSource, CancelToken};
 use criterion::measurement::WallTime;
-use criterion::{BatchSize, BenchmarkGroup, Criterion};
+use criterion::{BatchSize, BenchmarkGroup};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -318,30 +318,9 @@ fn tree_1000_no_waiters<S: Subject>(group: &mut Group) {
 /// Two threads each creating and cancelling children of one shared parent;
 /// the time of one iteration on every thread at once (the slowest thread).
 fn contended_2_threads<S: Subject>(group: &mut Group) {
-    group.bench_function(S::NAME, |b| {
-        b.iter_custom(|iters| {
-            let parent = S::parent();
-            let start = Barrier::new(THREADS);
-            thread::scope(|scope| {
-                let workers: Vec<_> = (0..THREADS)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            start.wait();
-                            let begin = Instant::now();
-                            for _ in 0..iters {
-                                S::cancel_child(black_box(S::child(&parent)));
-                            }
-                            begin.elapsed()
-                        })
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|worker| worker.join().expect("a worker panicked"))
-                    .max()
-                    .unwrap_or_default()
-            })
-        })
+    let parent = S::parent();
+    on_threads(group, S::NAME, || {
+        S::cancel_child(black_box(S::child(&parent)))
     });
 }
 
@@ -453,6 +432,32 @@ fn floor_contended(group: &mut Group) {
 /// A row of the table: a group, the operations in one of its iterations
 /// (its times are shown per operation), the target of ours/tokio-util, and
 /// the group whose `floor` benchmark is this workload's floor.
+/// A scaling series: one group per size, each with both crates, the floor
+/// (which does not depend on the size) in the first; a row each.
+fn scaling(
+    criterion: &mut criterion::Criterion,
+    rows: &mut Vec<Row>,
+    series: &'static [(&'static str, usize)],
+    ours: fn(&mut Group, usize),
+    theirs: fn(&mut Group, usize),
+) {
+    for (i, &(name, n)) in series.iter().enumerate() {
+        let mut group = criterion.benchmark_group(name);
+        ours(&mut group, n);
+        theirs(&mut group, n);
+        if i == 0 {
+            floor_op(&mut group, floor::spare_reuse);
+        }
+        group.finish();
+        rows.push(Row {
+            group: name,
+            per: PER_OP,
+            target: None,
+            floor: Some(series[0].0),
+        });
+    }
+}
+
 struct Row {
     group: &'static str,
     per: (usize, &'static str),
@@ -488,11 +493,7 @@ macro_rules! compare {
 
 fn main() {
     let started = SystemTime::now();
-    let mut criterion = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .configure_from_args();
+    let mut criterion = support::criterion();
     let mut rows = vec![
         compare!(
             criterion,
@@ -593,36 +594,20 @@ fn main() {
     ];
     // The scaling workloads: one group per size, the floor (which does not
     // depend on the size) in the first.
-    for (i, (name, n)) in ALIVE.into_iter().enumerate() {
-        let mut group = criterion.benchmark_group(name);
-        with_alive::<Ours>(&mut group, n);
-        with_alive::<TokioUtil>(&mut group, n);
-        if i == 0 {
-            floor_op(&mut group, floor::spare_reuse);
-        }
-        group.finish();
-        rows.push(Row {
-            group: name,
-            per: PER_OP,
-            target: None,
-            floor: Some(ALIVE[0].0),
-        });
-    }
-    for (i, (name, depth)) in DEPTHS.into_iter().enumerate() {
-        let mut group = criterion.benchmark_group(name);
-        at_depth::<Ours>(&mut group, depth);
-        at_depth::<TokioUtil>(&mut group, depth);
-        if i == 0 {
-            floor_op(&mut group, floor::spare_reuse);
-        }
-        group.finish();
-        rows.push(Row {
-            group: name,
-            per: PER_OP,
-            target: None,
-            floor: Some(DEPTHS[0].0),
-        });
-    }
+    scaling(
+        &mut criterion,
+        &mut rows,
+        &ALIVE,
+        with_alive::<Ours>,
+        with_alive::<TokioUtil>,
+    );
+    scaling(
+        &mut criterion,
+        &mut rows,
+        &DEPTHS,
+        at_depth::<Ours>,
+        at_depth::<TokioUtil>,
+    );
     criterion.final_summary();
     print_ratios(&rows, started);
     for series in [&ALIVE[..], &DEPTHS[..]] {

@@ -497,11 +497,7 @@ fn bytes_per_deadline(n: usize) -> f64 {
 
 fn main() {
     let started = SystemTime::now();
-    let mut criterion = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .configure_from_args();
+    let mut criterion = support::criterion();
 
     for (flavor, _) in FLAVORS {
         let runtime = runtime(flavor);

@@ -13,10 +13,9 @@ use std::future::{ready, Future};
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use cancel_token::{CancelFutureExt, CancelSource};
-use criterion::Criterion;
 use tokio_util::future::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 
@@ -31,11 +30,7 @@ fn poll_ready<F: Future>(fut: F) -> F::Output {
 
 fn main() {
     let started = SystemTime::now();
-    let mut criterion = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .configure_from_args();
+    let mut criterion = support::criterion();
 
     // A ready future raced against a live token, made and polled to the end.
     let source = CancelSource::new();

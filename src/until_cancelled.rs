@@ -98,39 +98,32 @@ fn poll_both<F: Future>(
     cancelled.poll(cx).map(Err)
 }
 
-impl<F: Future> Future for RunUntilCancelled<'_, F> {
-    type Output = Result<F::Output, Reason>;
+/// `Future` for a type with fields `cancelled` (a token's waiting future
+/// with `reason_now`) and `work`, both pinned structurally.
+macro_rules! until_cancelled_future {
+    ($($ty:tt)*) => {
+        impl<F: Future> Future for $($ty)* {
+            type Output = Result<F::Output, Reason>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: both fields are pinned structurally: neither is moved out
-        // of the pinned future, it has no `Drop` of its own, and it is never
-        // `Unpin` unless both fields are (`Cancelled` never is).
-        let this = unsafe { self.get_unchecked_mut() };
-        let reason = this.cancelled.reason_now();
-        // SAFETY: as above.
-        let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
-        // SAFETY: as above.
-        let work = unsafe { Pin::new_unchecked(&mut this.work) };
-        poll_both(reason, cancelled, work, cx)
-    }
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                // SAFETY: both fields are pinned structurally: neither is moved
+                // out of the pinned future, it has no `Drop` of its own, and it
+                // is never `Unpin` unless both fields are (the waiting future
+                // never is).
+                let this = unsafe { self.get_unchecked_mut() };
+                let reason = this.cancelled.reason_now();
+                // SAFETY: as above.
+                let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
+                // SAFETY: as above.
+                let work = unsafe { Pin::new_unchecked(&mut this.work) };
+                poll_both(reason, cancelled, work, cx)
+            }
+        }
+    };
 }
 
-impl<F: Future> Future for RunUntilCancelledOwned<F> {
-    type Output = Result<F::Output, Reason>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: both fields are pinned structurally: neither is moved out
-        // of the pinned future, it has no `Drop` of its own, and it is never
-        // `Unpin` unless both fields are (`CancelledOwned` never is).
-        let this = unsafe { self.get_unchecked_mut() };
-        let reason = this.cancelled.reason_now();
-        // SAFETY: as above.
-        let cancelled = unsafe { Pin::new_unchecked(&mut this.cancelled) };
-        // SAFETY: as above.
-        let work = unsafe { Pin::new_unchecked(&mut this.work) };
-        poll_both(reason, cancelled, work, cx)
-    }
-}
+until_cancelled_future!(RunUntilCancelled<'_, F>);
+until_cancelled_future!(RunUntilCancelledOwned<F>);
 
 impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -439,21 +439,7 @@ fn cancelled_child_drop_vs_parent_cancel() {
 /// free fails the model), whichever goes first.
 #[test]
 fn cancelled_deadline_drop_vs_parent_cancel_on_orphaned_timers() {
-    model(|| {
-        let freed = cancel_token::__private::timers_freed();
-        let driver = ManualDriver::new();
-        let root = CancelSource::new();
-        let job = root
-            .token()
-            .child_with_timeout(&driver, Duration::from_secs(1));
-        drop(driver);
-        job.cancel();
-        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
-        let t = thread::spawn(move || drop(job));
-        root.cancel();
-        t.join().unwrap();
-        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
-    });
+    orphaned_deadline_drop_vs_parent_cancel(true);
 }
 
 /// A deadline source with no token left is dropped (its deadline taken out
@@ -510,7 +496,14 @@ fn driver_drop_vs_deadline_drop() {
 /// them.
 #[test]
 fn parent_cancel_vs_unobserved_deadline_drop_on_orphaned_timers() {
-    model(|| {
+    orphaned_deadline_drop_vs_parent_cancel(false);
+}
+
+/// Drops the last deadline child of a dropped driver's timers, cancelled by
+/// its own source first or not, while its parent cancels; the timers are
+/// freed exactly once, and never used after.
+fn orphaned_deadline_drop_vs_parent_cancel(cancel_first: bool) {
+    model(move || {
         let freed = cancel_token::__private::timers_freed();
         let driver = ManualDriver::new();
         let root = CancelSource::new();
@@ -518,6 +511,10 @@ fn parent_cancel_vs_unobserved_deadline_drop_on_orphaned_timers() {
             .token()
             .child_with_timeout(&driver, Duration::from_secs(1));
         drop(driver);
+        if cancel_first {
+            job.cancel();
+            assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+        }
         let t = thread::spawn(move || drop(job));
         root.cancel();
         t.join().unwrap();

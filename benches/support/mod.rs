@@ -3,6 +3,16 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+/// Criterion as every suite runs it: 20 samples after 0.5 s of warm-up,
+/// 2 s of measurement, then the command line's own settings.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .configure_from_args()
+}
+
 /// A time in ns for a table cell, or "n/a".
 pub fn show(ns: Option<f64>) -> String {
     ns.map_or_else(|| "n/a".to_owned(), |ns| format!("{ns:.1}"))
