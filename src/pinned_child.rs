@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use crate::deadline::TimedNode;
 use crate::node::{class, Node};
-use crate::sync::Ordering::*;
+use crate::sync::{loom_const_fn, Ordering::*};
 use crate::timers::TimersHandle;
 use crate::{Cause, Reason, TickDriver, TokenRef};
 
@@ -113,6 +113,25 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
 /// assert!(token.is_cancelled());
 /// ```
 ///
+/// # In a `static`
+///
+/// [`new`](Self::new) and [`StaticSource::token_ref`](crate::StaticSource::token_ref)
+/// are `const`, so a child of a static root can be a `static` itself (no
+/// `LazyLock`, no allocator), pinned where it is used by [`Pin::static_ref`]:
+///
+/// ```
+/// use core::pin::Pin;
+/// use cancel_token::{PinnedChild, StaticSource};
+///
+/// static SHUTDOWN: StaticSource = StaticSource::new();
+/// static MOTOR: PinnedChild<'static> = PinnedChild::new(SHUTDOWN.token_ref());
+///
+/// let motor = Pin::static_ref(&MOTOR);
+/// let token = motor.token(); // a `TokenRef<'static>`
+/// SHUTDOWN.cancel();
+/// assert!(token.is_cancelled());
+/// ```
+///
 /// Dropping a pinned child from an interrupt handler that preempted a `cancel` of
 /// one of its ancestors would wait for that cancel forever; drop pinned children
 /// in the context that owns them.
@@ -123,14 +142,18 @@ pub struct PinnedChild<'a> {
 }
 
 impl<'a> PinnedChild<'a> {
-    /// A child of `parent`, not yet linked (it links when first used pinned).
-    pub fn new(parent: TokenRef<'a>) -> Self {
-        let mut node = Node::new(class::PINNED, 0);
-        node.parent = Some(NonNull::from(parent.node));
-        PinnedChild {
-            node,
-            _parent: PhantomData,
-            _pin: PhantomPinned,
+    loom_const_fn! {
+        /// A child of `parent`, not yet linked (it links when first used pinned).
+        ///
+        /// A `const fn`: with a [`StaticSource`](crate::StaticSource)'s
+        /// [`token_ref`](crate::StaticSource::token_ref) as the parent, the
+        /// child can live in a `static`; see the type's docs.
+        pub fn new(parent: TokenRef<'a>) -> Self {
+            PinnedChild {
+                node: Node::with_parent(class::PINNED, parent.node),
+                _parent: PhantomData,
+                _pin: PhantomPinned,
+            }
         }
     }
 

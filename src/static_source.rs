@@ -46,8 +46,9 @@ impl StaticSource {
         CancelToken::from_ref(NonNull::from(&self.node))
     }
 
-    /// A borrowed token.
-    pub fn token_ref(&self) -> TokenRef<'_> {
+    /// A borrowed token. A `const fn`, so a `static`
+    /// [`PinnedChild`](crate::PinnedChild) can be built on it.
+    pub const fn token_ref(&self) -> TokenRef<'_> {
         TokenRef { node: &self.node }
     }
 

@@ -1,7 +1,7 @@
 //! The no-allocator tier: static sources, pinned children, borrowed tokens.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::Context;
 
 use cancel_token::{PinnedChild, Reason, StaticSource};
@@ -327,4 +327,40 @@ mod pinned_linked {
             canceller.join().unwrap();
         }
     }
+}
+
+/// Firmware keeps long-lived children in `static`s: `PinnedChild::new` and
+/// `StaticSource::token_ref` are `const`, and `Pin::static_ref` pins it.
+#[test]
+fn a_pinned_child_in_a_static() {
+    static ROOT: StaticSource = StaticSource::new();
+    static MOTOR: PinnedChild<'static> = PinnedChild::new(ROOT.token_ref());
+    static PUMP: PinnedChild<'static> = PinnedChild::new(ROOT.token_ref());
+    let motor = Pin::static_ref(&MOTOR);
+    let step = pin!(PinnedChild::new(motor.token()));
+    let step = step.into_ref();
+    let token = step.token();
+    assert!(!token.is_cancelled());
+    motor.cancel();
+    assert_eq!(token.reason(), Some(Reason::Cancelled));
+    assert!(!ROOT.is_cancelled());
+    let pump = Pin::static_ref(&PUMP);
+    assert!(!pump.is_cancelled());
+    ROOT.cancel();
+    assert!(pump.is_cancelled());
+}
+
+/// `PinnedLinked::new` is `const` too: a linked source of static roots can be
+/// a `static`.
+#[test]
+fn a_pinned_linked_source_in_a_static() {
+    static SHUTDOWN: StaticSource = StaticSource::new();
+    static FAULT: StaticSource = StaticSource::new();
+    static STOP: cancel_token::PinnedLinked<'static, 2> =
+        cancel_token::PinnedLinked::new([SHUTDOWN.token_ref(), FAULT.token_ref()]);
+    let stop = Pin::static_ref(&STOP);
+    assert!(!stop.is_cancelled());
+    FAULT.cancel();
+    assert_eq!(stop.token().reason(), Some(Reason::Cancelled));
+    assert!(!SHUTDOWN.is_cancelled());
 }
