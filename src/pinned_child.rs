@@ -201,11 +201,21 @@ impl fmt::Debug for PinnedChild<'_> {
 /// TICKS.advance(1);
 /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
 /// ```
+///
+/// Like [`PinnedChild`], it is `Send` and `Sync`, so a future that holds one
+/// across an `.await` can be spawned on a multi-threaded executor.
 pub struct PinnedDeadline<'a> {
     timed: TimedNode,
     _parent: PhantomData<&'a Node>,
     _pin: PhantomPinned,
 }
+
+// SAFETY: the node is `Send` and `Sync`; the wheel entry is only touched under
+// its timers' lock, and the timers it names are `Sync` (as for a heap node with
+// a deadline, which a `CancelSource` sends between threads).
+unsafe impl Send for PinnedDeadline<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for PinnedDeadline<'_> {}
 
 impl<'a> PinnedDeadline<'a> {
     /// A child of `parent` that expires at tick `at` of `driver`.

@@ -364,3 +364,25 @@ fn a_pinned_linked_source_in_a_static() {
     assert_eq!(stop.token().reason(), Some(Reason::Cancelled));
     assert!(!SHUTDOWN.is_cancelled());
 }
+
+/// Every pinned type is `Send` and `Sync`, so a future holding one (or a pin of
+/// one) across an `.await` is `Send`: a `PinnedDeadline` as a `PinnedChild`.
+const _: fn() = || {
+    use cancel_token::{PinnedDeadline, PinnedLinked, PinnedOnCancel, TickDriver};
+    fn is_send_sync<T: Send + Sync>() {}
+    fn is_send<F: Future + Send>(_: F) {}
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    is_send_sync::<PinnedChild<'static>>();
+    is_send_sync::<PinnedDeadline<'static>>();
+    is_send_sync::<PinnedLinked<'static, 2>>();
+    is_send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
+    is_send(async {
+        let child = pin!(PinnedChild::new(ROOT.token_ref()));
+        child.as_ref().token().cancelled().await
+    });
+    is_send(async {
+        let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 5));
+        job.as_ref().token().cancelled().await
+    });
+};
