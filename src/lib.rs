@@ -47,7 +47,8 @@
 //! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc, with a run task to spawn |
 //!
 //! `portable-atomic` routes atomics through the `portable-atomic` crate, for
-//! targets without compare-and-swap such as `thumbv6m-none-eabi`.
+//! targets without compare-and-swap such as `thumbv6m-none-eabi`; there the
+//! build stops with an error naming the feature until it is enabled.
 //!
 //! Of the crates this one builds on: `atomic-waker` holds each waiting future's
 //! waker, so re-polling replaces it without the node lock. `event-listener` is
@@ -62,6 +63,13 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "portable-atomic")))]
+compile_error!(
+    "cancel-token: this target has no compare-and-swap; enable the `portable-atomic` \
+     feature (and, in the firmware, `portable-atomic/critical-section` with a \
+     critical-section implementation)"
+);
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
