@@ -50,6 +50,22 @@
 //! targets without compare-and-swap such as `thumbv6m-none-eabi`; there the
 //! build stops with an error naming the feature until it is enabled.
 //!
+//! # Testing `no_std` code on the host
+//!
+//! Without `std` every lock is a critical section from the `critical-section`
+//! crate, whose implementation the firmware provides. Host tests of a crate
+//! that uses this one without default features have none, and fail to link
+//! with `undefined symbol: _critical_section_1_0_acquire`. Add the host's
+//! implementation as a dev-dependency:
+//!
+//! ```toml
+//! [dependencies]
+//! cancel-token = { version = "0.1", default-features = false }
+//!
+//! [dev-dependencies]
+//! critical-section = { version = "1", features = ["std"] }
+//! ```
+//!
 //! Of the crates this one builds on: `atomic-waker` holds each waiting future's
 //! waker, so re-polling replaces it without the node lock. `event-listener` is
 //! used for one std blocking wait, [`ThreadDriver`]'s timer thread sleeping
