@@ -249,7 +249,7 @@ impl Deadline {
     }
 
     /// The deadline as `driver`'s instant, if it is on that driver.
-    pub fn instant<D: crate::TimerDriver>(&self, driver: &D) -> Option<D::Instant> {
+    pub fn instant<D: crate::TimerDriver>(&self, driver: D) -> Option<D::Instant> {
         self.is_on(driver.timers())
             .then(|| driver.instant_at(self.ticks))
     }

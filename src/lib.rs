@@ -144,7 +144,7 @@ pub use static_source::StaticSource;
 pub use tick_driver::TickDriver;
 #[cfg(feature = "alloc")]
 pub use timers::SharedTimers;
-pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+pub use timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
 pub use token::{CancelToken, TokenRef};
 
 #[cfg(all(feature = "async-io", not(cancel_token_loom)))]

@@ -10,7 +10,7 @@ use core::time::Duration;
 use crate::deadline::TimedNode;
 use crate::node::{class, Node};
 use crate::sync::{loom_const_fn, Ordering::*};
-use crate::timers::TimersHandle;
+use crate::timers::StaticDriver;
 use crate::{Cause, Reason, TickDriver, TokenRef};
 
 /// Set in a pinned node's state once it has been linked into its parent (or,
@@ -36,11 +36,11 @@ unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     (node, linked)
 }
 
-/// The source methods of a pinned source type with a `linked` method (and,
-/// optionally, one `const` generic parameter).
+/// The source methods of a pinned source type with a `linked` method, in an
+/// `impl` with the generic parameters in brackets.
 macro_rules! pinned_source_methods {
-    ($ty:ident $(, const $n:ident)?) => {
-        impl$(<const $n: usize>)? $ty<'_ $(, $n)?> {
+    (impl[$($g:tt)*] $ty:ty) => {
+        impl $($g)* $ty {
             /// A borrowed token for this source.
             pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
                 TokenRef {
@@ -67,8 +67,8 @@ macro_rules! pinned_source_methods {
 }
 
 pub(crate) use pinned_source_methods;
-pinned_source_methods!(PinnedChild);
-pinned_source_methods!(PinnedDeadline);
+pinned_source_methods!(impl[] PinnedChild<'_>);
+pinned_source_methods!(impl[<D: StaticDriver>] PinnedDeadline<'_, D>);
 
 /// Cancels, unlinks, and waits until no canceller or timer borrows the node.
 ///
@@ -179,9 +179,12 @@ impl fmt::Debug for PinnedChild<'_> {
     }
 }
 
-/// A [`PinnedChild`] with a deadline on a [`TickDriver`]: cancelled with
-/// [`Reason::DeadlineExceeded`] when the driver's tick count reaches the
-/// deadline. Needs no allocator; the timer entry lives in the node.
+/// A [`PinnedChild`] with a deadline on a driver: cancelled with
+/// [`Reason::DeadlineExceeded`] when the driver's clock reaches the deadline.
+/// Needs no allocator; the timer entry lives in the node. The driver is any
+/// [`StaticDriver`] (one whose timers are in a `static`): a [`TickDriver`] on
+/// bare metal (the default type parameter), or `EmbassyDriver` under embassy,
+/// passed as `&TICKS`.
 ///
 /// The deadline is armed when the child is first used pinned; dropping or
 /// cancelling it takes the deadline out of the driver at once.
@@ -202,66 +205,80 @@ impl fmt::Debug for PinnedChild<'_> {
 /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
 /// ```
 ///
-/// Like [`PinnedChild`], it is `Send` and `Sync`, so a future that holds one
-/// across an `.await` can be spawned on a multi-threaded executor.
-pub struct PinnedDeadline<'a> {
+/// Like [`PinnedChild`], it is `Send` and `Sync` (with a `Send` and `Sync`
+/// driver), so a future that holds one across an `.await` can be spawned on a
+/// multi-threaded executor. Its methods take `Pin<&Self>`, as
+/// [`PinnedChild`]'s do.
+///
+/// A [`TickDriver`] is a driver only as a `&'static` reference: one in a local
+/// variable, which a leaked deadline could outlive, is refused.
+///
+/// ```compile_fail
+/// use core::pin::pin;
+/// use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// let ticks = TickDriver::<1000>::new();
+/// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &ticks, 5));
+/// ```
+pub struct PinnedDeadline<'a, D = &'static TickDriver> {
     timed: TimedNode,
+    /// Asked to wake for the deadline as it is armed.
+    driver: D,
     _parent: PhantomData<&'a Node>,
     _pin: PhantomPinned,
 }
 
 // SAFETY: the node is `Send` and `Sync`; the wheel entry is only touched under
 // its timers' lock, and the timers it names are `Sync` (as for a heap node with
-// a deadline, which a `CancelSource` sends between threads).
-unsafe impl Send for PinnedDeadline<'_> {}
-// SAFETY: as above.
-unsafe impl Sync for PinnedDeadline<'_> {}
+// a deadline, which a `CancelSource` sends between threads). The driver is
+// moved with it. No bound names a lifetime (`StaticDriver` does), so a future
+// holding one is `Send` however its lifetimes are erased.
+unsafe impl<D: Send> Send for PinnedDeadline<'_, D> {}
+// SAFETY: as above; shared, it calls the driver through `&D`.
+unsafe impl<D: Sync> Sync for PinnedDeadline<'_, D> {}
 
-impl<'a> PinnedDeadline<'a> {
-    /// A child of `parent` that expires at tick `at` of `driver`.
-    pub fn new<const HZ: u32>(parent: TokenRef<'a>, driver: &'a TickDriver<HZ>, at: u64) -> Self {
-        // SAFETY: the handle lives in the node, which `'a` keeps within the
-        // driver's lifetime; it is never cloned out.
-        let timers = unsafe { TimersHandle::borrowed(driver.timers()) };
-        let mut timed = TimedNode::new(class::PINNED, 0, at, timers);
+impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
+    /// A child of `parent` that expires at `at` on `driver` (for a
+    /// [`TickDriver`], `at` is a tick).
+    pub fn new(parent: TokenRef<'a>, driver: D, at: D::Instant) -> Self {
+        let at = driver.ticks_at(at);
+        Self::at_tick(parent, driver, at)
+    }
+
+    /// A child of `parent` that expires `after` from `driver`'s current time.
+    pub fn with_timeout(parent: TokenRef<'a>, driver: D, after: Duration) -> Self {
+        let now = driver.ticks_at(driver.now());
+        let at = now.saturating_add(driver.duration_ticks(after));
+        Self::at_tick(parent, driver, at)
+    }
+
+    fn at_tick(parent: TokenRef<'a>, driver: D, at: u64) -> Self {
+        // Static timers (`StaticDriver`): the node may name them for ever.
+        let mut timed = TimedNode::new(class::PINNED, 0, at, driver.timers());
         timed.node.parent = Some(NonNull::from(parent.node));
         PinnedDeadline {
             timed,
+            driver,
             _parent: PhantomData,
             _pin: PhantomPinned,
         }
     }
 
-    /// A child of `parent` that expires `after` from `driver`'s current tick.
-    pub fn with_timeout<const HZ: u32>(
-        parent: TokenRef<'a>,
-        driver: &'a TickDriver<HZ>,
-        after: Duration,
-    ) -> Self {
-        let at = driver.now().saturating_add(driver.ticks_in(after));
-        Self::new(parent, driver, at)
-    }
-
     fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
-        let this = NonNull::from(&self.get_ref().timed).cast::<Node>();
+        let this = self.get_ref();
+        let node = NonNull::from(&this.timed).cast::<Node>();
         // SAFETY: pinned, and the parent outlives 'a.
-        let (node, first) = unsafe { ensure_linked(this) };
+        let (linked, first) = unsafe { ensure_linked(node) };
         if first {
-            // SAFETY: the driver outlives `'a`, and so this node.
-            let timers = unsafe { self.timed.timers() };
             // SAFETY: a live timed node with its whole provenance, armed once.
-            unsafe {
-                crate::deadline::arm(this, |t| {
-                    timers.call_hook(t);
-                    Ok(())
-                })
-            };
+            unsafe { crate::deadline::arm(node, |t| this.driver.wake_at(t)) };
         }
-        (node, this)
+        (linked, node)
     }
 }
 
-impl Drop for PinnedDeadline<'_> {
+impl<D> Drop for PinnedDeadline<'_, D> {
     fn drop(&mut self) {
         // SAFETY: pinned until now, and its parent outlives it. Cancelling takes
         // the entry out of the wheel; waiting covers a timer firing right now.
@@ -269,7 +286,7 @@ impl Drop for PinnedDeadline<'_> {
     }
 }
 
-impl fmt::Debug for PinnedDeadline<'_> {
+impl<D> fmt::Debug for PinnedDeadline<'_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PinnedDeadline")
             .field("reason", &self.timed.node.reason())

@@ -133,7 +133,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     }
 }
 
-pinned_source_methods!(PinnedLinked, const N);
+pinned_source_methods!(impl[<const N: usize>] PinnedLinked<'_, N>);
 
 impl<const N: usize> Drop for PinnedLinked<'_, N> {
     fn drop(&mut self) {

@@ -237,10 +237,10 @@ impl CancelToken {
     /// ```
     pub fn child_with_deadline<D: crate::TimerDriver>(
         &self,
-        driver: &D,
+        driver: D,
         at: D::Instant,
     ) -> crate::CancelSource {
-        self.child_at_tick(driver, driver.ticks_at(at))
+        self.child_at_tick(&driver, driver.ticks_at(at))
     }
 
     /// A child cancelled with [`Reason::DeadlineExceeded`] once `after` has
@@ -262,11 +262,11 @@ impl CancelToken {
     /// ```
     pub fn child_with_timeout<D: crate::TimerDriver>(
         &self,
-        driver: &D,
+        driver: D,
         after: core::time::Duration,
     ) -> crate::CancelSource {
         let now = driver.ticks_at(driver.now());
-        self.child_at_tick(driver, now.saturating_add(driver.duration_ticks(after)))
+        self.child_at_tick(&driver, now.saturating_add(driver.duration_ticks(after)))
     }
 
     fn child_at_tick<D: crate::TimerDriver>(&self, driver: &D, at: u64) -> crate::CancelSource {

@@ -337,6 +337,31 @@ fn tick_driver_with_pinned_deadlines() {
     assert_eq!(b.token().reason(), Some(Reason::Cancelled));
 }
 
+/// A `TickDriver` in a `static` is passed as `&TICKS` to heap children and to
+/// `Deadline::instant`, as to a `PinnedDeadline`; `&&TICKS` still works.
+#[test]
+#[allow(clippy::needless_borrows_for_generic_args)] // `&&TICKS` on purpose
+fn a_static_tick_driver_is_passed_as_a_reference() {
+    use cancel_token::TickDriver;
+    static TICKS: TickDriver = TickDriver::new();
+    let root = CancelSource::new();
+    let job = root
+        .token()
+        .child_with_timeout(&TICKS, Duration::from_millis(5));
+    let at = root.token().child_with_deadline(&TICKS, 7);
+    let old_style = root
+        .token()
+        .child_with_timeout(&&TICKS, Duration::from_millis(6));
+    assert_eq!(job.token().deadline().unwrap().instant(&TICKS), Some(5));
+    assert_eq!(TICKS.pending(), 3);
+    TICKS.advance(5);
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!old_style.is_cancelled() && !at.is_cancelled());
+    TICKS.advance(2);
+    assert!(old_style.is_cancelled() && at.is_cancelled());
+    assert_eq!(TICKS.pending(), 0);
+}
+
 #[test]
 fn concurrent_advances_add_up() {
     let driver = ManualDriver::new();

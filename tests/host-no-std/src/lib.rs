@@ -9,7 +9,7 @@ use cancel_token::{PinnedDeadline, Reason, TickDriver, TokenRef};
 /// `ticks` ticks of `clock` pass; returns why it stopped, if it did not finish.
 pub fn run_job(
     parent: TokenRef<'_>,
-    clock: &TickDriver,
+    clock: &'static TickDriver,
     ticks: u64,
     mut step: impl FnMut() -> bool,
 ) -> Option<Reason> {
