@@ -132,6 +132,43 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
 /// assert!(token.is_cancelled());
 /// ```
 ///
+/// # Pinning with `pin!`
+///
+/// Its methods take `Pin<&Self>`, which is `Copy`: a token borrowed from the
+/// child, a second token and a `cancel` through the same pin can all coexist,
+/// and a static child's `Pin<&'static Self>` has them too. With
+/// `Pin<&mut Self>` receivers, each token would hold the child mutably
+/// borrowed and block every other call while it lives. `pin!` gives
+/// `Pin<&mut Self>`, and a method call on it never reaches a `Pin<&Self>`
+/// receiver (no implicit reborrow; one inherent method has one receiver
+/// type), so turn it into a shared pin once, with [`Pin::into_ref`] (or
+/// `as_ref()` per call):
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedChild, StaticSource};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+///
+/// let child = pin!(PinnedChild::new(ROOT.token_ref()));
+/// let child = child.into_ref(); // Pin<&PinnedChild>, `Copy`
+/// let token = child.token();
+/// child.cancel();
+/// assert!(token.is_cancelled());
+/// ```
+///
+/// Without it, the call does not compile:
+///
+/// ```compile_fail
+/// use core::pin::pin;
+/// use cancel_token::{PinnedChild, StaticSource};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+///
+/// let child = pin!(PinnedChild::new(ROOT.token_ref())); // Pin<&mut PinnedChild>
+/// let token = child.token(); // error: `token` needs `Pin<&PinnedChild>`
+/// ```
+///
 /// Dropping a pinned child from an interrupt handler that preempted a `cancel` of
 /// one of its ancestors would wait for that cancel forever; drop pinned children
 /// in the context that owns them.
@@ -208,7 +245,9 @@ impl fmt::Debug for PinnedChild<'_> {
 /// Like [`PinnedChild`], it is `Send` and `Sync` (with a `Send` and `Sync`
 /// driver), so a future that holds one across an `.await` can be spawned on a
 /// multi-threaded executor. Its methods take `Pin<&Self>`, as
-/// [`PinnedChild`]'s do.
+/// [`PinnedChild`]'s do ([why](PinnedChild#pinning-with-pin)): turn the
+/// `Pin<&mut Self>` that `pin!` gives into one with [`Pin::into_ref`] or
+/// `as_ref()`, as above.
 ///
 /// A [`TickDriver`] is a driver only as a `&'static` reference: one in a local
 /// variable, which a leaked deadline could outlive, is refused.

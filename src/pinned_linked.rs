@@ -39,6 +39,10 @@ use crate::{Cause, Reason, TokenRef};
 /// assert!(!SHUTDOWN.is_cancelled());
 /// ```
 ///
+/// Its methods take `Pin<&Self>`, as [`PinnedChild`](crate::PinnedChild)'s
+/// do ([why](crate::PinnedChild#pinning-with-pin)): turn the `Pin<&mut Self>`
+/// that `pin!` gives into one with [`Pin::into_ref`], as above.
+///
 /// [`new`](Self::new) is `const`, so on static roots it can be a `static`:
 ///
 /// ```

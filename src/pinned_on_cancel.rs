@@ -37,6 +37,14 @@ use crate::{Reason, TokenRef};
 /// ROOT.cancel();
 /// assert!(STOPPED.load(Ordering::Relaxed));
 /// ```
+///
+/// [`arm`](Self::arm) and [`disarm`](Self::disarm) take `Pin<&mut Self>`,
+/// the pin `pin!` gives, by value: a call on it moves it, so call them
+/// through [`Pin::as_mut`] (as above) to keep the pin for a later call
+/// (Rust does not reborrow a `Pin<&mut Self>` implicitly, as it does a
+/// `&mut`). They change its state, so they do not take `Pin<&Self>` as
+/// [`PinnedChild`](crate::PinnedChild)'s methods do; nor can a `static` one be
+/// armed, having no `&mut`: keep it in the frame or task that owns it.
 pub struct PinnedOnCancel<'a, F: FnOnce(Reason) + Send + 'static> {
     callback: Callback<UserFn<F>>,
     node: &'a Node,
