@@ -10,8 +10,13 @@ use crate::Reason;
 
 /// A node with a deadline. `#[repr(C)]` with the node first, so a node pointer
 /// of a timed node is also a pointer to this (the `TIMED` class flag says so).
+///
+/// `extra` is its owner's, last, so every `TimedNode<X>` starts as a
+/// `TimedNode` (`X = ()`) and is used through one: a `PinnedDeadline` keeps
+/// its driver there, in what would be the trailing padding on 32-bit targets.
+/// It is written only as the node is made.
 #[repr(C)]
-pub(crate) struct TimedNode {
+pub(crate) struct TimedNode<X = ()> {
     pub(crate) node: Node,
     entry: WheelEntry,
     /// The deadline's tick; fixed.
@@ -20,18 +25,34 @@ pub(crate) struct TimedNode {
     /// disarmed (by its cancel) or taken out (by its unobserved drop); not
     /// touched after.
     timers: TimersId,
+    pub(crate) extra: X,
 }
 
 impl TimedNode {
     pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle<'_>) -> Self {
+        TimedNode::with_extra(ownership, refs, at, timers.id(), ())
+    }
+}
+
+impl<X> TimedNode<X> {
+    pub(crate) fn with_extra(
+        ownership: u8,
+        refs: usize,
+        at: u64,
+        timers: TimersId,
+        extra: X,
+    ) -> Self {
         TimedNode {
             node: Node::new(ownership | class::TIMED, refs),
             entry: WheelEntry::new(),
             at,
-            timers: timers.id(),
+            timers,
+            extra,
         }
     }
+}
 
+impl TimedNode {
     /// The timers this node's deadline is kept in, until it is disarmed.
     ///
     /// # Safety

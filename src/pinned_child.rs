@@ -261,9 +261,9 @@ impl fmt::Debug for PinnedChild<'_> {
 /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &ticks, 5));
 /// ```
 pub struct PinnedDeadline<'a, D = &'static TickDriver> {
-    timed: TimedNode,
-    /// Asked to wake for the deadline as it is armed.
-    driver: D,
+    /// The driver, asked to wake for the deadline as it is armed, is the
+    /// node's `extra` (in its trailing padding on 32-bit targets).
+    timed: TimedNode<D>,
     _parent: PhantomData<&'a Node>,
     _pin: PhantomPinned,
 }
@@ -294,11 +294,11 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
 
     fn at_tick(parent: TokenRef<'a>, driver: D, at: u64) -> Self {
         // Static timers (`StaticDriver`): the node may name them for ever.
-        let mut timed = TimedNode::new(class::PINNED, 0, at, driver.timers());
+        let timers = driver.timers().id();
+        let mut timed = TimedNode::with_extra(class::PINNED, 0, at, timers, driver);
         timed.node.parent = Some(NonNull::from(parent.node));
         PinnedDeadline {
             timed,
-            driver,
             _parent: PhantomData,
             _pin: PhantomPinned,
         }
@@ -311,7 +311,7 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
         let (linked, first) = unsafe { ensure_linked(node) };
         if first {
             // SAFETY: a live timed node with its whole provenance, armed once.
-            unsafe { crate::deadline::arm(node, |t| this.driver.wake_at(t)) };
+            unsafe { crate::deadline::arm(node, |t| this.timed.extra.wake_at(t)) };
         }
         (linked, node)
     }
