@@ -39,12 +39,15 @@
 //!
 //! | tier | feature | what you get |
 //! |---|---|---|
-//! | no allocator | (none) | [`StaticSource`], [`PinnedChild`], [`PinnedLinked`], [`PinnedOnCancel`], [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`] |
-//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`OnCancel`], [`CancelSource::linked`], [`CancelledOwned`] |
-//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] |
+//! | no allocator | (none) | [`StaticSource`] (`const`, for a `static`); stored in place: [`PinnedChild`], [`PinnedDeadline`], [`PinnedLinked`], [`PinnedOnCancel`] (children and linked sources of static roots can be `static`s too); [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`], [`CancelledOwned`]; [`TickDriver`]: deadlines on bare metal, advanced from an interrupt; [`TimerDriver`], [`StaticDriver`] and [`Timers`] for a driver of your own |
+//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`CancelToken::child_with_timeout`] and [`child_with_deadline`](CancelToken::child_with_deadline) on any driver, [`OnCancel`], [`CancelSource::linked`], [`ManualDriver`], [`SharedTimers`] |
+//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] (and its process-wide `ThreadDriver::global()`) |
 //! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
-//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future to spawn |
-//! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc, with a run task to spawn |
+//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future (`AsyncIoRun`) to spawn |
+//! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc (for [`PinnedDeadline`]s, and heap children with `alloc`), with a run task to spawn; Rust 1.85 |
+//!
+//! A driver in a `static` ([`TickDriver`], `EmbassyDriver`) is passed as
+//! `&TICKS`, to heap children and [`PinnedDeadline`]s alike.
 //!
 //! `portable-atomic` routes atomics through the `portable-atomic` crate, for
 //! targets without compare-and-swap such as `thumbv6m-none-eabi`; there the
