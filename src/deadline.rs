@@ -29,6 +29,7 @@ pub(crate) struct TimedNode<X = ()> {
 }
 
 impl TimedNode {
+    #[cfg(feature = "alloc")]
     pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle<'_>) -> Self {
         TimedNode::with_extra(ownership, refs, at, timers.id(), ())
     }
