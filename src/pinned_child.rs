@@ -249,6 +249,30 @@ impl fmt::Debug for PinnedChild<'_> {
 /// `Pin<&mut Self>` that `pin!` gives into one with [`Pin::into_ref`] or
 /// `as_ref()`, as above.
 ///
+/// # In a `static`
+///
+/// Its constructors are not `const` (they ask the driver for its timers and
+/// its clock, through trait methods), so it cannot be a `static` itself, as a
+/// [`PinnedChild`] can. Put it in a `static` cell initialised at run time,
+/// such as [`static_cell`](https://docs.rs/static_cell)'s `StaticCell`, and
+/// pin the `&'static mut` it gives with [`Pin::static_mut`]:
+///
+/// ```
+/// use core::pin::Pin;
+/// use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+/// use static_cell::StaticCell;
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static TICKS: TickDriver = TickDriver::new();
+/// static WATCHDOG: StaticCell<PinnedDeadline<'static>> = StaticCell::new();
+///
+/// let watchdog = Pin::static_mut(WATCHDOG.init(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 100)));
+/// let watchdog = watchdog.into_ref(); // Pin<&'static PinnedDeadline>
+/// let token = watchdog.token(); // a `TokenRef<'static>`
+/// TICKS.advance(100);
+/// assert!(token.is_cancelled());
+/// ```
+///
 /// A [`TickDriver`] is a driver only as a `&'static` reference: one in a local
 /// variable, which a leaked deadline could outlive, is refused.
 ///

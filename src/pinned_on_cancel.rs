@@ -43,8 +43,35 @@ use crate::{Reason, TokenRef};
 /// through [`Pin::as_mut`] (as above) to keep the pin for a later call
 /// (Rust does not reborrow a `Pin<&mut Self>` implicitly, as it does a
 /// `&mut`). They change its state, so they do not take `Pin<&Self>` as
-/// [`PinnedChild`](crate::PinnedChild)'s methods do; nor can a `static` one be
-/// armed, having no `&mut`: keep it in the frame or task that owns it.
+/// [`PinnedChild`](crate::PinnedChild)'s methods do.
+///
+/// # In a `static`
+///
+/// A plain `static` gives no `&mut`, so it could never be armed. Put it in a
+/// `static` cell initialised at run time, such as
+/// [`static_cell`](https://docs.rs/static_cell)'s `StaticCell`, with a
+/// function (a closure's type cannot be named there), and pin the
+/// `&'static mut` it gives with [`Pin::static_mut`]:
+///
+/// ```
+/// use core::pin::Pin;
+/// use core::sync::atomic::{AtomicBool, Ordering};
+/// use cancel_token::{PinnedOnCancel, Reason, StaticSource};
+/// use static_cell::StaticCell;
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static STOPPED: AtomicBool = AtomicBool::new(false);
+/// static STOP_MOTOR: StaticCell<PinnedOnCancel<'static, fn(Reason)>> = StaticCell::new();
+///
+/// fn stop_motor(_: Reason) {
+///     STOPPED.store(true, Ordering::Relaxed);
+/// }
+///
+/// let mut on_stop = Pin::static_mut(STOP_MOTOR.init(PinnedOnCancel::new(ROOT.token_ref(), stop_motor)));
+/// on_stop.as_mut().arm();
+/// ROOT.cancel();
+/// assert!(STOPPED.load(Ordering::Relaxed));
+/// ```
 pub struct PinnedOnCancel<'a, F: FnOnce(Reason) + Send + 'static> {
     callback: Callback<UserFn<F>>,
     node: &'a Node,

@@ -386,3 +386,31 @@ const _: fn() = || {
         job.as_ref().token().cancelled().await
     });
 };
+
+/// A `PinnedDeadline` and a `PinnedOnCancel` (whose constructors are not
+/// `const`) live in `static` cells initialised at run time, pinned with
+/// `Pin::static_mut`.
+#[test]
+fn a_pinned_deadline_and_callback_in_static_cells() {
+    use cancel_token::{PinnedDeadline, PinnedOnCancel, TickDriver};
+    use static_cell::StaticCell;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    static STOPPED: AtomicBool = AtomicBool::new(false);
+    static WATCHDOG: StaticCell<PinnedDeadline<'static>> = StaticCell::new();
+    static ON_STOP: StaticCell<PinnedOnCancel<'static, fn(Reason)>> = StaticCell::new();
+    fn stop(reason: Reason) {
+        STOPPED.store(reason == Reason::DeadlineExceeded, Ordering::Relaxed);
+    }
+    let watchdog = WATCHDOG.init(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 10));
+    let watchdog = Pin::static_mut(watchdog).into_ref();
+    let token = watchdog.token();
+    let mut on_stop = Pin::static_mut(ON_STOP.init(PinnedOnCancel::new(token, stop)));
+    on_stop.as_mut().arm();
+    assert_eq!(TICKS.pending(), 1);
+    TICKS.advance(10);
+    assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
+    assert!(STOPPED.load(Ordering::Relaxed));
+    assert!(!on_stop.as_mut().disarm());
+}
