@@ -49,6 +49,9 @@ use crate::Reason;
 ///   armed is then cancelled at once with [`Reason::DeadlineExceeded`].
 /// - `advance` may be called from a thread, a task or an interrupt handler; it
 ///   runs the cancellation (wakers, callbacks) of every due token.
+#[diagnostic::on_unimplemented(
+    note = "a driver in a `static` (`TickDriver`, `EmbassyDriver`) is a `TimerDriver` as its `&'static` reference: pass `&TICKS`"
+)]
 pub trait TimerDriver {
     /// The driver's notion of a point in time.
     type Instant: Copy;
@@ -131,6 +134,9 @@ impl<D: TimerDriver + ?Sized> TimerDriver for &D {
 /// [`Timers::new`] in a `static`, never [shared](Timers::new_shared) ones: a
 /// pinned deadline may be cancelled before it is armed, which shared timers'
 /// count of the deadlines holding them does not allow for.
+#[diagnostic::on_unimplemented(
+    note = "a `PinnedDeadline` needs a driver whose timers are in a `static`: `&TICKS` of a `static` `TickDriver` or `EmbassyDriver`; on other drivers, deadlines are heap children (`CancelToken::child_with_timeout`)"
+)]
 pub unsafe trait StaticDriver: TimerDriver {}
 
 /// A driver can no longer fire deadlines (its runtime has shut down).
