@@ -139,10 +139,9 @@ impl Node {
     loom_const_fn! {
         /// A live pinned or static node of `class`, with no references, whose
         /// parent is `parent`.
-        pub(crate) fn with_parent(class: u8, parent: &Node) -> Node {
+        pub(crate) fn with_parent(class: u8, parent: NonNull<Node>) -> Node {
             let mut node = Node::new(class, 0);
-            // SAFETY: from a reference, so not null.
-            node.parent = Some(unsafe { NonNull::new_unchecked(parent as *const Node as *mut Node) });
+            node.parent = Some(parent);
             node
         }
     }

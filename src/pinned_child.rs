@@ -43,9 +43,8 @@ macro_rules! pinned_source_methods {
         impl $($g)* $ty {
             /// A borrowed token for this source.
             pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
-                TokenRef {
-                    node: self.linked().0,
-                }
+                // The pointer with the whole pinned node's provenance.
+                TokenRef::from_ptr(self.linked().1)
             }
 
             /// Cancels this source and its descendants, not its parents.
@@ -187,7 +186,7 @@ impl<'a> PinnedChild<'a> {
         /// child can live in a `static`; see the type's docs.
         pub fn new(parent: TokenRef<'a>) -> Self {
             PinnedChild {
-                node: Node::with_parent(class::PINNED, parent.node),
+                node: Node::with_parent(class::PINNED, parent.ptr),
                 _parent: PhantomData,
                 _pin: PhantomPinned,
             }
@@ -320,7 +319,7 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
         // Static timers (`StaticDriver`): the node may name them for ever.
         let timers = driver.timers().id();
         let mut timed = TimedNode::with_extra(class::PINNED, 0, at, timers, driver);
-        timed.node.parent = Some(NonNull::from(parent.node));
+        timed.node.parent = Some(parent.ptr);
         PinnedDeadline {
             timed,
             _parent: PhantomData,

@@ -130,7 +130,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
                 // SAFETY: not registered yet, and this caller alone registers.
                 unsafe { link.set(Link(node)) };
                 // SAFETY: pinned with `self`, whose drop unregisters it first.
-                unsafe { callback::register(parent.node, link) };
+                unsafe { callback::register(parent.node(), link) };
             }
         }
         (&this.node, node)
@@ -147,7 +147,7 @@ impl<const N: usize> Drop for PinnedLinked<'_, N> {
         }
         for (link, parent) in self.links.iter().zip(self.parents) {
             // SAFETY: registered (or run inline) on `parent` in `linked`.
-            unsafe { callback::unregister(parent.node, &link.header) };
+            unsafe { callback::unregister(parent.node(), &link.header) };
         }
         let this = NonNull::from(&self.node);
         // Also when a callback's panic continues out of `cancel`: the memory goes.

@@ -98,7 +98,7 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
     pub fn new(token: TokenRef<'a>, f: F) -> Self {
         PinnedOnCancel {
             callback: Callback::new(UserFn(f)),
-            node: token.node,
+            node: token.node(),
             phase: Phase::New,
             _pin: PhantomPinned,
         }

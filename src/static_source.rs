@@ -49,7 +49,10 @@ impl StaticSource {
     /// A borrowed token. A `const fn`, so a `static`
     /// [`PinnedChild`](crate::PinnedChild) can be built on it.
     pub const fn token_ref(&self) -> TokenRef<'_> {
-        TokenRef { node: &self.node }
+        // SAFETY: from a reference, so not null; the node is this whole source.
+        TokenRef::from_ptr(unsafe {
+            NonNull::new_unchecked(&self.node as *const Node as *mut Node)
+        })
     }
 
     /// Cancels the token and its descendants; see

@@ -337,6 +337,33 @@ fn tick_driver_with_pinned_deadlines() {
     assert_eq!(b.token().reason(), Some(Reason::Cancelled));
 }
 
+/// A `TokenRef` has every observing method of `CancelToken`, `deadline` too:
+/// a pinned deadline and the pinned children under it report it.
+#[test]
+fn a_token_ref_reports_its_deadline() {
+    use cancel_token::{PinnedChild, PinnedDeadline, TickDriver};
+    use std::pin::pin;
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 40));
+    let job = job.into_ref();
+    let step = pin!(PinnedChild::new(job.token()));
+    let step = step.into_ref();
+    let inner = pin!(PinnedDeadline::new(step.token(), &TICKS, 90));
+    let inner = inner.into_ref();
+    let d = step.token().deadline().unwrap();
+    assert_eq!((d.ticks(), d.instant(&TICKS)), (40, Some(40)));
+    assert_eq!(job.token().deadline(), Some(d));
+    assert_eq!(inner.token().deadline(), Some(d), "the earlier one above");
+    assert_eq!(ROOT.token_ref().deadline(), None);
+    let root = CancelSource::new();
+    let heap = root.token().child_with_deadline(&TICKS, 30);
+    let heap_token = heap.token();
+    let under_heap = pin!(PinnedChild::new(heap_token.as_token_ref()));
+    let under_heap = under_heap.into_ref();
+    assert_eq!(under_heap.token().deadline().unwrap().ticks(), 30);
+}
+
 /// A `TickDriver` in a `static` is passed as `&TICKS` to heap children and to
 /// `Deadline::instant`, as to a `PinnedDeadline`; `&&TICKS` still works.
 #[test]

@@ -377,6 +377,7 @@ const _: fn() = || {
     is_send_sync::<PinnedDeadline<'static>>();
     is_send_sync::<PinnedLinked<'static, 2>>();
     is_send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
+    is_send_sync::<cancel_token::TokenRef<'static>>();
     is_send(async {
         let child = pin!(PinnedChild::new(ROOT.token_ref()));
         child.as_ref().token().cancelled().await
