@@ -18,7 +18,7 @@ use core::ptr::NonNull;
 
 use crate::entry::{Entry, Kind, DONE, IDLE, LINKED, RUNNING};
 use crate::node::Node;
-use crate::sync::{Ordering::*, UnsafeCell};
+use crate::sync::{loom_const_fn, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
 
 /// The thread running a callback: `std`'s thread id, or nothing without threads.
@@ -73,15 +73,17 @@ pub(crate) struct Callback<F> {
 }
 
 impl<F: Fire> Callback<F> {
-    pub(crate) fn new(f: F) -> Self {
-        Callback {
-            header: CallbackHeader {
-                entry: Entry::new(Kind::Callback, 0),
-                call: Self::call,
-                destroyed: UnsafeCell::new(core::ptr::null()),
-                runner: UnsafeCell::new(None),
-            },
-            f: UnsafeCell::new(Some(f)),
+    loom_const_fn! {
+        pub(crate) fn new(f: F) -> Self {
+            Callback {
+                header: CallbackHeader {
+                    entry: Entry::new(Kind::Callback, 0),
+                    call: Self::call,
+                    destroyed: UnsafeCell::new(core::ptr::null()),
+                    runner: UnsafeCell::new(None),
+                },
+                f: UnsafeCell::new(Some(f)),
+            }
         }
     }
 

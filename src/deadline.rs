@@ -10,8 +10,13 @@ use crate::Reason;
 
 /// A node with a deadline. `#[repr(C)]` with the node first, so a node pointer
 /// of a timed node is also a pointer to this (the `TIMED` class flag says so).
+///
+/// `extra` is its owner's, last, so every `TimedNode<X>` starts as a
+/// `TimedNode` (`X = ()`) and is used through one: a `PinnedDeadline` keeps
+/// its driver there, in what would be the trailing padding on 32-bit targets.
+/// It is written only as the node is made.
 #[repr(C)]
-pub(crate) struct TimedNode {
+pub(crate) struct TimedNode<X = ()> {
     pub(crate) node: Node,
     entry: WheelEntry,
     /// The deadline's tick; fixed.
@@ -20,18 +25,35 @@ pub(crate) struct TimedNode {
     /// disarmed (by its cancel) or taken out (by its unobserved drop); not
     /// touched after.
     timers: TimersId,
+    pub(crate) extra: X,
 }
 
 impl TimedNode {
+    #[cfg(feature = "alloc")]
     pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle<'_>) -> Self {
+        TimedNode::with_extra(ownership, refs, at, timers.id(), ())
+    }
+}
+
+impl<X> TimedNode<X> {
+    pub(crate) fn with_extra(
+        ownership: u8,
+        refs: usize,
+        at: u64,
+        timers: TimersId,
+        extra: X,
+    ) -> Self {
         TimedNode {
             node: Node::new(ownership | class::TIMED, refs),
             entry: WheelEntry::new(),
             at,
-            timers: timers.id(),
+            timers,
+            extra,
         }
     }
+}
 
+impl TimedNode {
     /// The timers this node's deadline is kept in, until it is disarmed.
     ///
     /// # Safety
@@ -257,9 +279,9 @@ pub(crate) fn effective(node: NonNull<Node>) -> Option<Deadline> {
 /// `at`, or the effective deadline of `parent` if that is earlier on the same
 /// timers: the deadline a pinned child of `parent` takes, so that a timed
 /// node's own deadline is always its effective one.
-pub(crate) fn capped(parent: NonNull<Node>, at: u64, timers: TimersHandle<'_>) -> u64 {
+pub(crate) fn capped(parent: NonNull<Node>, at: u64, timers: TimersId) -> u64 {
     match effective(parent) {
-        Some(d) if d.is_on(timers) => d.ticks.min(at),
+        Some(d) if d.timers == timers => d.ticks.min(at),
         _ => at,
     }
 }
@@ -327,7 +349,7 @@ impl Deadline {
     }
 
     /// The deadline as `driver`'s instant, if it is on that driver.
-    pub fn instant<D: crate::TimerDriver>(&self, driver: &D) -> Option<D::Instant> {
+    pub fn instant<D: crate::TimerDriver>(&self, driver: D) -> Option<D::Instant> {
         self.is_on(driver.timers())
             .then(|| driver.instant_at(self.ticks))
     }

@@ -10,7 +10,7 @@ use core::time::Duration;
 use embassy_time::{Instant, Timer, TICK_HZ};
 
 use crate::sync::WakerSlot;
-use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+use crate::timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
 
 // Nanoseconds below a second times `TICK_HZ` fit in 64 bits for every tick
 // rate embassy-time offers (up to 5.24 GHz; the bound is 18.4 GHz).
@@ -22,7 +22,9 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 /// [`Timer`] in one task, [`run`](Self::run), fires every deadline.
 ///
 /// No allocator and no `std`: put it in a `static`, spawn `run` as a task, and
-/// arm deadlines with `&'static EmbassyDriver` as the driver.
+/// arm deadlines with `&DEADLINES` (a `&'static EmbassyDriver`) as the driver:
+/// heap children with `alloc`, and [`PinnedDeadline`](crate::PinnedDeadline)s
+/// without.
 ///
 /// ```no_run
 /// use core::time::Duration;
@@ -37,8 +39,7 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 ///
 /// #[embassy_executor::task]
 /// async fn request(root: CancelSource) {
-///     let driver: &'static EmbassyDriver = &DEADLINES;
-///     let call = root.token().child_with_timeout(&driver, Duration::from_millis(100));
+///     let call = root.token().child_with_timeout(&DEADLINES, Duration::from_millis(100));
 ///     let work = embassy_time::Timer::after_secs(5);
 ///     let _ = call.token().run_until_cancelled(work).await; // Err(DeadlineExceeded)
 /// }
@@ -54,10 +55,6 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 /// callbacks have run; on targets that abort on panic, it aborts.
 ///
 /// embassy-time 0.5 is an edition-2024 crate: this feature needs Rust 1.85.
-///
-/// [`PinnedDeadline`](crate::PinnedDeadline) needs a [`TickDriver`](crate::TickDriver);
-/// this driver serves heap children (`alloc`), which is where embassy firmware
-/// with an allocator keeps per-request tokens.
 pub struct EmbassyDriver {
     timers: Timers,
     /// The `run` task's waker: `wake_at` wakes it to re-arm its timer.
@@ -158,6 +155,10 @@ impl TimerDriver for &'static EmbassyDriver {
         Ok(())
     }
 }
+
+// SAFETY: `timers` is always `from_static` of this driver's own timers, made
+// by `Timers::new`.
+unsafe impl StaticDriver for &'static EmbassyDriver {}
 
 impl fmt::Debug for EmbassyDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -39,15 +39,36 @@
 //!
 //! | tier | feature | what you get |
 //! |---|---|---|
-//! | no allocator | (none) | [`StaticSource`], [`PinnedChild`], [`PinnedLinked`], [`PinnedOnCancel`], [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`] |
-//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`OnCancel`], [`CancelSource::linked`], [`CancelledOwned`] |
-//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] |
+//! | no allocator | (none) | [`StaticSource`] (`const`, for a `static`); stored in place: [`PinnedChild`], [`PinnedDeadline`], [`PinnedLinked`], [`PinnedOnCancel`] (children and linked sources of static roots can be `static`s too); [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`], [`CancelledOwned`], [`RunUntilCancelled`], [`RunUntilCancelledOwned`] and [`CancelFutureExt`]; [`grpc_timeout`]; [`TickDriver`]: deadlines on bare metal, advanced from an interrupt; [`TimerDriver`], [`StaticDriver`] and [`Timers`] for a driver of your own |
+//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`CancelToken::child_with_timeout`] and [`child_with_deadline`](CancelToken::child_with_deadline) on any driver, [`OnCancel`], [`CancelSource::linked`], [`ManualDriver`], [`SharedTimers`] |
+//! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] (and its process-wide `ThreadDriver::global()`) |
 //! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
-//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future to spawn |
-//! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc, with a run task to spawn |
+//! | tokio-util | `tokio-util` | bridges to tokio-util's `CancellationToken`: `CancelToken::to_cancellation_token` and `CancelToken::child_following` |
+//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future (`AsyncIoRun`) to spawn |
+//! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc (for [`PinnedDeadline`]s, and heap children with `alloc`), with a run task to spawn; Rust 1.85 |
+//!
+//! A driver in a `static` ([`TickDriver`], `EmbassyDriver`) is passed as
+//! `&TICKS`, to heap children and [`PinnedDeadline`]s alike.
 //!
 //! `portable-atomic` routes atomics through the `portable-atomic` crate, for
-//! targets without compare-and-swap such as `thumbv6m-none-eabi`.
+//! targets without compare-and-swap such as `thumbv6m-none-eabi`; there the
+//! build stops with an error naming the feature until it is enabled.
+//!
+//! # Testing `no_std` code on the host
+//!
+//! Without `std` every lock is a critical section from the `critical-section`
+//! crate, whose implementation the firmware provides. Host tests of a crate
+//! that uses this one without default features have none, and fail to link
+//! with `undefined symbol: _critical_section_1_0_acquire`. Add the host's
+//! implementation as a dev-dependency:
+//!
+//! ```toml
+//! [dependencies]
+//! cancel-token = { version = "0.1", default-features = false }
+//!
+//! [dev-dependencies]
+//! critical-section = { version = "1", features = ["std"] }
+//! ```
 //!
 //! Of the crates this one builds on: `atomic-waker` holds each waiting future's
 //! waker, so re-polling replaces it without the node lock. `event-listener` is
@@ -62,6 +83,13 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "portable-atomic")))]
+compile_error!(
+    "cancel-token: this target has no compare-and-swap; enable the `portable-atomic` \
+     feature (and, in the firmware, `portable-atomic/critical-section` with a \
+     critical-section implementation)"
+);
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -124,7 +152,7 @@ pub use static_source::StaticSource;
 pub use tick_driver::TickDriver;
 #[cfg(feature = "alloc")]
 pub use timers::SharedTimers;
-pub use timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+pub use timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
 pub use token::{CancelToken, TokenRef};
 pub use until_cancelled::{CancelFutureExt, RunUntilCancelled, RunUntilCancelledOwned};
 

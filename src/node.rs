@@ -142,6 +142,16 @@ impl Node {
         }
     }
 
+    loom_const_fn! {
+        /// A live pinned or static node of `class`, with no references, whose
+        /// parent is `parent`.
+        pub(crate) fn with_parent(class: u8, parent: NonNull<Node>) -> Node {
+            let mut node = Node::new(class, 0);
+            node.parent = Some(parent);
+            node
+        }
+    }
+
     /// How the node's memory is owned (`class::*`).
     pub(crate) fn class(&self) -> u8 {
         self.entry.class & !class::SHAPE

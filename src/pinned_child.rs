@@ -9,8 +9,8 @@ use core::time::Duration;
 
 use crate::deadline::TimedNode;
 use crate::node::{class, Node};
-use crate::sync::Ordering::*;
-use crate::timers::TimersHandle;
+use crate::sync::{loom_const_fn, Ordering::*};
+use crate::timers::StaticDriver;
 use crate::{Cause, Reason, TickDriver, TokenRef};
 
 /// Set in a pinned node's state once it has been linked into its parent (or,
@@ -36,16 +36,15 @@ unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     (node, linked)
 }
 
-/// The source methods of a pinned source type with a `linked` method (and,
-/// optionally, one `const` generic parameter).
+/// The source methods of a pinned source type with a `linked` method, in an
+/// `impl` with the generic parameters in brackets.
 macro_rules! pinned_source_methods {
-    ($ty:ident $(, const $n:ident)?) => {
-        impl$(<const $n: usize>)? $ty<'_ $(, $n)?> {
+    (impl[$($g:tt)*] $ty:ty) => {
+        impl $($g)* $ty {
             /// A borrowed token for this source.
             pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
-                TokenRef {
-                    node: self.linked().0,
-                }
+                // The pointer with the whole pinned node's provenance.
+                TokenRef::from_ptr(self.linked().1)
             }
 
             /// Cancels this source and its descendants, not its parents.
@@ -67,8 +66,8 @@ macro_rules! pinned_source_methods {
 }
 
 pub(crate) use pinned_source_methods;
-pinned_source_methods!(PinnedChild);
-pinned_source_methods!(PinnedDeadline);
+pinned_source_methods!(impl[] PinnedChild<'_>);
+pinned_source_methods!(impl[<D: StaticDriver>] PinnedDeadline<'_, D>);
 
 /// Cancels, unlinks, and waits until no canceller or timer borrows the node.
 ///
@@ -113,6 +112,62 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
 /// assert!(token.is_cancelled());
 /// ```
 ///
+/// # In a `static`
+///
+/// [`new`](Self::new) and [`StaticSource::token_ref`](crate::StaticSource::token_ref)
+/// are `const`, so a child of a static root can be a `static` itself (no
+/// `LazyLock`, no allocator), pinned where it is used by [`Pin::static_ref`]:
+///
+/// ```
+/// use core::pin::Pin;
+/// use cancel_token::{PinnedChild, StaticSource};
+///
+/// static SHUTDOWN: StaticSource = StaticSource::new();
+/// static MOTOR: PinnedChild<'static> = PinnedChild::new(SHUTDOWN.token_ref());
+///
+/// let motor = Pin::static_ref(&MOTOR);
+/// let token = motor.token(); // a `TokenRef<'static>`
+/// SHUTDOWN.cancel();
+/// assert!(token.is_cancelled());
+/// ```
+///
+/// # Pinning with `pin!`
+///
+/// Its methods take `Pin<&Self>`, which is `Copy`: a token borrowed from the
+/// child, a second token and a `cancel` through the same pin can all coexist,
+/// and a static child's `Pin<&'static Self>` has them too. With
+/// `Pin<&mut Self>` receivers, each token would hold the child mutably
+/// borrowed and block every other call while it lives. `pin!` gives
+/// `Pin<&mut Self>`, and a method call on it never reaches a `Pin<&Self>`
+/// receiver (no implicit reborrow; one inherent method has one receiver
+/// type), so turn it into a shared pin once, with [`Pin::into_ref`] (or
+/// `as_ref()` per call):
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedChild, StaticSource};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+///
+/// let child = pin!(PinnedChild::new(ROOT.token_ref()));
+/// let child = child.into_ref(); // Pin<&PinnedChild>, `Copy`
+/// let token = child.token();
+/// child.cancel();
+/// assert!(token.is_cancelled());
+/// ```
+///
+/// Without it, the call does not compile:
+///
+/// ```compile_fail
+/// use core::pin::pin;
+/// use cancel_token::{PinnedChild, StaticSource};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+///
+/// let child = pin!(PinnedChild::new(ROOT.token_ref())); // Pin<&mut PinnedChild>
+/// let token = child.token(); // error: `token` needs `Pin<&PinnedChild>`
+/// ```
+///
 /// Dropping a pinned child from an interrupt handler that preempted a `cancel` of
 /// one of its ancestors would wait for that cancel forever; drop pinned children
 /// in the context that owns them.
@@ -123,14 +178,18 @@ pub struct PinnedChild<'a> {
 }
 
 impl<'a> PinnedChild<'a> {
-    /// A child of `parent`, not yet linked (it links when first used pinned).
-    pub fn new(parent: TokenRef<'a>) -> Self {
-        let mut node = Node::new(class::PINNED, 0);
-        node.parent = Some(NonNull::from(parent.node));
-        PinnedChild {
-            node,
-            _parent: PhantomData,
-            _pin: PhantomPinned,
+    loom_const_fn! {
+        /// A child of `parent`, not yet linked (it links when first used pinned).
+        ///
+        /// A `const fn`: with a [`StaticSource`](crate::StaticSource)'s
+        /// [`token_ref`](crate::StaticSource::token_ref) as the parent, the
+        /// child can live in a `static`; see the type's docs.
+        pub fn new(parent: TokenRef<'a>) -> Self {
+            PinnedChild {
+                node: Node::with_parent(class::PINNED, parent.ptr),
+                _parent: PhantomData,
+                _pin: PhantomPinned,
+            }
         }
     }
 
@@ -156,9 +215,12 @@ impl fmt::Debug for PinnedChild<'_> {
     }
 }
 
-/// A [`PinnedChild`] with a deadline on a [`TickDriver`]: cancelled with
-/// [`Reason::DeadlineExceeded`] when the driver's tick count reaches the
-/// deadline. Needs no allocator; the timer entry lives in the node.
+/// A [`PinnedChild`] with a deadline on a driver: cancelled with
+/// [`Reason::DeadlineExceeded`] when the driver's clock reaches the deadline.
+/// Needs no allocator; the timer entry lives in the node. The driver is any
+/// [`StaticDriver`] (one whose timers are in a `static`): a [`TickDriver`] on
+/// bare metal (the default type parameter), or `EmbassyDriver` under embassy,
+/// passed as `&TICKS`.
 ///
 /// The deadline is armed when the child is first used pinned; dropping or
 /// cancelling it takes the deadline out of the driver at once.
@@ -178,22 +240,98 @@ impl fmt::Debug for PinnedChild<'_> {
 /// TICKS.advance(1);
 /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
 /// ```
-pub struct PinnedDeadline<'a> {
-    timed: TimedNode,
+///
+/// Like [`PinnedChild`], it is `Send` and `Sync` (with a `Send` and `Sync`
+/// driver), so a future that holds one across an `.await` can be spawned on a
+/// multi-threaded executor. Its methods take `Pin<&Self>`, as
+/// [`PinnedChild`]'s do ([why](PinnedChild#pinning-with-pin)): turn the
+/// `Pin<&mut Self>` that `pin!` gives into one with [`Pin::into_ref`] or
+/// `as_ref()`, as above.
+///
+/// # In a `static`
+///
+/// Its constructors are not `const` (they ask the driver for its timers and
+/// its clock, through trait methods), so it cannot be a `static` itself, as a
+/// [`PinnedChild`] can. Put it in a `static` cell initialised at run time,
+/// such as [`static_cell`](https://docs.rs/static_cell)'s `StaticCell`, and
+/// pin the `&'static mut` it gives with [`Pin::static_mut`]:
+///
+/// ```
+/// use core::pin::Pin;
+/// use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+/// use static_cell::StaticCell;
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static TICKS: TickDriver = TickDriver::new();
+/// static WATCHDOG: StaticCell<PinnedDeadline<'static>> = StaticCell::new();
+///
+/// let watchdog = Pin::static_mut(WATCHDOG.init(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 100)));
+/// let watchdog = watchdog.into_ref(); // Pin<&'static PinnedDeadline>
+/// let token = watchdog.token(); // a `TokenRef<'static>`
+/// TICKS.advance(100);
+/// assert!(token.is_cancelled());
+/// ```
+///
+/// A [`TickDriver`] is a driver only as a `&'static` reference: one in a local
+/// variable, which a leaked deadline could outlive, is refused.
+///
+/// ```compile_fail
+/// use core::pin::pin;
+/// use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// let ticks = TickDriver::<1000>::new();
+/// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &ticks, 5));
+/// ```
+pub struct PinnedDeadline<'a, D = &'static TickDriver> {
+    /// The driver, asked to wake for the deadline as it is armed, is the
+    /// node's `extra` (in its trailing padding on 32-bit targets).
+    timed: TimedNode<D>,
     _parent: PhantomData<&'a Node>,
     _pin: PhantomPinned,
 }
 
-impl<'a> PinnedDeadline<'a> {
-    /// A child of `parent` that expires at tick `at` of `driver`.
-    pub fn new<const HZ: u32>(parent: TokenRef<'a>, driver: &'a TickDriver<HZ>, at: u64) -> Self {
-        // SAFETY: the handle lives in the node, which `'a` keeps within the
-        // driver's lifetime; it is never cloned out.
-        let timers = unsafe { TimersHandle::borrowed(driver.timers()) };
+// SAFETY: the node is `Send` and `Sync`; the wheel entry is only touched under
+// its timers' lock, and the timers it names are `Sync` (as for a heap node with
+// a deadline, which a `CancelSource` sends between threads). The driver is
+// moved with it. No bound names a lifetime (`StaticDriver` does), so a future
+// holding one is `Send` however its lifetimes are erased.
+unsafe impl<D: Send> Send for PinnedDeadline<'_, D> {}
+// SAFETY: as above; shared, it calls the driver through `&D`.
+unsafe impl<D: Sync> Sync for PinnedDeadline<'_, D> {}
+
+impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
+    /// A child of `parent` that expires at `at` on `driver` (for a
+    /// [`TickDriver`], `at` is a tick).
+    pub fn new(parent: TokenRef<'a>, driver: D, at: D::Instant) -> Self {
+        let due = at <= driver.now();
+        let at = driver.ticks_at(at);
+        Self::at_tick(parent, driver, at, due)
+    }
+
+    /// A child of `parent` that expires `after` from `driver`'s current time;
+    /// with `Duration::ZERO`, cancelled as it is first used.
+    pub fn with_timeout(parent: TokenRef<'a>, driver: D, after: Duration) -> Self {
+        let now = driver.ticks_at(driver.now());
+        let at = now.saturating_add(driver.duration_ticks(after));
+        Self::at_tick(parent, driver, at, after.is_zero())
+    }
+
+    /// A child expiring at tick `at`, or, if `due`, at the first use.
+    fn at_tick(parent: TokenRef<'a>, driver: D, at: u64, due: bool) -> Self {
+        // Static timers (`StaticDriver`): the node may name them for ever.
+        let handle = driver.timers();
+        let timers = handle.id();
         // A timed node's own deadline is its effective one.
-        let at = crate::deadline::capped(NonNull::from(parent.node), at, timers);
-        let mut timed = TimedNode::new(class::PINNED, 0, at, timers);
-        timed.node.parent = Some(NonNull::from(parent.node));
+        let mut at = crate::deadline::capped(parent.ptr, at, timers);
+        if due {
+            // Due already, whatever tick the timers were last advanced to
+            // (a driver's run task may lag behind its clock): the arming finds
+            // it due and cancels it.
+            at = at.min(handle.get().now());
+        }
+        let mut timed = TimedNode::with_extra(class::PINNED, 0, at, timers, driver);
+        timed.node.parent = Some(parent.ptr);
         PinnedDeadline {
             timed,
             _parent: PhantomData,
@@ -201,36 +339,20 @@ impl<'a> PinnedDeadline<'a> {
         }
     }
 
-    /// A child of `parent` that expires `after` from `driver`'s current tick.
-    pub fn with_timeout<const HZ: u32>(
-        parent: TokenRef<'a>,
-        driver: &'a TickDriver<HZ>,
-        after: Duration,
-    ) -> Self {
-        let at = driver.now().saturating_add(driver.ticks_in(after));
-        Self::new(parent, driver, at)
-    }
-
     fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
-        let this = NonNull::from(&self.get_ref().timed).cast::<Node>();
+        let this = self.get_ref();
+        let node = NonNull::from(&this.timed).cast::<Node>();
         // SAFETY: pinned, and the parent outlives 'a.
-        let (node, first) = unsafe { ensure_linked(this) };
+        let (linked, first) = unsafe { ensure_linked(node) };
         if first {
-            // SAFETY: the driver outlives `'a`, and so this node.
-            let timers = unsafe { self.timed.timers() };
             // SAFETY: a live timed node with its whole provenance, armed once.
-            unsafe {
-                crate::deadline::arm(this, |t| {
-                    timers.call_hook(t);
-                    Ok(())
-                })
-            };
+            unsafe { crate::deadline::arm(node, |t| this.timed.extra.wake_at(t)) };
         }
-        (node, this)
+        (linked, node)
     }
 }
 
-impl Drop for PinnedDeadline<'_> {
+impl<D> Drop for PinnedDeadline<'_, D> {
     fn drop(&mut self) {
         // SAFETY: pinned until now, and its parent outlives it. Cancelling takes
         // the entry out of the wheel; waiting covers a timer firing right now.
@@ -238,7 +360,7 @@ impl Drop for PinnedDeadline<'_> {
     }
 }
 
-impl fmt::Debug for PinnedDeadline<'_> {
+impl<D> fmt::Debug for PinnedDeadline<'_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PinnedDeadline")
             .field("reason", &self.timed.node.reason())

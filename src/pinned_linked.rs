@@ -39,13 +39,33 @@ use crate::{Cause, Reason, TokenRef};
 /// assert!(!SHUTDOWN.is_cancelled());
 /// ```
 ///
+/// Its methods take `Pin<&Self>`, as [`PinnedChild`](crate::PinnedChild)'s
+/// do ([why](crate::PinnedChild#pinning-with-pin)): turn the `Pin<&mut Self>`
+/// that `pin!` gives into one with [`Pin::into_ref`], as above.
+///
+/// [`new`](Self::new) is `const`, so on static roots it can be a `static`:
+///
+/// ```
+/// use core::pin::Pin;
+/// use cancel_token::{PinnedLinked, StaticSource};
+///
+/// static SHUTDOWN: StaticSource = StaticSource::new();
+/// static FAULT: StaticSource = StaticSource::new();
+/// static STOP: PinnedLinked<'static, 2> =
+///     PinnedLinked::new([SHUTDOWN.token_ref(), FAULT.token_ref()]);
+///
+/// let stop = Pin::static_ref(&STOP).token();
+/// FAULT.cancel();
+/// assert!(stop.is_cancelled());
+/// ```
+///
 /// Like [`PinnedChild`](crate::PinnedChild), drop it in the context that owns
 /// it, not from an interrupt handler that preempted a cancel of one of its
 /// parents.
 pub struct PinnedLinked<'a, const N: usize> {
     node: Node,
     links: [Callback<Link>; N],
-    parents: [&'a Node; N],
+    parents: [TokenRef<'a>; N],
     _pin: PhantomPinned,
 }
 
@@ -71,11 +91,27 @@ unsafe impl<const N: usize> Sync for PinnedLinked<'_, N> {}
 impl<'a, const N: usize> PinnedLinked<'a, N> {
     /// A source linked to `parents`, not yet registered on them (it registers
     /// when first used pinned).
+    ///
+    /// A `const fn`: on [`StaticSource`](crate::StaticSource)s'
+    /// [`token_ref`](crate::StaticSource::token_ref)s it can live in a
+    /// `static`, pinned by [`Pin::static_ref`].
+    #[cfg(not(cancel_token_loom))]
+    pub const fn new(parents: [TokenRef<'a>; N]) -> Self {
+        PinnedLinked {
+            node: Node::new(class::PINNED, 0),
+            links: [const { Callback::new(Link(NonNull::dangling())) }; N],
+            parents,
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Loom's primitives cannot be built in const context.
+    #[cfg(cancel_token_loom)]
     pub fn new(parents: [TokenRef<'a>; N]) -> Self {
         PinnedLinked {
             node: Node::new(class::PINNED, 0),
             links: core::array::from_fn(|_| Callback::new(Link(NonNull::dangling()))),
-            parents: parents.map(|p| p.node),
+            parents,
             _pin: PhantomPinned,
         }
     }
@@ -94,14 +130,14 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
                 // SAFETY: not registered yet, and this caller alone registers.
                 unsafe { link.set(Link(node)) };
                 // SAFETY: pinned with `self`, whose drop unregisters it first.
-                unsafe { callback::register(parent, link) };
+                unsafe { callback::register(parent.node(), link) };
             }
         }
         (&this.node, node)
     }
 }
 
-pinned_source_methods!(PinnedLinked, const N);
+pinned_source_methods!(impl[<const N: usize>] PinnedLinked<'_, N>);
 
 impl<const N: usize> Drop for PinnedLinked<'_, N> {
     fn drop(&mut self) {
@@ -111,7 +147,7 @@ impl<const N: usize> Drop for PinnedLinked<'_, N> {
         }
         for (link, parent) in self.links.iter().zip(self.parents) {
             // SAFETY: registered (or run inline) on `parent` in `linked`.
-            unsafe { callback::unregister(parent, &link.header) };
+            unsafe { callback::unregister(parent.node(), &link.header) };
         }
         let this = NonNull::from(&self.node);
         // Also when a callback's panic continues out of `cancel`: the memory goes.

@@ -37,6 +37,41 @@ use crate::{Reason, TokenRef};
 /// ROOT.cancel();
 /// assert!(STOPPED.load(Ordering::Relaxed));
 /// ```
+///
+/// [`arm`](Self::arm) and [`disarm`](Self::disarm) take `Pin<&mut Self>`,
+/// the pin `pin!` gives, by value: a call on it moves it, so call them
+/// through [`Pin::as_mut`] (as above) to keep the pin for a later call
+/// (Rust does not reborrow a `Pin<&mut Self>` implicitly, as it does a
+/// `&mut`). They change its state, so they do not take `Pin<&Self>` as
+/// [`PinnedChild`](crate::PinnedChild)'s methods do.
+///
+/// # In a `static`
+///
+/// A plain `static` gives no `&mut`, so it could never be armed. Put it in a
+/// `static` cell initialised at run time, such as
+/// [`static_cell`](https://docs.rs/static_cell)'s `StaticCell`, with a
+/// function (a closure's type cannot be named there), and pin the
+/// `&'static mut` it gives with [`Pin::static_mut`]:
+///
+/// ```
+/// use core::pin::Pin;
+/// use core::sync::atomic::{AtomicBool, Ordering};
+/// use cancel_token::{PinnedOnCancel, Reason, StaticSource};
+/// use static_cell::StaticCell;
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static STOPPED: AtomicBool = AtomicBool::new(false);
+/// static STOP_MOTOR: StaticCell<PinnedOnCancel<'static, fn(Reason)>> = StaticCell::new();
+///
+/// fn stop_motor(_: Reason) {
+///     STOPPED.store(true, Ordering::Relaxed);
+/// }
+///
+/// let mut on_stop = Pin::static_mut(STOP_MOTOR.init(PinnedOnCancel::new(ROOT.token_ref(), stop_motor)));
+/// on_stop.as_mut().arm();
+/// ROOT.cancel();
+/// assert!(STOPPED.load(Ordering::Relaxed));
+/// ```
 pub struct PinnedOnCancel<'a, F: FnOnce(Reason) + Send + 'static> {
     callback: Callback<UserFn<F>>,
     node: &'a Node,
@@ -63,7 +98,7 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
     pub fn new(token: TokenRef<'a>, f: F) -> Self {
         PinnedOnCancel {
             callback: Callback::new(UserFn(f)),
-            node: token.node,
+            node: token.node(),
             phase: Phase::New,
             _pin: PhantomPinned,
         }

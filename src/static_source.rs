@@ -46,9 +46,13 @@ impl StaticSource {
         CancelToken::from_ref(NonNull::from(&self.node))
     }
 
-    /// A borrowed token.
-    pub fn token_ref(&self) -> TokenRef<'_> {
-        TokenRef { node: &self.node }
+    /// A borrowed token. A `const fn`, so a `static`
+    /// [`PinnedChild`](crate::PinnedChild) can be built on it.
+    pub const fn token_ref(&self) -> TokenRef<'_> {
+        // SAFETY: from a reference, so not null; the node is this whole source.
+        TokenRef::from_ptr(unsafe {
+            NonNull::new_unchecked(&self.node as *const Node as *mut Node)
+        })
     }
 
     /// Cancels the token and its descendants; see

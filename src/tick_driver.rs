@@ -3,7 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
+use crate::timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
 
 /// A timer driver whose clock is a tick count advanced by the firmware, from a
 /// periodic interrupt (SysTick, an RTC) or, in a tickless design, from the alarm
@@ -12,8 +12,11 @@ use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 /// critical-section implementation provides; all zeros, so a `static` one costs
 /// RAM but no flash.
 ///
-/// Put it in a `static`. [`PinnedDeadline`](crate::PinnedDeadline) borrows it;
-/// with `alloc`, heap children use `&'static TickDriver` as their driver.
+/// Put it in a `static` and pass `&TICKS` as the driver: a
+/// `&'static TickDriver` is the [`TimerDriver`] (and [`StaticDriver`]), for a
+/// [`PinnedDeadline`](crate::PinnedDeadline) and, with `alloc`, for heap
+/// children. A driver in a local variable is refused, as a deadline could
+/// outlive it.
 ///
 /// ```
 /// use core::time::Duration;
@@ -23,8 +26,7 @@ use crate::timers::{DriverStopped, TimerDriver, Timers, TimersHandle};
 ///
 /// // In the SysTick handler: `TICKS.advance(1);`
 /// let root = CancelSource::new();
-/// let ticks: &'static TickDriver = &TICKS;
-/// let job = root.token().child_with_timeout(&ticks, Duration::from_millis(5));
+/// let job = root.token().child_with_timeout(&TICKS, Duration::from_millis(5));
 /// assert_eq!(TICKS.next_deadline(), Some(5));
 /// TICKS.advance(5);
 /// assert!(job.is_cancelled());
@@ -92,10 +94,6 @@ impl<const HZ: u32> TickDriver<HZ> {
     pub fn set_alarm_hook(&self, hook: fn(u64)) {
         self.timers.set_hook(hook);
     }
-
-    pub(crate) fn timers(&self) -> &Timers {
-        &self.timers
-    }
 }
 
 #[cfg(not(cancel_token_loom))]
@@ -133,6 +131,10 @@ impl<const HZ: u32> TimerDriver for &'static TickDriver<HZ> {
         Ok(())
     }
 }
+
+// SAFETY: `timers` is always `from_static` of this driver's own timers, made
+// by `Timers::new`.
+unsafe impl<const HZ: u32> StaticDriver for &'static TickDriver<HZ> {}
 
 impl<const HZ: u32> fmt::Debug for TickDriver<HZ> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

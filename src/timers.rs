@@ -49,6 +49,9 @@ use crate::Reason;
 ///   armed is then cancelled at once with [`Reason::DeadlineExceeded`].
 /// - `advance` may be called from a thread, a task or an interrupt handler; it
 ///   runs the cancellation (wakers, callbacks) of every due token.
+#[diagnostic::on_unimplemented(
+    note = "a driver in a `static` (`TickDriver`, `EmbassyDriver`) is a `TimerDriver` as its `&'static` reference: pass `&TICKS`"
+)]
 pub trait TimerDriver {
     /// The driver's notion of a point in time.
     type Instant: Copy + Ord;
@@ -71,6 +74,70 @@ pub trait TimerDriver {
     /// Asks for `Timers::advance` to be called once tick `tick` is reached.
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped>;
 }
+
+/// A reference to a driver is a driver: the methods that take one by value
+/// ([`CancelToken::child_with_timeout`](crate::CancelToken::child_with_timeout),
+/// [`PinnedDeadline::new`](crate::PinnedDeadline::new), ...) take `&driver`.
+/// A driver in a `static` ([`TickDriver`](crate::TickDriver), `EmbassyDriver`)
+/// is one as its `&'static` reference, so `&TICKS` is a driver there too.
+impl<D: TimerDriver + ?Sized> TimerDriver for &D {
+    type Instant = D::Instant;
+
+    fn now(&self) -> D::Instant {
+        (**self).now()
+    }
+
+    fn ticks_at(&self, at: D::Instant) -> u64 {
+        (**self).ticks_at(at)
+    }
+
+    fn instant_at(&self, ticks: u64) -> D::Instant {
+        (**self).instant_at(ticks)
+    }
+
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        (**self).duration_ticks(d)
+    }
+
+    fn timers(&self) -> TimersHandle<'_> {
+        (**self).timers()
+    }
+
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+        (**self).wake_at(tick)
+    }
+}
+
+/// A [`TimerDriver`] whose deadlines are kept in [`Timers`] in a `static`:
+/// the drivers a [`PinnedDeadline`](crate::PinnedDeadline) takes.
+/// [`TickDriver`](crate::TickDriver) and `EmbassyDriver` are, as their
+/// `&'static` references (`&TICKS`).
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedDeadline, StaticDriver, StaticSource, TickDriver};
+///
+/// fn arm<D: StaticDriver>(root: &'static StaticSource, driver: D, at: D::Instant) -> bool {
+///     let job = pin!(PinnedDeadline::new(root.token_ref(), driver, at));
+///     job.as_ref().is_cancelled()
+/// }
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static TICKS: TickDriver = TickDriver::new();
+/// assert!(!arm(&ROOT, &TICKS, 5));
+/// ```
+///
+/// # Safety
+///
+/// [`timers`](TimerDriver::timers) returns, every time, the handle
+/// ([`TimersHandle::from_static`]) of the same timers made by
+/// [`Timers::new`] in a `static`, never [shared](Timers::new_shared) ones: a
+/// pinned deadline may be cancelled before it is armed, which shared timers'
+/// count of the deadlines holding them does not allow for.
+#[diagnostic::on_unimplemented(
+    note = "a `PinnedDeadline` needs a driver whose timers are in a `static`: `&TICKS` of a `static` `TickDriver` or `EmbassyDriver`; on other drivers, deadlines are heap children (`CancelToken::child_with_timeout`)"
+)]
+pub unsafe trait StaticDriver: TimerDriver {}
 
 /// A driver can no longer fire deadlines (its runtime has shut down).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -580,18 +647,6 @@ impl<'a> TimersHandle<'a> {
     pub fn from_shared(timers: &'a SharedTimers) -> Self {
         TimersHandle {
             ptr: timers.ptr,
-            _timers: core::marker::PhantomData,
-        }
-    }
-
-    /// A handle to timers that no node keeps past `'a`.
-    ///
-    /// # Safety
-    /// Every node given it is gone by the end of `'a` (pinned nodes
-    /// borrowing the driver for `'a`).
-    pub(crate) unsafe fn borrowed(timers: &'a Timers) -> Self {
-        TimersHandle {
-            ptr: NonNull::from(timers),
             _timers: core::marker::PhantomData,
         }
     }

@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use crate::node::{self, Node};
@@ -122,7 +123,7 @@ impl CancelToken {
 
     /// Borrows this token as a [`TokenRef`].
     pub fn as_token_ref(&self) -> TokenRef<'_> {
-        TokenRef { node: self.node() }
+        TokenRef::from_ptr(self.node)
     }
 
     /// A future that completes with the reason once the token is cancelled.
@@ -266,11 +267,11 @@ impl CancelToken {
     /// ```
     pub fn child_with_deadline<D: crate::TimerDriver>(
         &self,
-        driver: &D,
+        driver: D,
         at: D::Instant,
     ) -> crate::CancelSource {
         let due = at <= driver.now();
-        self.child_at_tick(driver, driver.ticks_at(at), due)
+        self.child_at_tick(&driver, driver.ticks_at(at), due)
     }
 
     /// A child cancelled with [`Reason::DeadlineExceeded`] once `after` has
@@ -296,12 +297,12 @@ impl CancelToken {
     /// ```
     pub fn child_with_timeout<D: crate::TimerDriver>(
         &self,
-        driver: &D,
+        driver: D,
         after: core::time::Duration,
     ) -> crate::CancelSource {
         let now = driver.ticks_at(driver.now());
         let at = now.saturating_add(driver.duration_ticks(after));
-        self.child_at_tick(driver, at, after.is_zero())
+        self.child_at_tick(&driver, at, after.is_zero())
     }
 
     /// A child expiring at tick `at`, or at once if `due`.
@@ -413,39 +414,65 @@ impl fmt::Debug for CancelToken {
 /// ```
 #[derive(Clone, Copy)]
 pub struct TokenRef<'a> {
-    pub(crate) node: &'a Node,
+    /// With the provenance of the whole node (a timed node's too, so a walk
+    /// up from it, or from a pinned child made on it, reads deadlines).
+    pub(crate) ptr: NonNull<Node>,
+    _node: PhantomData<&'a Node>,
 }
 
+// SAFETY: a `&'a Node`, and `Node` is `Sync`.
+unsafe impl Send for TokenRef<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for TokenRef<'_> {}
+
 impl<'a> TokenRef<'a> {
+    /// A token for the node at `ptr`, which stays alive for `'a`, with
+    /// the provenance of the whole node.
+    pub(crate) const fn from_ptr(ptr: NonNull<Node>) -> Self {
+        TokenRef {
+            ptr,
+            _node: PhantomData,
+        }
+    }
+
+    /// The node.
+    #[inline]
+    pub(crate) fn node(self) -> &'a Node {
+        // SAFETY: alive for `'a` (see `from_ptr`).
+        unsafe { self.ptr.as_ref() }
+    }
+
     /// One Acquire load; see [`CancelToken::is_cancelled`].
     #[inline]
     pub fn is_cancelled(self) -> bool {
-        self.node.is_cancelled()
+        self.node().is_cancelled()
     }
 
     /// See [`CancelToken::reason`].
     pub fn reason(self) -> Option<Reason> {
-        self.node.reason()
+        self.node().reason()
     }
 
     /// See [`CancelToken::cause`].
     pub fn cause(self) -> Option<Cause> {
-        self.node.cause()
+        self.node().cause()
     }
 
     /// See [`CancelToken::cancelled`].
     pub fn cancelled(self) -> Cancelled<'a> {
-        Cancelled::new(self.node)
+        Cancelled::new(self.node())
+    }
+
+    /// See [`CancelToken::deadline`]: for a
+    /// [`PinnedDeadline`](crate::PinnedDeadline)'s token, its deadline, or
+    /// an earlier one of its ancestors.
+    pub fn deadline(self) -> Option<crate::Deadline> {
+        crate::deadline::effective(self.ptr)
     }
 
     /// See [`CancelToken::run_until_cancelled`].
     pub fn run_until_cancelled<F: Future>(self, work: F) -> crate::RunUntilCancelled<'a, F> {
         crate::RunUntilCancelled::new(self.cancelled(), work)
-    }
-
-    /// See [`CancelToken::deadline`].
-    pub fn deadline(self) -> Option<crate::Deadline> {
-        crate::deadline::effective(NonNull::from(self.node))
     }
 }
 

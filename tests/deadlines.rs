@@ -337,6 +337,58 @@ fn tick_driver_with_pinned_deadlines() {
     assert_eq!(b.token().reason(), Some(Reason::Cancelled));
 }
 
+/// A `TokenRef` has every observing method of `CancelToken`, `deadline` too:
+/// a pinned deadline and the pinned children under it report it.
+#[test]
+fn a_token_ref_reports_its_deadline() {
+    use cancel_token::{PinnedChild, PinnedDeadline, TickDriver};
+    use std::pin::pin;
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 40));
+    let job = job.into_ref();
+    let step = pin!(PinnedChild::new(job.token()));
+    let step = step.into_ref();
+    let inner = pin!(PinnedDeadline::new(step.token(), &TICKS, 90));
+    let inner = inner.into_ref();
+    let d = step.token().deadline().unwrap();
+    assert_eq!((d.ticks(), d.instant(&TICKS)), (40, Some(40)));
+    assert_eq!(job.token().deadline(), Some(d));
+    assert_eq!(inner.token().deadline(), Some(d), "the earlier one above");
+    assert_eq!(ROOT.token_ref().deadline(), None);
+    let root = CancelSource::new();
+    let heap = root.token().child_with_deadline(&TICKS, 30);
+    let heap_token = heap.token();
+    let under_heap = pin!(PinnedChild::new(heap_token.as_token_ref()));
+    let under_heap = under_heap.into_ref();
+    assert_eq!(under_heap.token().deadline().unwrap().ticks(), 30);
+}
+
+/// A `TickDriver` in a `static` is passed as `&TICKS` to heap children and to
+/// `Deadline::instant`, as to a `PinnedDeadline`; `&&TICKS` still works.
+#[test]
+#[allow(clippy::needless_borrows_for_generic_args)] // `&&TICKS` on purpose
+fn a_static_tick_driver_is_passed_as_a_reference() {
+    use cancel_token::TickDriver;
+    static TICKS: TickDriver = TickDriver::new();
+    let root = CancelSource::new();
+    let job = root
+        .token()
+        .child_with_timeout(&TICKS, Duration::from_millis(5));
+    let at = root.token().child_with_deadline(&TICKS, 7);
+    let old_style = root
+        .token()
+        .child_with_timeout(&&TICKS, Duration::from_millis(6));
+    assert_eq!(job.token().deadline().unwrap().instant(&TICKS), Some(5));
+    assert_eq!(TICKS.pending(), 3);
+    TICKS.advance(5);
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!old_style.is_cancelled() && !at.is_cancelled());
+    TICKS.advance(2);
+    assert!(old_style.is_cancelled() && at.is_cancelled());
+    assert_eq!(TICKS.pending(), 0);
+}
+
 #[test]
 fn concurrent_advances_add_up() {
     let driver = ManualDriver::new();

@@ -1,7 +1,7 @@
 //! The no-allocator tier: static sources, pinned children, borrowed tokens.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::Context;
 
 use cancel_token::{PinnedChild, Reason, StaticSource};
@@ -327,4 +327,91 @@ mod pinned_linked {
             canceller.join().unwrap();
         }
     }
+}
+
+/// Firmware keeps long-lived children in `static`s: `PinnedChild::new` and
+/// `StaticSource::token_ref` are `const`, and `Pin::static_ref` pins it.
+#[test]
+fn a_pinned_child_in_a_static() {
+    static ROOT: StaticSource = StaticSource::new();
+    static MOTOR: PinnedChild<'static> = PinnedChild::new(ROOT.token_ref());
+    static PUMP: PinnedChild<'static> = PinnedChild::new(ROOT.token_ref());
+    let motor = Pin::static_ref(&MOTOR);
+    let step = pin!(PinnedChild::new(motor.token()));
+    let step = step.into_ref();
+    let token = step.token();
+    assert!(!token.is_cancelled());
+    motor.cancel();
+    assert_eq!(token.reason(), Some(Reason::Cancelled));
+    assert!(!ROOT.is_cancelled());
+    let pump = Pin::static_ref(&PUMP);
+    assert!(!pump.is_cancelled());
+    ROOT.cancel();
+    assert!(pump.is_cancelled());
+}
+
+/// `PinnedLinked::new` is `const` too: a linked source of static roots can be
+/// a `static`.
+#[test]
+fn a_pinned_linked_source_in_a_static() {
+    static SHUTDOWN: StaticSource = StaticSource::new();
+    static FAULT: StaticSource = StaticSource::new();
+    static STOP: cancel_token::PinnedLinked<'static, 2> =
+        cancel_token::PinnedLinked::new([SHUTDOWN.token_ref(), FAULT.token_ref()]);
+    let stop = Pin::static_ref(&STOP);
+    assert!(!stop.is_cancelled());
+    FAULT.cancel();
+    assert_eq!(stop.token().reason(), Some(Reason::Cancelled));
+    assert!(!SHUTDOWN.is_cancelled());
+}
+
+/// Every pinned type is `Send` and `Sync`, so a future holding one (or a pin of
+/// one) across an `.await` is `Send`: a `PinnedDeadline` as a `PinnedChild`.
+const _: fn() = || {
+    use cancel_token::{PinnedDeadline, PinnedLinked, PinnedOnCancel, TickDriver};
+    fn is_send_sync<T: Send + Sync>() {}
+    fn is_send<F: Future + Send>(_: F) {}
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    is_send_sync::<PinnedChild<'static>>();
+    is_send_sync::<PinnedDeadline<'static>>();
+    is_send_sync::<PinnedLinked<'static, 2>>();
+    is_send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
+    is_send_sync::<cancel_token::TokenRef<'static>>();
+    is_send(async {
+        let child = pin!(PinnedChild::new(ROOT.token_ref()));
+        child.as_ref().token().cancelled().await
+    });
+    is_send(async {
+        let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 5));
+        job.as_ref().token().cancelled().await
+    });
+};
+
+/// A `PinnedDeadline` and a `PinnedOnCancel` (whose constructors are not
+/// `const`) live in `static` cells initialised at run time, pinned with
+/// `Pin::static_mut`.
+#[test]
+fn a_pinned_deadline_and_callback_in_static_cells() {
+    use cancel_token::{PinnedDeadline, PinnedOnCancel, TickDriver};
+    use static_cell::StaticCell;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    static STOPPED: AtomicBool = AtomicBool::new(false);
+    static WATCHDOG: StaticCell<PinnedDeadline<'static>> = StaticCell::new();
+    static ON_STOP: StaticCell<PinnedOnCancel<'static, fn(Reason)>> = StaticCell::new();
+    fn stop(reason: Reason) {
+        STOPPED.store(reason == Reason::DeadlineExceeded, Ordering::Relaxed);
+    }
+    let watchdog = WATCHDOG.init(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 10));
+    let watchdog = Pin::static_mut(watchdog).into_ref();
+    let token = watchdog.token();
+    let mut on_stop = Pin::static_mut(ON_STOP.init(PinnedOnCancel::new(token, stop)));
+    on_stop.as_mut().arm();
+    assert_eq!(TICKS.pending(), 1);
+    TICKS.advance(10);
+    assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
+    assert!(STOPPED.load(Ordering::Relaxed));
+    assert!(!on_stop.as_mut().disarm());
 }

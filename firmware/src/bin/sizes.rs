@@ -7,8 +7,9 @@
 //! a TickDriver is its timer wheel (1608 bytes on 32-bit, see src/wheel.rs)
 //! plus 24 bytes of clock and lock state (current tick, scheduled tick, alarm
 //! hook, flag); a PinnedDeadline is a node (32), its wheel entry (24), its
-//! deadline tick (8) and a pointer to the driver's timers (4): 68 bytes of
-//! fields, 72 with the 8-byte alignment of its ticks. A PinnedOnCancel is a
+//! deadline tick (8), a pointer to the driver's timers (4) and its driver (a
+//! `&'static` reference, 4): 72 bytes, a multiple of its ticks' 8-byte
+//! alignment. A PinnedOnCancel is a
 //! callback entry (links, state, the function that runs it, the runner's
 //! flag) plus the user's function and a pointer to its node. A PinnedLinked
 //! with N parents is a node (32) plus, per parent, a callback entry holding a

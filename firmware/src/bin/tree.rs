@@ -8,7 +8,8 @@
 //! the root's reason and cause, the sleeping waiter was woken from the handler,
 //! a pinned callback ran once, in the handler, and a disarmed one never did,
 //! a source linked to a child and to another root took the root's cause,
-//! and nodes made later are born cancelled.
+//! so did a child and a linked source kept in `static`s, and nodes made
+//! later are born cancelled.
 #![no_std]
 #![no_main]
 
@@ -28,6 +29,9 @@ use harness::{check, entry, exception};
 static ROOT: StaticSource = StaticSource::new();
 /// A second root, never cancelled: the linked source's other parent.
 static OTHER: StaticSource = StaticSource::new();
+/// A child and a linked source in `static`s (their constructors are `const`).
+static MOTOR: PinnedChild<'static> = PinnedChild::new(ROOT.token_ref());
+static ALARM: PinnedLinked<'static, 2> = PinnedLinked::new([OTHER.token_ref(), ROOT.token_ref()]);
 
 /// The root is cancelled on this SysTick interrupt.
 const CANCEL_AT_TICK: usize = 5;
@@ -130,6 +134,8 @@ fn main() -> ! {
     let root = ROOT.token_ref();
     let root_owned = ROOT.token(); // the owned handle of a `&'static` source
     check!(live(root) && !root_owned.is_cancelled() && !ROOT.is_cancelled());
+    let (motor, alarm) = (Pin::static_ref(&MOTOR), Pin::static_ref(&ALARM));
+    check!(live(motor.token()) && live(alarm.token()));
     for (i, t) in nodes().enumerate() {
         check!(live(t), "node {} not live at start", i);
     }
@@ -247,6 +253,10 @@ fn main() -> ! {
 
     // ---- everything below the root carries the root's reason and cause ----
     check!(cancelled_by::<Shutdown>(root) && root_owned.is_cancelled());
+    check!(
+        cancelled_by::<Shutdown>(motor.token()) && cancelled_by::<Shutdown>(alarm.token()),
+        "a static child or linked source missed the root's cancel"
+    );
     check!(ROOT.reason() == Some(Reason::Cancelled));
     check!(cause_is::<Shutdown>(root_owned.cause()));
     for (i, t) in nodes().enumerate() {
