@@ -165,8 +165,6 @@ impl Drop for CancelSource {
 
 impl fmt::Debug for CancelSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelSource")
-            .field("reason", &self.reason())
-            .finish()
+        crate::token::debug_node(f, "CancelSource", self.token.raw())
     }
 }

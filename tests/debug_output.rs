@@ -30,10 +30,22 @@ fn tokens_and_sources_print_their_reason() {
     let source = CancelSource::new();
     let token = source.token();
     let child = token.child();
-    assert_eq!(dbg(&source), "CancelSource { reason: None }");
-    assert_eq!(dbg(&token), "CancelToken { reason: None }");
-    assert_eq!(dbg(&token.as_token_ref()), "TokenRef { reason: None }");
-    assert_eq!(dbg(&CancelToken::never()), "CancelToken { reason: None }");
+    assert_eq!(
+        dbg(&source),
+        "CancelSource { reason: None, cause: None, deadline: None }"
+    );
+    assert_eq!(
+        dbg(&token),
+        "CancelToken { reason: None, cause: None, deadline: None }"
+    );
+    assert_eq!(
+        dbg(&token.as_token_ref()),
+        "TokenRef { reason: None, cause: None, deadline: None }"
+    );
+    assert_eq!(
+        dbg(&CancelToken::never()),
+        "CancelToken { reason: None, cause: None, deadline: None }"
+    );
     let waiting = token.cancelled();
     assert_eq!(dbg(&waiting), "Cancelled { reason: None, .. }");
     let owned = token.clone().cancelled_owned();
@@ -42,13 +54,22 @@ fn tokens_and_sources_print_their_reason() {
     assert_eq!(dbg(&callback), "OnCancel { registered: true }");
 
     source.cancel();
-    assert_eq!(dbg(&source), "CancelSource { reason: Some(Cancelled) }");
-    assert_eq!(dbg(&token), "CancelToken { reason: Some(Cancelled) }");
+    assert_eq!(
+        dbg(&source),
+        "CancelSource { reason: Some(Cancelled), cause: None, deadline: None }"
+    );
+    assert_eq!(
+        dbg(&token),
+        "CancelToken { reason: Some(Cancelled), cause: None, deadline: None }"
+    );
     assert_eq!(
         dbg(&token.as_token_ref()),
-        "TokenRef { reason: Some(Cancelled) }"
+        "TokenRef { reason: Some(Cancelled), cause: None, deadline: None }"
     );
-    assert_eq!(dbg(&child), "CancelSource { reason: Some(Cancelled) }");
+    assert_eq!(
+        dbg(&child),
+        "CancelSource { reason: Some(Cancelled), cause: None, deadline: None }"
+    );
     assert_eq!(dbg(&waiting), "Cancelled { reason: Some(Cancelled), .. }");
     assert_eq!(
         dbg(&owned),
@@ -59,16 +80,22 @@ fn tokens_and_sources_print_their_reason() {
     assert_eq!(dbg(&late), "OnCancel { registered: false }");
 
     let driver = ManualDriver::new();
-    let timed = CancelSource::new()
-        .token()
-        .child_with_timeout(&driver, Duration::ZERO);
+    let server = CancelSource::new();
+    let timed = server.child_with_timeout(&driver, Duration::ZERO);
     assert_eq!(
         dbg(&timed),
-        "CancelSource { reason: Some(DeadlineExceeded) }"
+        "CancelSource { reason: Some(DeadlineExceeded), cause: None, deadline: Some(Deadline { ticks: 0 }) }"
     );
     assert_eq!(
         dbg(&timed.token()),
-        "CancelToken { reason: Some(DeadlineExceeded) }"
+        "CancelToken { reason: Some(DeadlineExceeded), cause: None, deadline: Some(Deadline { ticks: 0 }) }"
+    );
+    // The cause prints as its message.
+    let stopped = server.child();
+    stopped.cancel_with(&std::fmt::Error);
+    assert_eq!(
+        dbg(&stopped),
+        "CancelSource { reason: Some(Cancelled), cause: Some(\"an error occurred when formatting an argument\"), deadline: None }"
     );
 }
 
@@ -77,7 +104,10 @@ fn static_and_pinned_types_print_their_reason() {
     static ROOT: StaticSource = StaticSource::new();
     static TICKS: TickDriver = TickDriver::new();
     assert_eq!(dbg(&ROOT), "StaticSource { reason: None }");
-    assert_eq!(dbg(&ROOT.token()), "CancelToken { reason: None }");
+    assert_eq!(
+        dbg(&ROOT.token()),
+        "CancelToken { reason: None, cause: None, deadline: None }"
+    );
 
     let other = CancelSource::new();
     let other_token = other.token();
@@ -94,7 +124,10 @@ fn static_and_pinned_types_print_their_reason() {
     assert_eq!(dbg(&child), "PinnedChild { reason: None }");
     assert_eq!(dbg(&timed), "PinnedDeadline { reason: None }");
     assert_eq!(dbg(&linked), "PinnedLinked { parents: 2, reason: None }");
-    assert_eq!(dbg(&child.token()), "TokenRef { reason: None }");
+    assert_eq!(
+        dbg(&child.token()),
+        "TokenRef { reason: None, cause: None, deadline: None }"
+    );
     assert_eq!(dbg(&callback), "PinnedOnCancel { phase: New }");
     callback.as_mut().arm();
     assert_eq!(dbg(&callback), "PinnedOnCancel { phase: Armed }");
@@ -113,7 +146,10 @@ fn static_and_pinned_types_print_their_reason() {
     );
     child.cancel();
     assert_eq!(dbg(&child), "PinnedChild { reason: Some(Cancelled) }");
-    assert_eq!(dbg(&child.token()), "TokenRef { reason: Some(Cancelled) }");
+    assert_eq!(
+        dbg(&child.token()),
+        "TokenRef { reason: Some(Cancelled), cause: None, deadline: None }"
+    );
     assert_eq!(dbg(&callback), "PinnedOnCancel { phase: Armed }");
     assert!(!callback.as_mut().disarm());
     assert_eq!(dbg(&callback), "PinnedOnCancel { phase: Disarmed(false) }");
@@ -151,7 +187,7 @@ fn deadlines_timers_and_the_manual_driver_print_their_clock() {
     assert_eq!(dbg(&driver), "ManualDriver { now: 5ms, pending: 0 }");
     assert_eq!(
         dbg(&step),
-        "CancelSource { reason: Some(DeadlineExceeded) }"
+        "CancelSource { reason: Some(DeadlineExceeded), cause: None, deadline: Some(Deadline { ticks: 5000 }) }"
     );
 
     static TIMERS: Timers = Timers::new();
