@@ -129,7 +129,8 @@ impl CancelledOwned {
     ///
     /// It keeps one waker: polls from several places (or threads) at once are
     /// safe, and the last waker registered is the one woken, as with
-    /// `AtomicWaker`. It allocates nothing, and takes the token's lock only
+    /// `AtomicWaker` (a waker registered while the cancel is waking may be
+    /// woken at once as well). It allocates nothing, and takes the token's lock only
     /// on the first pending poll. Once it returns `Ready`, it returns the
     /// same reason every time.
     ///

@@ -62,8 +62,11 @@ fn a_borrowed_waiter_polls_the_same_way() {
 }
 
 /// Several threads poll one shared header while another cancels: every
-/// poll after the cancel is ready, and the header is linked once (the
-/// cancel's walk would loop, and the drop would unlink twice, otherwise).
+/// poll after the cancel is ready, no wake-up is lost (if a poll was
+/// pending, the waker is woken; a waker registered while the cancel wakes
+/// may be woken once more, as `AtomicWaker` allows), and the header is
+/// linked once (the cancel's walk would loop, and the drop would unlink
+/// twice, otherwise).
 #[test]
 fn threads_polling_one_header_while_it_is_cancelled() {
     let rounds = if cfg!(miri) { 5 } else { 500 };
@@ -77,21 +80,20 @@ fn threads_polling_one_header_while_it_is_cancelled() {
                 let (header, waker) = (header.clone(), waker.clone());
                 std::thread::spawn(move || {
                     let mut cx = Context::from_waker(&waker);
-                    for _ in 0..4 {
-                        let _ = (*header).as_ref().poll_cancelled(&mut cx);
-                    }
+                    (0..4).any(|_| (*header).as_ref().poll_cancelled(&mut cx).is_pending())
                 })
             })
             .collect();
         source.cancel();
+        let mut pending = false;
         for p in pollers {
-            p.join().unwrap();
+            pending |= p.join().unwrap();
         }
         let mut cx = Context::from_waker(&waker);
-        assert_eq!(
-            (*header).as_ref().poll_cancelled(&mut cx),
-            Poll::Ready(Reason::Cancelled)
-        );
-        assert!(count.0.load(SeqCst) <= 1);
+        let last = (*header).as_ref().poll_cancelled(&mut cx);
+        assert_eq!(last, Poll::Ready(Reason::Cancelled));
+        if pending {
+            assert!(count.0.load(SeqCst) >= 1, "lost wake-up");
+        }
     }
 }
