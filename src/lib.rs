@@ -150,6 +150,25 @@ pub mod __private {
     /// Size of a heap node with a deadline (a timer-wheel entry), for benches.
     pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::TimedNode>();
 
+    /// Whether a driver's sleeper (its thread or task) still holds the state
+    /// it shares with the driver's handles: for tests that a sleeper ends.
+    #[cfg(feature = "std")]
+    pub struct SleeperProbe(pub(crate) std::sync::Weak<dyn core::any::Any + Send + Sync>);
+
+    #[cfg(feature = "std")]
+    impl SleeperProbe {
+        /// Whether anything (a handle, the sleeper, its waker) still holds it.
+        pub fn is_alive(&self) -> bool {
+            self.0.strong_count() > 0
+        }
+    }
+
+    /// The probe of a `ThreadDriver`'s thread.
+    #[cfg(feature = "std")]
+    pub fn thread_sleeper(driver: &crate::ThreadDriver) -> SleeperProbe {
+        driver.probe()
+    }
+
     /// Shared timers freed so far on this thread (under loom, which runs a
     /// model's threads on one, timers are marked freed rather than freed).
     #[cfg(cancel_token_loom)]

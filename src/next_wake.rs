@@ -10,7 +10,7 @@
 //! 2. `due = advance(now)`.
 //! 3. Arm its wake-up (a `Notify` permit, an event listener), *then*
 //!    `target(due)`: the earlier of `due` and every request still standing.
-//! 4. Sleep until `target`, or until woken.
+//! 4. Unless `should_end`, sleep until `target`, or until woken.
 //!
 //! `wake_at(t)` calls `request(t)` and wakes the sleeper only if it returns
 //! `true`, that is if `t` is earlier than what the sleeper will wake at.
@@ -24,6 +24,19 @@
 //! sleeper (whose wake-up was armed before `target`) when `t` is earlier, and
 //! otherwise the sleeper wakes at a tick no later than `t` anyway.
 //!
+//! # Why the sleeper neither ends early nor lingers
+//!
+//! The sleeper ends once no handle is left (`closed`) and no deadline is
+//! armed, so that a deadline armed through a handle since dropped still
+//! fires. With no handle, no deadline can be armed any more, only disarmed
+//! or fired. `should_end` reads `closed` after arming its wake-up, so a last
+//! handle's drop (`close`, then a wake-up) that comes later wakes it. Once
+//! `closed`, it checks the wheel under the timers' lock and, if a deadline
+//! is armed, leaves its waker there (`Timers::wake_when_empty`): the disarm
+//! that empties the wheel takes it under that lock and wakes it, so the
+//! sleeper either sees the wheel empty or is woken by that disarm. The
+//! deadlines it fires itself are checked on its next turn.
+//!
 //! # Memory ordering
 //!
 //! `request` releases and `served` acquires: a request that `served` forgets
@@ -35,8 +48,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use crate::{DriverStopped, Timers};
 
 /// What a runtime driver's handles share with its sleeper, besides the clock
-/// and the way to wake it: the deadlines, the next wake, and whether the
-/// sleeper is to end (`closed`, by the last handle) or has ended (`running`).
+/// and the way to wake it: the deadlines, the next wake, whether the last
+/// handle is gone (`closed`, so the sleeper ends with the last deadline) and
+/// whether the sleeper has ended (`running`).
 pub(crate) struct Sleeper {
     /// Every deadline of the driver; armed tokens hold it too.
     pub(crate) timers: crate::SharedTimers,
@@ -56,17 +70,25 @@ impl Sleeper {
         }
     }
 
-    /// From the last handle's drop: the sleeper ends at its next check (the
-    /// caller then wakes it).
+    /// From the last handle's drop: the sleeper ends once no deadline is
+    /// armed (the caller then wakes it, to check).
     pub(crate) fn close(&self) {
-        // Release: pairs with the Acquire load in `is_closed`.
+        // Release: pairs with the Acquire load in `should_end`.
         self.closed.store(true, Release);
     }
 
-    /// From the sleeper: whether the last handle is gone, so it is to end.
+    /// Whether the last handle is gone.
     pub(crate) fn is_closed(&self) -> bool {
         // Acquire: pairs with the Release store in `close`.
         self.closed.load(Acquire)
+    }
+
+    /// From the sleeper, once its wake-up is armed: whether it is to end, as
+    /// no handle is left and no deadline is armed. If a handle is gone but a
+    /// deadline is armed, `waker` is woken when the last one is disarmed.
+    pub(crate) fn should_end(&self, waker: &core::task::Waker) -> bool {
+        // Acquire: pairs with the Release store in `close`.
+        self.closed.load(Acquire) && !self.timers.wake_when_empty(waker)
     }
 
     /// Whether the sleeper still exists.
@@ -77,16 +99,16 @@ impl Sleeper {
 
     /// From the sleeper as it goes away (a drop guard, so also when its
     /// runtime drops it unpolled): deadlines armed from now on fail with
-    /// `DriverStopped`. If handles remain (its runtime or executor went away),
-    /// every deadline expires now, and the wheel stays at the end of time so
-    /// that one armed later is due at once (even one armed by a `wake_at` that
-    /// saw `running` still set).
+    /// `DriverStopped`. Every deadline still armed (there is none if it ended
+    /// by `should_end`; its runtime may have gone away) expires now, and the
+    /// wheel stays at the end of time so that one armed later is due at once
+    /// (even one armed by a `wake_at` that saw `running` still set).
     pub(crate) fn stopped(&self) {
         // Release: pairs with the Acquire load in `request`.
         self.running.store(false, Release);
-        if !self.is_closed() {
-            advance(&self.timers, u64::MAX);
-        }
+        advance(&self.timers, u64::MAX);
+        // The waker may hold the sleeper's state, which holds the timers.
+        self.timers.forget_idle();
     }
 
     /// From `wake_at`: whether the sleeper must be woken for `tick`, or

@@ -109,6 +109,10 @@ struct State {
     /// frees them.
     #[cfg(feature = "alloc")]
     orphaned: bool,
+    /// Shared timers: woken by the disarm that leaves no deadline armed (see
+    /// [`Timers::wake_when_empty`]).
+    #[cfg(feature = "alloc")]
+    idle: Option<core::task::Waker>,
 }
 
 /// Deadlines of one driver: a timer wheel under a short lock (a spin lock with
@@ -154,6 +158,8 @@ impl Timers {
                 holders: 0,
                 #[cfg(feature = "alloc")]
                 orphaned: false,
+                #[cfg(feature = "alloc")]
+                idle: None,
             }),
             #[cfg(feature = "alloc")]
             shared: false,
@@ -175,6 +181,7 @@ impl Timers {
                 scheduled: 0,
                 holders: 0,
                 orphaned: false,
+                idle: None,
             }),
             shared: false,
             generation: 0,
@@ -312,6 +319,31 @@ impl Timers {
         })
     }
 
+    /// For a sleeper whose driver has no handle left, so that no deadline can
+    /// be armed any more: if a deadline is armed, keeps `waker` for the disarm
+    /// that leaves none (which wakes it, outside the lock) and returns true;
+    /// if none is, forgets the waker kept before and returns false.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn wake_when_empty(&self, waker: &core::task::Waker) -> bool {
+        let (armed, old) = self.with_state(|s| match &s.idle {
+            _ if s.wheel.pending() == 0 => (false, s.idle.take()),
+            Some(w) if w.will_wake(waker) => (true, None),
+            _ => (true, s.idle.replace(waker.clone())),
+        });
+        // Dropped outside the lock: the last reference to a sleeper may go
+        // with it, and that drops the timers' owner, which takes the lock.
+        drop(old);
+        armed
+    }
+
+    /// Forgets the waker [`wake_when_empty`](Self::wake_when_empty) kept: for
+    /// a sleeper that ends.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn forget_idle(&self) {
+        let old = self.with_state(|s| s.idle.take());
+        drop(old);
+    }
+
     /// Sets the function called with the tick of a deadline armed earlier than
     /// any wake-up requested so far.
     pub(crate) fn set_hook(&self, hook: fn(u64)) {
@@ -376,22 +408,28 @@ impl Timers {
     ) -> bool {
         // SAFETY: the node's hold keeps the timers alive until the unlock below.
         let t = unsafe { timers.as_ref() };
-        let (held, free) = t.with_state(|s| {
+        let (held, free, idle) = t.with_state(|s| {
             // SAFETY: under the lock; the entry is in this wheel if inserted.
             let inserted = unsafe { entry.as_ref() }.is_inserted();
             if inserted {
                 // SAFETY: as above.
                 unsafe { s.wheel.remove(entry) };
             } else if only_if_inserted {
-                return (false, false);
+                return (false, false, None);
             }
             #[cfg(feature = "alloc")]
             {
                 s.holders -= usize::from(t.shared);
-                (true, t.shared && s.holders == 0 && s.orphaned)
+                // A sleeper waits for the wheel to empty only once its
+                // driver's handles are gone: the branch is almost never taken.
+                let idle = match s.idle {
+                    Some(_) if s.wheel.pending() == 0 => s.idle.take(),
+                    _ => None,
+                };
+                (true, t.shared && s.holders == 0 && s.orphaned, idle)
             }
             #[cfg(not(feature = "alloc"))]
-            (true, false)
+            (true, false, None::<core::convert::Infallible>)
         });
         #[cfg(feature = "alloc")]
         if free {
@@ -401,6 +439,14 @@ impl Timers {
         }
         #[cfg(not(feature = "alloc"))]
         let _ = free;
+        // Last, with `timers` no longer used: the sleeper this wakes may end
+        // and free them at once.
+        #[cfg(feature = "alloc")]
+        if let Some(waker) = idle {
+            waker.wake();
+        }
+        #[cfg(not(feature = "alloc"))]
+        let _ = idle;
         held
     }
 }
