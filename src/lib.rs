@@ -169,6 +169,9 @@ pub mod __private {
         driver.probe()
     }
 
+    #[cfg(cancel_token_loom)]
+    pub use crate::next_wake::LoomSleeper;
+
     /// Shared timers freed so far on this thread (under loom, which runs a
     /// model's threads on one, timers are marked freed rather than freed).
     #[cfg(cancel_token_loom)]

@@ -43,7 +43,7 @@
 //! (at or before `now`) was made after its deadline was inserted, so that
 //! insertion happens before the `advance(now)` that serves it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::sync::{AtomicBool, AtomicU64, Ordering::*};
 
 use crate::{DriverStopped, Timers};
 
@@ -134,7 +134,7 @@ pub(crate) struct NextWake(AtomicU64);
 
 impl NextWake {
     /// No request yet.
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new() -> Self {
         NextWake(AtomicU64::new(u64::MAX))
     }
 
@@ -199,4 +199,70 @@ pub(crate) fn ms_instant(start: std::time::Instant, ticks: u64) -> std::time::In
         .checked_add(core::time::Duration::from_millis(ticks))
         .or_else(|| start.checked_add(core::time::Duration::from_secs(86_400 * 365 * 30)))
         .unwrap_or(start)
+}
+
+/// A driver that is only its sleeper's bookkeeping, for loom models of the
+/// protocol: the model plays the sleeper (`fire`, `should_end`) and the last
+/// handle's drop (`close`). Ticks are milliseconds; instants are ticks.
+#[cfg(cancel_token_loom)]
+#[derive(Clone)]
+pub struct LoomSleeper(std::sync::Arc<Sleeper>);
+
+#[cfg(cancel_token_loom)]
+impl LoomSleeper {
+    /// A sleeper with no deadline and a handle.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        LoomSleeper(std::sync::Arc::new(Sleeper::new()))
+    }
+
+    /// See `Sleeper::close`.
+    pub fn close(&self) {
+        self.0.close();
+    }
+
+    /// See `Sleeper::fire`.
+    pub fn fire(&self, now: u64) -> u64 {
+        self.0.fire(now)
+    }
+
+    /// See `Sleeper::should_end`.
+    pub fn should_end(&self, waker: &core::task::Waker) -> bool {
+        self.0.should_end(waker)
+    }
+
+    /// How many deadlines are armed.
+    pub fn pending(&self) -> usize {
+        self.0.timers.pending()
+    }
+}
+
+#[cfg(cancel_token_loom)]
+impl crate::TimerDriver for LoomSleeper {
+    type Instant = u64;
+
+    fn now(&self) -> u64 {
+        self.0.timers.now()
+    }
+
+    fn ticks_at(&self, at: u64) -> u64 {
+        at
+    }
+
+    fn instant_at(&self, ticks: u64) -> u64 {
+        ticks
+    }
+
+    fn duration_ticks(&self, d: core::time::Duration) -> u64 {
+        ms_ceil(d)
+    }
+
+    fn timers(&self) -> crate::TimersHandle<'_> {
+        crate::TimersHandle::from_shared(&self.0.timers)
+    }
+
+    /// The model's sleeper never sleeps until a tick: nothing to wake.
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+        self.0.request(tick).map(drop)
+    }
 }
