@@ -43,7 +43,7 @@
 //! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`OnCancel`], [`CancelSource::linked`], [`CancelledOwned`] |
 //! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] |
 //! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
-//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future to spawn |
+//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, nothing to spawn |
 //! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc, with a run task to spawn |
 //!
 //! `portable-atomic` routes atomics through the `portable-atomic` crate, for
@@ -125,7 +125,7 @@ pub use token::{CancelToken, TokenRef};
 
 #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
-pub use async_io_driver::{AsyncIoDriver, AsyncIoRun};
+pub use async_io_driver::AsyncIoDriver;
 #[cfg(all(feature = "embassy", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
 pub use embassy_driver::EmbassyDriver;
@@ -166,6 +166,12 @@ pub mod __private {
     /// The probe of a `ThreadDriver`'s thread.
     #[cfg(feature = "std")]
     pub fn thread_sleeper(driver: &crate::ThreadDriver) -> SleeperProbe {
+        driver.probe()
+    }
+
+    /// The probe of an `AsyncIoDriver`'s state, which its timer's waker holds.
+    #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
+    pub fn async_io_state(driver: &crate::AsyncIoDriver) -> SleeperProbe {
         driver.probe()
     }
 

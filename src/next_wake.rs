@@ -77,12 +77,6 @@ impl Sleeper {
         self.closed.store(true, Release);
     }
 
-    /// Whether the last handle is gone.
-    pub(crate) fn is_closed(&self) -> bool {
-        // Acquire: pairs with the Release store in `close`.
-        self.closed.load(Acquire)
-    }
-
     /// From the sleeper, once its wake-up is armed: whether it is to end, as
     /// no handle is left and no deadline is armed. If a handle is gone but a
     /// deadline is armed, `waker` is woken when the last one is disarmed.
