@@ -25,8 +25,10 @@ pub(super) fn next_generation() -> usize {
 /// Each armed deadline also holds the timers, counted under their lock as it
 /// is armed and disarmed (no atomic operation of its own): they are freed
 /// once the last `SharedTimers` is gone and no deadline holds them. So
-/// dropping a driver while tokens hold deadlines is safe; those deadlines
-/// then never fire.
+/// dropping a driver while tokens hold deadlines is safe; whether those
+/// deadlines still fire is up to whoever still calls
+/// [`advance`](Timers::advance) (the runtime drivers' sleepers do, while a
+/// deadline is armed).
 ///
 /// ```
 /// use cancel_token::{Timers, TimersHandle};
