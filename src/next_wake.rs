@@ -3,7 +3,10 @@
 //!
 //! # Protocol
 //!
-//! The sleeper (one task or thread per driver) loops:
+//! The sleeper (a driver's task or thread; for `AsyncIoDriver`, turns taken
+//! by whichever thread wakes it, one at a time, with its async-io timer as
+//! the sleep and the next turn, owed to a wake-up during one, as the armed
+//! wake-up) loops:
 //!
 //! 1. `served(now)`: requests at or before `now` are about to be served by
 //!    the `Timers::advance(now)` that follows, so they are forgotten.
@@ -35,7 +38,7 @@
 //! is armed, leaves its waker there (`Timers::wake_when_empty`): the disarm
 //! that empties the wheel takes it under that lock and wakes it, so the
 //! sleeper either sees the wheel empty or is woken by that disarm. The
-//! deadlines it fires itself are checked on its next turn.
+//! deadlines it fires itself are gone before it checks.
 //!
 //! # Memory ordering
 //!
