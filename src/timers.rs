@@ -422,8 +422,10 @@ impl Timers {
                 s.holders -= usize::from(t.shared);
                 // A sleeper waits for the wheel to empty only once its
                 // driver's handles are gone: the branch is almost never taken.
+                // (A deadline popped as due is being fired by its sleeper,
+                // which checks the wheel after.)
                 let idle = match s.idle {
-                    Some(_) if s.wheel.pending() == 0 => s.idle.take(),
+                    Some(_) if inserted && s.wheel.pending() == 0 => s.idle.take(),
                     _ => None,
                 };
                 (true, t.shared && s.holders == 0 && s.orphaned, idle)
