@@ -109,9 +109,9 @@ struct State {
     /// frees them.
     #[cfg(feature = "alloc")]
     orphaned: bool,
-    /// Shared timers: woken by the disarm that leaves no deadline armed (see
-    /// [`Timers::wake_when_empty`]).
-    #[cfg(feature = "alloc")]
+    /// Shared timers of a `std` driver: woken by the disarm that leaves no
+    /// deadline armed (see [`Timers::wake_when_empty`]).
+    #[cfg(feature = "std")]
     idle: Option<core::task::Waker>,
 }
 
@@ -158,7 +158,7 @@ impl Timers {
                 holders: 0,
                 #[cfg(feature = "alloc")]
                 orphaned: false,
-                #[cfg(feature = "alloc")]
+                #[cfg(feature = "std")]
                 idle: None,
             }),
             #[cfg(feature = "alloc")]
@@ -323,7 +323,7 @@ impl Timers {
     /// be armed any more: if a deadline is armed, keeps `waker` for the disarm
     /// that leaves none (which wakes it, outside the lock) and returns true;
     /// if none is, forgets the waker kept before and returns false.
-    #[cfg(feature = "alloc")]
+    #[cfg(feature = "std")]
     pub(crate) fn wake_when_empty(&self, waker: &core::task::Waker) -> bool {
         let (armed, old) = self.with_state(|s| match &s.idle {
             _ if s.wheel.pending() == 0 => (false, s.idle.take()),
@@ -338,7 +338,7 @@ impl Timers {
 
     /// Forgets the waker [`wake_when_empty`](Self::wake_when_empty) kept: for
     /// a sleeper that ends.
-    #[cfg(feature = "alloc")]
+    #[cfg(feature = "std")]
     pub(crate) fn forget_idle(&self) {
         let old = self.with_state(|s| s.idle.take());
         drop(old);
@@ -417,21 +417,24 @@ impl Timers {
             } else if only_if_inserted {
                 return (false, false, None);
             }
+            // A sleeper waits for the wheel to empty only once its driver's
+            // handles are gone: the branch is almost never taken. (A deadline
+            // popped as due is being fired by its sleeper, which checks the
+            // wheel after.)
+            #[cfg(feature = "std")]
+            let idle = match s.idle {
+                Some(_) if inserted && s.wheel.pending() == 0 => s.idle.take(),
+                _ => None,
+            };
+            #[cfg(not(feature = "std"))]
+            let idle = None::<core::convert::Infallible>;
             #[cfg(feature = "alloc")]
             {
                 s.holders -= usize::from(t.shared);
-                // A sleeper waits for the wheel to empty only once its
-                // driver's handles are gone: the branch is almost never taken.
-                // (A deadline popped as due is being fired by its sleeper,
-                // which checks the wheel after.)
-                let idle = match s.idle {
-                    Some(_) if inserted && s.wheel.pending() == 0 => s.idle.take(),
-                    _ => None,
-                };
                 (true, t.shared && s.holders == 0 && s.orphaned, idle)
             }
             #[cfg(not(feature = "alloc"))]
-            (true, false, None::<core::convert::Infallible>)
+            (true, false, idle)
         });
         #[cfg(feature = "alloc")]
         if free {
@@ -443,11 +446,11 @@ impl Timers {
         let _ = free;
         // Last, with `timers` no longer used: the sleeper this wakes may end
         // and free them at once.
-        #[cfg(feature = "alloc")]
+        #[cfg(feature = "std")]
         if let Some(waker) = idle {
             waker.wake();
         }
-        #[cfg(not(feature = "alloc"))]
+        #[cfg(not(feature = "std"))]
         let _ = idle;
         held
     }
