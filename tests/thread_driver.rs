@@ -171,17 +171,26 @@ fn ten_thousand_concurrent_timeouts_all_fire() {
 fn a_panicking_callback_does_not_stop_the_driver() {
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
-    let bad = root
-        .token()
-        .child_with_timeout(&driver, Duration::from_millis(1));
-    let _guard = bad
-        .token()
-        .on_cancel(|_| panic!("a callback panics on the timer thread"));
-    assert_eq!(bad.token().wait(), Reason::DeadlineExceeded);
-    let next = root
-        .token()
-        .child_with_timeout(&driver, Duration::from_millis(2));
-    assert_eq!(next.token().wait(), Reason::DeadlineExceeded);
+    // The callback must be registered before its deadline fires, or it runs
+    // (and panics) on this thread, as it may when this thread is slow (under
+    // Miri): then again with a longer deadline.
+    for ms in [1, 10, 100, 1000, 10_000] {
+        let bad = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(ms));
+        let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bad.token()
+                .on_cancel(|_| panic!("a callback panics on the timer thread"))
+        }));
+        let Ok(_guard) = registered else { continue };
+        assert_eq!(bad.token().wait(), Reason::DeadlineExceeded);
+        let next = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(2));
+        assert_eq!(next.token().wait(), Reason::DeadlineExceeded);
+        return;
+    }
+    panic!("every deadline fired before its callback was registered");
 }
 
 #[test]
