@@ -286,3 +286,30 @@ fn the_driver_is_freed_with_its_last_handle_when_nothing_is_armed() {
     drop(driver);
     assert!(freed(&state), "the driver outlived its last handle");
 }
+
+#[test]
+fn shorter_and_shorter_deadlines_from_many_threads() {
+    // Each earlier deadline takes a turn on its arming thread, racing the
+    // others' and the reactor's: every one still fires.
+    let driver = AsyncIoDriver::new();
+    let root = CancelSource::new();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (driver, root) = (&driver, &root);
+            s.spawn(move || {
+                for ms in (1..=30u64).rev() {
+                    let job = root
+                        .token()
+                        .child_with_timeout(driver, Duration::from_millis(ms + t));
+                    if ms % 2 == 0 {
+                        assert_eq!(
+                            job.token().wait_timeout(PATIENCE),
+                            Some(Reason::DeadlineExceeded)
+                        );
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(driver.pending(), 0);
+}
