@@ -47,7 +47,8 @@ use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 ///
 /// Arming and disarming touch no async-io timer and allocate nothing beyond
 /// the child token itself, except that arming a deadline earlier than the
-/// one the timer is set for sets it again.
+/// one the timer is set for sets it again, and that the last disarm once no
+/// handle is left lets the timer go (see *Lifetime*).
 ///
 /// # Lifetime
 ///

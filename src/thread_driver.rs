@@ -15,7 +15,7 @@ use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 /// [`Timers`](crate::Timers) wheel, and one background thread (named `cancel-token-timer`)
 /// sleeps until the earliest is due, then fires it. Arming a deadline wakes
 /// the thread only when it is earlier than the tick the thread sleeps until;
-/// disarming never does.
+/// disarming wakes it only to end it (see *Lifetime*).
 ///
 /// Ticks are milliseconds since the driver was made; instants are
 /// [`std::time::Instant`]s. Clones share the driver (and its thread).
