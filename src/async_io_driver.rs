@@ -4,54 +4,30 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Waker};
 use core::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::task::Wake;
 use std::time::Instant;
 
 use crate::next_wake::{self, Sleeper};
-use crate::sync::WakerSlot;
+use crate::sync::{AtomicUsize, Ordering::*};
 use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
-
-/// What the driver's handles and its run future share.
-struct Shared {
-    /// The run future is the sleeper; its drop stops it.
-    sleeper: Sleeper,
-    /// Tick 0.
-    start: Instant,
-    /// The run future's waker: woken for an earlier tick or to end.
-    waker: WakerSlot,
-}
-
-impl Shared {
-    /// The tick the clock is at (whole milliseconds since `start`).
-    fn tick_now(&self) -> u64 {
-        next_wake::ms_floor(self.start.elapsed())
-    }
-
-    /// The instant of tick `ticks`, if `Instant` can represent it.
-    fn checked_instant_at(&self, ticks: u64) -> Option<Instant> {
-        self.start.checked_add(Duration::from_millis(ticks))
-    }
-}
-
-/// Shared by every clone; dropping it (with the last clone) ends the run future.
-struct Owner {
-    shared: Arc<Shared>,
-}
 
 /// A timer driver on the reactor of [`async-io`](https://docs.rs/async-io),
 /// the runtime behind smol and async-std. Ticks are milliseconds since
 /// [`new`](Self::new); instants are [`std::time::Instant`]s.
 ///
-/// async-io has no spawn, so `new` also returns the driver's run future,
-/// [`AsyncIoRun`], for you to spawn on your executor:
+/// There is nothing to spawn: the driver keeps one `async_io::Timer`, set
+/// for its earliest deadline and registered with a waker of its own, and
+/// async-io's reactor wakes it at that instant. The wake-up fires every due
+/// deadline and sets the timer for the next one.
 ///
 /// ```
 /// use std::time::Duration;
 /// use cancel_token::{AsyncIoDriver, CancelSource, Reason};
 ///
-/// let (driver, run) = AsyncIoDriver::new();
-/// smol::spawn(run).detach(); // async-std: `async_std::task::spawn(run);`
+/// let driver = AsyncIoDriver::new();
 ///
 /// smol::block_on(async {
 ///     let root = CancelSource::new();
@@ -61,83 +37,162 @@ struct Owner {
 /// });
 /// ```
 ///
-/// **Deadlines fire only while the run future is being polled.** Arming one
-/// before the executor first polls it is fine: it picks every armed deadline
-/// up when it starts. A run future that exists but is never polled fires
-/// nothing, and the driver cannot tell.
+/// Deadlines fire on the thread that drives async-io's reactor when the
+/// timer is due: async-io's own `async-io` thread, or a thread in
+/// `async_io::block_on` (which smol's and async-std's executors call), and
+/// so without any executor at all. Callbacks run by an expiring deadline run
+/// there, among the reactor's wake-ups, and must not block. A deadline that
+/// is already due when a token arms an earlier one than any before, or when
+/// the last handle is dropped, may fire on that thread instead.
 ///
-/// One async-io timer serves every deadline of the driver: arming and
-/// disarming touch no async-io timer and allocate nothing beyond the child
-/// token itself; the run future is woken only when a token arms a deadline
-/// earlier than the one it sleeps until.
+/// Arming and disarming touch no async-io timer and allocate nothing beyond
+/// the child token itself, except that arming a deadline earlier than the
+/// one the timer is set for sets it again, and that the last disarm once no
+/// handle is left lets the timer go (see *Lifetime*).
 ///
-/// Clones share the driver (and its run future). Keep one for as long as its
-/// deadlines should fire, for instance in the server's state.
+/// # Lifetime
 ///
-/// # Shutdown
+/// Clones share the driver. An armed deadline keeps what it needs to fire
+/// (the timer, registered with async-io's reactor, which never stops), as a
+/// Go timer needs no owner: a driver made and dropped inside a helper still
+/// fires the deadlines armed through it, on time.
 ///
-/// - Dropping the last clone completes the run future. Deadlines still armed
-///   then never fire; their tokens keep working (cancel, drop, children) as
-///   tokens of a [`ManualDriver`](crate::ManualDriver) that is never advanced.
-/// - If the run future is dropped while a clone is alive (it was never
-///   spawned, or its executor was dropped), nothing can fire this driver's
-///   deadlines any more. Every deadline still armed then expires at once (its
-///   token is cancelled with
-///   [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded), from the
-///   thread dropping the future), and a deadline armed later is cancelled with
-///   `DeadlineExceeded` as it is armed ([`TimerDriver::wake_at`] returns
-///   [`DriverStopped`]; [`is_running`](Self::is_running) tells). This is the
-///   choice [`TimerDriver`] documents for a stopped driver, extended to the
-///   deadlines already armed so that no one waits forever on a deadline that
-///   can no longer pass.
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{AsyncIoDriver, CancelSource, CancelToken, Reason};
+///
+/// fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
+///     let driver = AsyncIoDriver::new();
+///     parent.child_with_timeout(&driver, d)
+/// }
+///
+/// let root = CancelSource::new();
+/// let call = with_timeout(&root.token(), Duration::from_millis(20));
+/// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
+/// ```
+///
+/// Once no clone is left and no deadline is armed (at the last clone's drop
+/// if none is, else as soon as the last one fires or is disarmed), the
+/// driver lets go of its timer and is freed; async-io drops its copy of the
+/// waker when its reactor next wakes. The driver never stops, so it never
+/// reports [`DriverStopped`].
 ///
 /// # Panics
 ///
 /// A panic in a callback run by an expiring deadline is reported by the panic
-/// hook on the run future's thread and caught there: the driver keeps firing.
+/// hook on the thread firing it and caught there: the driver keeps firing.
 pub struct AsyncIoDriver {
     owner: Arc<Owner>,
 }
 
-/// The future that fires an [`AsyncIoDriver`]'s deadlines: spawn it on your
-/// executor (`smol::spawn(run).detach()`, `async_std::task::spawn(run)`).
-///
-/// It sleeps on an `async_io::Timer` until the earliest deadline is due,
-/// fires every due deadline (cancelling those tokens, running their callbacks
-/// on the executor's thread), and sleeps again. It completes once every
-/// [`AsyncIoDriver`] handle is dropped; dropped before that, it stops the
-/// driver (see [`AsyncIoDriver`]'s *Shutdown*).
-#[must_use = "deadlines fire only while the run future is polled: spawn it"]
-pub struct AsyncIoRun {
+/// Shared by every clone; dropping it (with the last clone) lets the driver
+/// go once no deadline is armed.
+struct Owner {
     shared: Arc<Shared>,
-    /// One timer for the earliest deadline, re-armed with `set_at`.
-    timer: async_io::Timer,
-    /// The tick `timer` is set for, if it is set and has not fired.
-    armed: Option<u64>,
+}
+
+/// What the driver's handles and its timer's waker share.
+struct Shared {
+    /// The deadlines and the tick the timer is set for. Its `closed` is set
+    /// by the last handle; nothing stops it, as async-io's reactor never does.
+    sleeper: Sleeper,
+    /// Tick 0.
+    start: Instant,
+    /// The timer for the earliest deadline, registered with this state's own
+    /// waker. Only the thread taking a turn locks it, so it never waits.
+    timer: Mutex<async_io::Timer>,
+    /// Turns asked for and not yet begun, plus one while a turn runs: one
+    /// thread at a time takes turns (firing, then setting the timer), and a
+    /// wake-up during a turn leaves another to that thread rather than
+    /// waiting, so a wake-up never blocks (the reactor's thread calls it) and
+    /// a callback that arms a deadline does not deadlock.
+    turns: AtomicUsize,
+}
+
+impl Shared {
+    /// The tick the clock is at (whole milliseconds since `start`).
+    fn tick_now(&self) -> u64 {
+        next_wake::ms_floor(self.start.elapsed())
+    }
+
+    /// Fires what is due and sets the timer for what is left, now or, if
+    /// another thread is doing so, by that thread before it stops.
+    fn wake_up(self: &Arc<Self>) {
+        // Acquire: pairs with the Release decrement that ended the last turn,
+        // so this thread's turn follows it. Release: the deadline armed
+        // before this call (and its `request`) reach the thread taking turns,
+        // which reads the count (Acquire) before it stops.
+        if self.turns.fetch_add(1, AcqRel) != 0 {
+            return;
+        }
+        let waker = Waker::from(self.clone());
+        loop {
+            self.turn(&waker);
+            // AcqRel: as above, for the next turn; the last decrement
+            // releases this turn to whoever takes the next one.
+            if self.turns.fetch_sub(1, AcqRel) == 1 {
+                return;
+            }
+            // Wake-ups came during the turn: one more turn serves them all.
+            // Relaxed: only this thread takes turns until it stores 1; the
+            // Acquire of the `fetch_sub` above ordered their requests first.
+            self.turns.store(1, Relaxed);
+        }
+    }
+
+    /// One turn; see `next_wake` for the protocol, with the timer as the
+    /// sleeper's wake-up (`waker` is woken by an earlier request, the last
+    /// handle's drop or the last disarm, through `wake_up`).
+    fn turn(&self, waker: &Waker) {
+        let mut timer = self.timer.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let now = self.tick_now();
+            let due = self.sleeper.fire(now);
+            let target = self.sleeper.next.target(due);
+            // With no handle left no deadline can be armed, and with none
+            // armed the timer goes: it holds a waker, so this state. (Asked
+            // every turn: it also forgets the waker kept for the last disarm.)
+            let end = self.sleeper.should_end(waker);
+            let at = self.start.checked_add(Duration::from_millis(target));
+            let Some(at) = at.filter(|_| target != u64::MAX && !end) else {
+                *timer = async_io::Timer::never();
+                return;
+            };
+            timer.set_at(at);
+            // Registers the timer with the reactor, unless already due.
+            if Pin::new(&mut *timer)
+                .poll(&mut Context::from_waker(waker))
+                .is_pending()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The timer's waker: the reactor wakes it when the timer is due.
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_up();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_up();
+    }
 }
 
 impl AsyncIoDriver {
-    /// A driver whose clock starts now, and its run future, to be spawned.
-    ///
-    /// ```
-    /// let (driver, run) = cancel_token::AsyncIoDriver::new();
-    /// let task = smol::spawn(run);
-    /// drop(driver); // the last handle: the run future completes
-    /// smol::block_on(task);
-    /// ```
-    pub fn new() -> (AsyncIoDriver, AsyncIoRun) {
+    /// A driver whose clock starts now.
+    pub fn new() -> AsyncIoDriver {
         let shared = Arc::new(Shared {
             sleeper: Sleeper::new(),
             start: Instant::now(),
-            waker: WakerSlot::new(),
+            timer: Mutex::new(async_io::Timer::never()),
+            turns: AtomicUsize::new(0),
         });
-        let run = AsyncIoRun {
-            shared: shared.clone(),
-            timer: async_io::Timer::never(),
-            armed: None,
-        };
-        let owner = Arc::new(Owner { shared });
-        (AsyncIoDriver { owner }, run)
+        AsyncIoDriver {
+            owner: Arc::new(Owner { shared }),
+        }
     }
 
     /// How many deadlines are armed.
@@ -145,10 +200,16 @@ impl AsyncIoDriver {
         self.owner.shared.sleeper.timers.pending()
     }
 
-    /// Whether the run future still exists (false once it was dropped, or
-    /// completed): while it is, deadlines can fire, if it is polled.
-    pub fn is_running(&self) -> bool {
-        self.owner.shared.sleeper.is_running()
+    /// See `__private::SleeperProbe`.
+    pub(crate) fn probe(&self) -> crate::__private::SleeperProbe {
+        let weak: std::sync::Weak<Shared> = Arc::downgrade(&self.owner.shared);
+        crate::__private::SleeperProbe(weak)
+    }
+}
+
+impl Default for AsyncIoDriver {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -163,7 +224,7 @@ impl Clone for AsyncIoDriver {
 impl Drop for Owner {
     fn drop(&mut self) {
         self.shared.sleeper.close();
-        self.shared.waker.wake();
+        self.shared.wake_up();
     }
 }
 
@@ -192,57 +253,14 @@ impl TimerDriver for AsyncIoDriver {
         TimersHandle::from_shared(&self.owner.shared.sleeper.timers)
     }
 
-    /// Wakes the run future if `tick` is earlier than the one it sleeps until.
-    /// Wait-free.
+    /// Sets the timer again if `tick` is earlier than the one it is set for.
+    /// Wait-free unless it does.
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
         let s = &self.owner.shared;
         if s.sleeper.request(tick)? {
-            s.waker.wake();
+            s.wake_up();
         }
         Ok(())
-    }
-}
-
-/// Fire what is due, sleep until the next deadline or an earlier request,
-/// repeat; see `next_wake` for the protocol.
-impl Future for AsyncIoRun {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let s = &*this.shared;
-        loop {
-            // Registered before reading `closed` and before `target`: a last
-            // drop or an earlier request that comes after wakes this waker.
-            s.waker.register(cx.waker());
-            if s.sleeper.is_closed() {
-                return Poll::Ready(());
-            }
-            let now = s.tick_now();
-            let due = s.sleeper.fire(now);
-            let target = s.sleeper.next.target(due);
-            if target <= now {
-                continue;
-            }
-            if this.armed != Some(target) {
-                this.armed = Some(target);
-                match s.checked_instant_at(target).filter(|_| target != u64::MAX) {
-                    Some(at) => this.timer.set_at(at),
-                    None => this.timer = async_io::Timer::never(),
-                }
-            }
-            match Pin::new(&mut this.timer).poll(cx) {
-                Poll::Ready(_) => this.armed = None,
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-impl Drop for AsyncIoRun {
-    fn drop(&mut self) {
-        // Whether it completed, was never spawned, or its executor went away.
-        self.shared.sleeper.stopped();
     }
 }
 
@@ -251,15 +269,6 @@ impl fmt::Debug for AsyncIoDriver {
         f.debug_struct("AsyncIoDriver")
             .field("now", &self.owner.shared.tick_now())
             .field("pending", &self.pending())
-            .field("running", &self.is_running())
-            .finish()
-    }
-}
-
-impl fmt::Debug for AsyncIoRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncIoRun")
-            .field("armed", &self.armed)
             .finish()
     }
 }

@@ -45,10 +45,24 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 /// }
 /// ```
 ///
-/// **Deadlines fire only while `run` is being polled.** Arming one before
-/// `run` has started is fine (`wake_at` never fails here): `run` computes the
-/// earliest armed deadline when it starts. There is no way to stop the driver,
-/// so it never reports [`DriverStopped`].
+/// # Lifetime
+///
+/// The driver lives in a `static`, so it is never dropped and no deadline is
+/// lost to a drop. **Deadlines fire only from `run`, while it is polled:**
+/// spawn it once, at start-up. A deadline armed before `run` starts, even
+/// one whose instant has passed, stays armed (`wake_at` never fails here) and
+/// fires as soon as `run` is first polled, which computes the earliest armed
+/// deadline. There is no way to stop the driver, so it never reports
+/// [`DriverStopped`].
+///
+/// `run` is a task, not a waker of the driver's own woken by embassy-time at
+/// a tick, because embassy-time 0.5 offers no sound way to do the latter:
+/// with its default, integrated timer queue,
+/// [`schedule_wake`](https://docs.rs/embassy-time-driver/0.2/embassy_time_driver/fn.schedule_wake.html) stores the timer in
+/// the embassy task its waker belongs to and accepts only embassy task
+/// wakers; the generic queues (`generic-queue-*`) and embassy-time's `std`
+/// driver wake expired wakers while holding the queue's lock, so a waker
+/// that arms its next wake-up from `wake` would re-enter that lock.
 ///
 /// A panic in a callback run by an expiring deadline (with `std`, where
 /// callbacks are panic-safe) propagates out of `run` once the token's other

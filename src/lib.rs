@@ -44,7 +44,7 @@
 //! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] (and its process-wide `ThreadDriver::global()`) |
 //! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
 //! | tokio-util | `tokio-util` | bridges to tokio-util's `CancellationToken`: `CancelToken::to_cancellation_token` and `CancelToken::child_following` |
-//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, with a run future (`AsyncIoRun`) to spawn |
+//! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, nothing to spawn |
 //! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc (for [`PinnedDeadline`]s, and heap children with `alloc`), with a run task to spawn; Rust 1.85 |
 //!
 //! A driver in a `static` ([`TickDriver`], `EmbassyDriver`) is passed as
@@ -158,7 +158,7 @@ pub use until_cancelled::{CancelFutureExt, RunUntilCancelled, RunUntilCancelledO
 
 #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
-pub use async_io_driver::{AsyncIoDriver, AsyncIoRun};
+pub use async_io_driver::AsyncIoDriver;
 #[cfg(all(feature = "embassy", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
 pub use embassy_driver::EmbassyDriver;
@@ -205,6 +205,34 @@ pub mod __private {
     pub fn deadline_steps() -> usize {
         DEADLINE_STEPS.with(core::cell::Cell::get)
     }
+
+    /// Whether a driver's sleeper (its thread or task) still holds the state
+    /// it shares with the driver's handles: for tests that a sleeper ends.
+    #[cfg(feature = "std")]
+    pub struct SleeperProbe(pub(crate) std::sync::Weak<dyn core::any::Any + Send + Sync>);
+
+    #[cfg(feature = "std")]
+    impl SleeperProbe {
+        /// Whether anything (a handle, the sleeper, its waker) still holds it.
+        pub fn is_alive(&self) -> bool {
+            self.0.strong_count() > 0
+        }
+    }
+
+    /// The probe of a `ThreadDriver`'s thread.
+    #[cfg(feature = "std")]
+    pub fn thread_sleeper(driver: &crate::ThreadDriver) -> SleeperProbe {
+        driver.probe()
+    }
+
+    /// The probe of an `AsyncIoDriver`'s state, which its timer's waker holds.
+    #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
+    pub fn async_io_state(driver: &crate::AsyncIoDriver) -> SleeperProbe {
+        driver.probe()
+    }
+
+    #[cfg(cancel_token_loom)]
+    pub use crate::next_wake::LoomSleeper;
 
     /// Shared timers freed so far on this thread (under loom, which runs a
     /// model's threads on one, timers are marked freed rather than freed).

@@ -9,6 +9,11 @@ use crate::timers::{DriverStopped, SharedTimers, TimerDriver, Timers, TimersHand
 /// no runtime. Ticks are microseconds; instants are the time since the driver
 /// was made. Clones share the clock.
 ///
+/// Its deadlines fire only in [`advance`](Self::advance), by design: nothing
+/// else moves its clock, so a deadline whose driver is never advanced again
+/// (every clone dropped, say) stays armed until its token is cancelled or
+/// dropped.
+///
 /// ```
 /// use std::time::Duration;
 /// use cancel_token::{CancelSource, ManualDriver, Reason};

@@ -3,14 +3,17 @@
 //!
 //! # Protocol
 //!
-//! The sleeper (one task or thread per driver) loops:
+//! The sleeper (a driver's task or thread; for `AsyncIoDriver`, turns taken
+//! by whichever thread wakes it, one at a time, with its async-io timer as
+//! the sleep and the next turn, owed to a wake-up during one, as the armed
+//! wake-up) loops:
 //!
 //! 1. `served(now)`: requests at or before `now` are about to be served by
 //!    the `Timers::advance(now)` that follows, so they are forgotten.
 //! 2. `due = advance(now)`.
 //! 3. Arm its wake-up (a `Notify` permit, an event listener), *then*
 //!    `target(due)`: the earlier of `due` and every request still standing.
-//! 4. Sleep until `target`, or until woken.
+//! 4. Unless `should_end`, sleep until `target`, or until woken.
 //!
 //! `wake_at(t)` calls `request(t)` and wakes the sleeper only if it returns
 //! `true`, that is if `t` is earlier than what the sleeper will wake at.
@@ -24,19 +27,33 @@
 //! sleeper (whose wake-up was armed before `target`) when `t` is earlier, and
 //! otherwise the sleeper wakes at a tick no later than `t` anyway.
 //!
+//! # Why the sleeper neither ends early nor lingers
+//!
+//! The sleeper ends once no handle is left (`closed`) and no deadline is
+//! armed, so that a deadline armed through a handle since dropped still
+//! fires. With no handle, no deadline can be armed any more, only disarmed
+//! or fired. `should_end` reads `closed` after arming its wake-up, so a last
+//! handle's drop (`close`, then a wake-up) that comes later wakes it. Once
+//! `closed`, it checks the wheel under the timers' lock and, if a deadline
+//! is armed, leaves its waker there (`Timers::wake_when_empty`): the disarm
+//! that empties the wheel takes it under that lock and wakes it, so the
+//! sleeper either sees the wheel empty or is woken by that disarm. The
+//! deadlines it fires itself are gone before it checks.
+//!
 //! # Memory ordering
 //!
 //! `request` releases and `served` acquires: a request that `served` forgets
 //! (at or before `now`) was made after its deadline was inserted, so that
 //! insertion happens before the `advance(now)` that serves it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::sync::{AtomicBool, AtomicU64, Ordering::*};
 
 use crate::{DriverStopped, Timers};
 
 /// What a runtime driver's handles share with its sleeper, besides the clock
-/// and the way to wake it: the deadlines, the next wake, and whether the
-/// sleeper is to end (`closed`, by the last handle) or has ended (`running`).
+/// and the way to wake it: the deadlines, the next wake, whether the last
+/// handle is gone (`closed`, so the sleeper ends with the last deadline) and
+/// whether the sleeper has ended (`running`).
 pub(crate) struct Sleeper {
     /// Every deadline of the driver; armed tokens hold it too.
     pub(crate) timers: crate::SharedTimers,
@@ -56,17 +73,19 @@ impl Sleeper {
         }
     }
 
-    /// From the last handle's drop: the sleeper ends at its next check (the
-    /// caller then wakes it).
+    /// From the last handle's drop: the sleeper ends once no deadline is
+    /// armed (the caller then wakes it, to check).
     pub(crate) fn close(&self) {
-        // Release: pairs with the Acquire load in `is_closed`.
+        // Release: pairs with the Acquire load in `should_end`.
         self.closed.store(true, Release);
     }
 
-    /// From the sleeper: whether the last handle is gone, so it is to end.
-    pub(crate) fn is_closed(&self) -> bool {
+    /// From the sleeper, once its wake-up is armed: whether it is to end, as
+    /// no handle is left and no deadline is armed. If a handle is gone but a
+    /// deadline is armed, `waker` is woken when the last one is disarmed.
+    pub(crate) fn should_end(&self, waker: &core::task::Waker) -> bool {
         // Acquire: pairs with the Release store in `close`.
-        self.closed.load(Acquire)
+        self.closed.load(Acquire) && !self.timers.wake_when_empty(waker)
     }
 
     /// Whether the sleeper still exists.
@@ -77,16 +96,16 @@ impl Sleeper {
 
     /// From the sleeper as it goes away (a drop guard, so also when its
     /// runtime drops it unpolled): deadlines armed from now on fail with
-    /// `DriverStopped`. If handles remain (its runtime or executor went away),
-    /// every deadline expires now, and the wheel stays at the end of time so
-    /// that one armed later is due at once (even one armed by a `wake_at` that
-    /// saw `running` still set).
+    /// `DriverStopped`. Every deadline still armed (there is none if it ended
+    /// by `should_end`; its runtime may have gone away) expires now, and the
+    /// wheel stays at the end of time so that one armed later is due at once
+    /// (even one armed by a `wake_at` that saw `running` still set).
     pub(crate) fn stopped(&self) {
         // Release: pairs with the Acquire load in `request`.
         self.running.store(false, Release);
-        if !self.is_closed() {
-            advance(&self.timers, u64::MAX);
-        }
+        advance(&self.timers, u64::MAX);
+        // The waker may hold the sleeper's state, which holds the timers.
+        self.timers.forget_idle();
     }
 
     /// From `wake_at`: whether the sleeper must be woken for `tick`, or
@@ -112,7 +131,7 @@ pub(crate) struct NextWake(AtomicU64);
 
 impl NextWake {
     /// No request yet.
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new() -> Self {
         NextWake(AtomicU64::new(u64::MAX))
     }
 
@@ -177,4 +196,70 @@ pub(crate) fn ms_instant(start: std::time::Instant, ticks: u64) -> std::time::In
         .checked_add(core::time::Duration::from_millis(ticks))
         .or_else(|| start.checked_add(core::time::Duration::from_secs(86_400 * 365 * 30)))
         .unwrap_or(start)
+}
+
+/// A driver that is only its sleeper's bookkeeping, for loom models of the
+/// protocol: the model plays the sleeper (`fire`, `should_end`) and the last
+/// handle's drop (`close`). Ticks are milliseconds; instants are ticks.
+#[cfg(cancel_token_loom)]
+#[derive(Clone)]
+pub struct LoomSleeper(std::sync::Arc<Sleeper>);
+
+#[cfg(cancel_token_loom)]
+impl LoomSleeper {
+    /// A sleeper with no deadline and a handle.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        LoomSleeper(std::sync::Arc::new(Sleeper::new()))
+    }
+
+    /// See `Sleeper::close`.
+    pub fn close(&self) {
+        self.0.close();
+    }
+
+    /// See `Sleeper::fire`.
+    pub fn fire(&self, now: u64) -> u64 {
+        self.0.fire(now)
+    }
+
+    /// See `Sleeper::should_end`.
+    pub fn should_end(&self, waker: &core::task::Waker) -> bool {
+        self.0.should_end(waker)
+    }
+
+    /// How many deadlines are armed.
+    pub fn pending(&self) -> usize {
+        self.0.timers.pending()
+    }
+}
+
+#[cfg(cancel_token_loom)]
+impl crate::TimerDriver for LoomSleeper {
+    type Instant = u64;
+
+    fn now(&self) -> u64 {
+        self.0.timers.now()
+    }
+
+    fn ticks_at(&self, at: u64) -> u64 {
+        at
+    }
+
+    fn instant_at(&self, ticks: u64) -> u64 {
+        ticks
+    }
+
+    fn duration_ticks(&self, d: core::time::Duration) -> u64 {
+        ms_ceil(d)
+    }
+
+    fn timers(&self) -> crate::TimersHandle<'_> {
+        crate::TimersHandle::from_shared(&self.0.timers)
+    }
+
+    /// The model's sleeper never sleeps until a tick: nothing to wake.
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+        self.0.request(tick).map(drop)
+    }
 }

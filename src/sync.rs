@@ -6,13 +6,25 @@
 //! API so the same code compiles against both.
 
 #[cfg(cancel_token_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(cancel_token_loom), feature = "portable-atomic"))]
 pub(crate) use portable_atomic::{AtomicPtr, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(cancel_token_loom), not(feature = "portable-atomic")))]
 pub(crate) use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize};
+
+/// For the `std` drivers' sleepers, whose targets all have 64-bit atomics.
+#[cfg(all(not(cancel_token_loom), feature = "std", feature = "portable-atomic"))]
+pub(crate) use portable_atomic::{AtomicBool, AtomicU64};
+
+/// For the `std` drivers' sleepers, whose targets all have 64-bit atomics.
+#[cfg(all(
+    not(cancel_token_loom),
+    feature = "std",
+    not(feature = "portable-atomic")
+))]
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicU64};
 
 pub(crate) use core::sync::atomic::Ordering;
 

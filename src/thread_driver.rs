@@ -3,6 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 use std::sync::{Arc, OnceLock};
+use std::task::{Wake, Waker};
 use std::time::Instant;
 
 use event_listener::{Event, Listener};
@@ -14,11 +15,10 @@ use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 /// [`Timers`](crate::Timers) wheel, and one background thread (named `cancel-token-timer`)
 /// sleeps until the earliest is due, then fires it. Arming a deadline wakes
 /// the thread only when it is earlier than the tick the thread sleeps until;
-/// disarming never does.
+/// disarming wakes it only to end it (see *Lifetime*).
 ///
 /// Ticks are milliseconds since the driver was made; instants are
-/// [`std::time::Instant`]s. Clones share the driver (and its thread). Keep one
-/// for as long as its deadlines should fire.
+/// [`std::time::Instant`]s. Clones share the driver (and its thread).
 ///
 /// # Examples
 ///
@@ -41,12 +41,30 @@ use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 /// assert_eq!(driver.pending(), 0);
 /// ```
 ///
-/// # Shutdown
+/// # Lifetime
 ///
-/// Dropping the last clone wakes the thread, which then exits (it is not
-/// joined). Deadlines still armed never fire after that; their tokens keep
-/// working (cancel, drop, children) as tokens of a
-/// [`ManualDriver`](crate::ManualDriver) that is never advanced.
+/// An armed deadline keeps the thread running, as a Go timer needs no
+/// owner: a driver made and dropped inside a helper still fires the
+/// deadlines armed through it, on time.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, CancelToken, Reason, ThreadDriver};
+///
+/// fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
+///     let driver = ThreadDriver::new();
+///     parent.child_with_timeout(&driver, d)
+/// }
+///
+/// let root = CancelSource::new();
+/// let call = with_timeout(&root.token(), Duration::from_millis(20));
+/// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
+/// ```
+///
+/// The thread ends (it is not joined) once no clone is left and no deadline
+/// is armed: at the last clone's drop if none is, else as soon as the last
+/// one fires or is disarmed (its source cancelled or dropped), however far
+/// its instant. So a driver per call leaves no thread behind.
 ///
 /// # Panics
 ///
@@ -136,20 +154,28 @@ impl ThreadDriver {
     pub fn pending(&self) -> usize {
         self.owner.shared.sleeper.timers.pending()
     }
+
+    /// See `__private::SleeperProbe`.
+    pub(crate) fn probe(&self) -> crate::__private::SleeperProbe {
+        let weak: std::sync::Weak<Shared> = Arc::downgrade(&self.owner.shared);
+        crate::__private::SleeperProbe(weak)
+    }
 }
 
 /// The timer thread: fire what is due, sleep until the next deadline or an
 /// earlier request, repeat; see `next_wake` for the protocol.
 fn run(shared: Arc<Shared>) {
+    // Left in the timers once the handles are gone, for the last disarm.
+    let waker = Waker::from(shared.clone());
     let guard = StopGuard(shared);
     let s = &*guard.0;
     loop {
         let due = s.sleeper.fire(s.tick_now());
-        // Listen before publishing the target and checking `closed`: a
-        // `wake_at` or drop that comes later notifies this listener.
+        // Listen before publishing the target and checking whether to end: a
+        // `wake_at`, last drop or last disarm that comes later notifies it.
         let listener = s.event.listen();
         let target = s.sleeper.next.target(due);
-        if s.sleeper.is_closed() {
+        if s.sleeper.should_end(&waker) {
             return;
         }
         let deadline = s.start.checked_add(Duration::from_millis(target));
@@ -170,6 +196,17 @@ impl Drop for StopGuard {
         // Under live handles the thread cannot end, short of a bug; if it
         // does, its deadlines expire rather than wait forever.
         self.0.sleeper.stopped();
+    }
+}
+
+/// The thread's waker, for the disarm that leaves no deadline armed.
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.event.notify(usize::MAX);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.event.notify(usize::MAX);
     }
 }
 

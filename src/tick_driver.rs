@@ -32,6 +32,10 @@ use crate::timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHand
 /// assert!(job.is_cancelled());
 /// ```
 ///
+/// Its deadlines fire only in [`advance`](Self::advance) and
+/// [`advance_to`](Self::advance_to), by design: the firmware's interrupt
+/// handler calls them, and a deadline stays armed until it does.
+///
 /// # Tickless designs
 ///
 /// Program the alarm for [`next_deadline`](Self::next_deadline), call

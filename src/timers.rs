@@ -13,6 +13,15 @@ use crate::sync::{AtomicPtr, Ordering::*};
 use crate::wheel::{Wheel, WheelEntry};
 use crate::Reason;
 
+#[cfg(feature = "alloc")]
+mod shared;
+#[cfg(feature = "alloc")]
+pub use shared::SharedTimers;
+#[cfg(cancel_token_loom)]
+pub(crate) use shared::FREED;
+#[cfg(feature = "alloc")]
+use shared::{free_shared, next_generation};
+
 /// The clock and the one runtime timer behind deadlines.
 ///
 /// The crate keeps every deadline in a [`Timers`] (a hierarchical timer wheel
@@ -167,6 +176,10 @@ struct State {
     /// frees them.
     #[cfg(feature = "alloc")]
     orphaned: bool,
+    /// Shared timers of a `std` driver: woken by the disarm that leaves no
+    /// deadline armed (see [`Timers::wake_when_empty`]).
+    #[cfg(feature = "std")]
+    idle: Option<core::task::Waker>,
 }
 
 /// Deadlines of one driver: a timer wheel under a short lock (a spin lock with
@@ -212,6 +225,8 @@ impl Timers {
                 holders: 0,
                 #[cfg(feature = "alloc")]
                 orphaned: false,
+                #[cfg(feature = "std")]
+                idle: None,
             }),
             #[cfg(feature = "alloc")]
             shared: false,
@@ -233,6 +248,7 @@ impl Timers {
                 scheduled: 0,
                 holders: 0,
                 orphaned: false,
+                idle: None,
             }),
             shared: false,
             generation: 0,
@@ -382,6 +398,31 @@ impl Timers {
         Err(())
     }
 
+    /// For a sleeper whose driver has no handle left, so that no deadline can
+    /// be armed any more: if a deadline is armed, keeps `waker` for the disarm
+    /// that leaves none (which wakes it, outside the lock) and returns true;
+    /// if none is, forgets the waker kept before and returns false.
+    #[cfg(feature = "std")]
+    pub(crate) fn wake_when_empty(&self, waker: &core::task::Waker) -> bool {
+        let (armed, old) = self.with_state(|s| match &s.idle {
+            _ if s.wheel.pending() == 0 => (false, s.idle.take()),
+            Some(w) if w.will_wake(waker) => (true, None),
+            _ => (true, s.idle.replace(waker.clone())),
+        });
+        // Dropped outside the lock: the last reference to a sleeper may go
+        // with it, and that drops the timers' owner, which takes the lock.
+        drop(old);
+        armed
+    }
+
+    /// Forgets the waker [`wake_when_empty`](Self::wake_when_empty) kept: for
+    /// a sleeper that ends.
+    #[cfg(feature = "std")]
+    pub(crate) fn forget_idle(&self) {
+        let old = self.with_state(|s| s.idle.take());
+        drop(old);
+    }
+
     /// Sets the function called with the tick of a deadline armed earlier than
     /// any wake-up requested so far.
     pub(crate) fn set_hook(&self, hook: fn(u64)) {
@@ -446,22 +487,33 @@ impl Timers {
     ) -> bool {
         // SAFETY: the node's hold keeps the timers alive until the unlock below.
         let t = unsafe { timers.as_ref() };
-        let (held, free) = t.with_state(|s| {
+        let (held, free, idle) = t.with_state(|s| {
             // SAFETY: under the lock; the entry is in this wheel if inserted.
             let inserted = unsafe { entry.as_ref() }.is_inserted();
             if inserted {
                 // SAFETY: as above.
                 unsafe { s.wheel.remove(entry) };
             } else if only_if_inserted {
-                return (false, false);
+                return (false, false, None);
             }
+            // A sleeper waits for the wheel to empty only once its driver's
+            // handles are gone: the branch is almost never taken. (A deadline
+            // popped as due is being fired by its sleeper, which checks the
+            // wheel after.)
+            #[cfg(feature = "std")]
+            let idle = match s.idle {
+                Some(_) if inserted && s.wheel.pending() == 0 => s.idle.take(),
+                _ => None,
+            };
+            #[cfg(not(feature = "std"))]
+            let idle = None::<core::convert::Infallible>;
             #[cfg(feature = "alloc")]
             {
                 s.holders -= usize::from(t.shared);
-                (true, t.shared && s.holders == 0 && s.orphaned)
+                (true, t.shared && s.holders == 0 && s.orphaned, idle)
             }
             #[cfg(not(feature = "alloc"))]
-            (true, false)
+            (true, false, idle)
         });
         #[cfg(feature = "alloc")]
         if free {
@@ -471,6 +523,14 @@ impl Timers {
         }
         #[cfg(not(feature = "alloc"))]
         let _ = free;
+        // Last, with `timers` no longer used: the sleeper this wakes may end
+        // and free them at once.
+        #[cfg(feature = "std")]
+        if let Some(waker) = idle {
+            waker.wake();
+        }
+        #[cfg(not(feature = "std"))]
+        let _ = idle;
         held
     }
 }
@@ -491,19 +551,6 @@ impl fmt::Debug for Timers {
     }
 }
 
-/// A generation for new shared timers: unique (short of `usize` wrapping).
-#[cfg(feature = "alloc")]
-fn next_generation() -> usize {
-    // Not a modelled atomic under loom: only uniqueness matters.
-    #[cfg(not(cancel_token_loom))]
-    use crate::sync::AtomicUsize as Counter;
-    #[cfg(cancel_token_loom)]
-    use core::sync::atomic::AtomicUsize as Counter;
-    static NEXT: Counter = Counter::new(1);
-    // Relaxed: only uniqueness matters.
-    NEXT.fetch_add(1, Relaxed)
-}
-
 /// Which timers a deadline is kept in: their address, and the generation
 /// that tells shared timers apart from earlier ones freed at that address.
 /// Only compared, never followed, once the deadline is disarmed.
@@ -512,108 +559,6 @@ pub(crate) struct TimersId {
     pub(crate) ptr: NonNull<Timers>,
     #[cfg(feature = "alloc")]
     generation: usize,
-}
-
-/// Shared ownership of a driver's [`Timers`] (made by [`Timers::new_shared`]),
-/// for drivers created and dropped at run time. Clones share the timers.
-///
-/// Each armed deadline also holds the timers, counted under their lock as it
-/// is armed and disarmed (no atomic operation of its own): they are freed
-/// once the last `SharedTimers` is gone and no deadline holds them. So
-/// dropping a driver while tokens hold deadlines is safe; those deadlines
-/// then never fire.
-///
-/// ```
-/// use cancel_token::{Timers, TimersHandle};
-///
-/// // A driver keeps one, and hands deadlines `TimersHandle::from_shared`.
-/// let timers = Timers::new_shared();
-/// let task = timers.clone(); // e.g. for the task that calls `advance`
-/// drop(timers);
-/// assert_eq!(task.advance(5), None); // nothing armed
-/// assert_eq!(TimersHandle::from_shared(&task).get().now(), 5);
-/// ```
-#[cfg(feature = "alloc")]
-pub struct SharedTimers {
-    ptr: NonNull<Timers>,
-}
-
-// SAFETY: `Timers` is `Sync`; ownership is counted atomically.
-#[cfg(feature = "alloc")]
-unsafe impl Send for SharedTimers {}
-// SAFETY: as above.
-#[cfg(feature = "alloc")]
-unsafe impl Sync for SharedTimers {}
-
-#[cfg(feature = "alloc")]
-impl core::ops::Deref for SharedTimers {
-    type Target = Timers;
-
-    fn deref(&self) -> &Timers {
-        // SAFETY: we own the timers.
-        unsafe { self.ptr.as_ref() }
-    }
-}
-
-#[cfg(feature = "alloc")]
-impl Clone for SharedTimers {
-    fn clone(&self) -> Self {
-        // Relaxed: a new owner is made from an existing one, as `Arc::clone`.
-        self.owners.fetch_add(1, Relaxed);
-        SharedTimers { ptr: self.ptr }
-    }
-}
-
-#[cfg(feature = "alloc")]
-impl Drop for SharedTimers {
-    fn drop(&mut self) {
-        // Release: our uses of the timers happen-before whoever frees them.
-        if self.owners.fetch_sub(1, Release) != 1 {
-            return;
-        }
-        // Acquire: pairs with the other owners' Release decrements (one
-        // release sequence); a load rather than a fence, as in `release`.
-        self.owners.load(Acquire);
-        let free = self.with_state(|s| {
-            s.orphaned = true;
-            s.holders == 0
-        });
-        if free {
-            // SAFETY: the last owner, and no deadline holds them.
-            unsafe { free_shared(self.ptr) };
-        }
-    }
-}
-
-#[cfg(feature = "alloc")]
-impl fmt::Debug for SharedTimers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
-#[cfg(cancel_token_loom)]
-std::thread_local! {
-    /// Shared timers marked freed (see `__private::timers_freed`).
-    pub(crate) static FREED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
-}
-
-/// Frees shared timers (under loom, marks them freed).
-///
-/// # Safety
-/// Shared timers that no owner or deadline holds any more.
-#[cfg(feature = "alloc")]
-unsafe fn free_shared(timers: NonNull<Timers>) {
-    #[cfg(cancel_token_loom)]
-    {
-        // SAFETY: not freed yet (asserted), so alive.
-        let t = unsafe { timers.as_ref() };
-        assert!(!t.freed.swap(true, SeqCst), "timers freed twice");
-        FREED.with(|n| n.set(n.get() + 1));
-    }
-    #[cfg(not(cancel_token_loom))]
-    // SAFETY: made by `Box::new` in `new_shared`; ours alone now.
-    drop(unsafe { alloc::boxed::Box::from_raw(timers.as_ptr()) });
 }
 
 /// A driver's [`Timers`], as [`TimerDriver::timers`] gives them: in a

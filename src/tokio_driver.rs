@@ -26,8 +26,7 @@ use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 /// paused clock, arm deadlines from inside the runtime: outside it,
 /// `tokio::time::Instant::now` reads the real clock.
 ///
-/// Clones share the driver (and its task). Keep one for as long as its
-/// deadlines should fire, for instance in the server's state.
+/// Clones share the driver (and its task).
 ///
 /// # Examples
 ///
@@ -54,12 +53,32 @@ use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
 /// }
 /// ```
 ///
-/// # Shutdown
+/// # Lifetime
 ///
-/// - Dropping the last clone ends the background task. Deadlines still armed
-///   then never fire; their tokens keep working (cancel, drop, children) as
-///   tokens of a [`ManualDriver`](crate::ManualDriver) that is never advanced.
-/// - If the runtime shuts down while a clone is alive, the task is dropped
+/// - An armed deadline keeps the task running, as a Go timer needs no owner:
+///   a driver made and dropped inside a helper still fires the deadlines
+///   armed through it, on time. The task ends once no clone is left and no
+///   deadline is armed: at the last clone's drop if none is, else as soon as
+///   the last one fires or is disarmed (its source cancelled or dropped),
+///   however far its instant.
+///
+///   ```
+///   use std::time::Duration;
+///   use cancel_token::{CancelSource, CancelToken, Reason, TokioDriver};
+///
+///   fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
+///       let driver = TokioDriver::new();
+///       parent.child_with_timeout(&driver, d)
+///   }
+///
+///   #[tokio::main(flavor = "current_thread")]
+///   async fn main() {
+///       let root = CancelSource::new();
+///       let call = with_timeout(&root.token(), Duration::from_millis(20));
+///       assert_eq!(call.token().cancelled().await, Reason::DeadlineExceeded);
+///   }
+///   ```
+/// - If the runtime shuts down while the task runs, the task is dropped
 ///   with it and nothing can measure time for this driver any more. Every
 ///   deadline still armed then expires at once (its token is cancelled with
 ///   [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded), from the
@@ -153,27 +172,30 @@ async fn run(guard: StopGuard) {
     let s = &*guard.0;
     let mut sleep = pin!(tokio::time::sleep_until(s.start));
     loop {
-        if s.sleeper.is_closed() {
-            return;
-        }
         let due = s.sleeper.fire(s.tick_now());
         // The permit of a `notify_one` that comes after `target` is kept for
-        // this future, so the wake-up is armed before `target` is published.
+        // this future, so the wake-up is armed before `target` is published
+        // and before the check whether to end.
         let mut notified = pin!(s.notify.notified());
         let target = s.sleeper.next.target(due);
-        if target == u64::MAX {
-            notified.await;
-            continue;
+        if target != u64::MAX {
+            sleep.as_mut().reset(s.instant_at(target));
         }
-        sleep.as_mut().reset(s.instant_at(target));
-        poll_fn(|cx| {
-            if notified.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
-                Poll::Ready(())
+        let end = poll_fn(|cx| {
+            if s.sleeper.should_end(cx.waker()) {
+                Poll::Ready(true)
+            } else if notified.as_mut().poll(cx).is_ready()
+                || (target != u64::MAX && sleep.as_mut().poll(cx).is_ready())
+            {
+                Poll::Ready(false)
             } else {
                 Poll::Pending
             }
         })
         .await;
+        if end {
+            return;
+        }
     }
 }
 

@@ -1,23 +1,18 @@
-//! `AsyncIoDriver` on smol's executor: outcomes only, never durations.
+//! `AsyncIoDriver` on async-io's reactor, with smol's executor or none:
+//! outcomes only, never durations.
 #![cfg(feature = "async-io")]
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cancel_token::{AsyncIoDriver, AsyncIoRun, CancelSource, Reason, TimerDriver};
+use cancel_token::__private::async_io_state;
+use cancel_token::{AsyncIoDriver, CancelSource, CancelToken, Reason, TimerDriver};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// A driver whose run future is spawned on smol's global executor.
-fn spawned() -> AsyncIoDriver {
-    let (driver, run) = AsyncIoDriver::new();
-    smol::spawn(run).detach();
-    driver
-}
-
 #[test]
 fn a_timeout_fires_with_deadline_exceeded() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let call = root
         .token()
@@ -28,12 +23,11 @@ fn a_timeout_fires_with_deadline_exceeded() {
     assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
     assert!(!root.is_cancelled());
     assert_eq!(driver.pending(), 0);
-    assert!(driver.is_running());
 }
 
 #[test]
 fn work_outlasting_its_deadline_is_cut_short() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let at = driver.now() + Duration::from_millis(30);
     let call = root.token().child_with_deadline(&driver, at);
@@ -44,7 +38,7 @@ fn work_outlasting_its_deadline_is_cut_short() {
 
 #[test]
 fn a_blocked_thread_is_released_by_the_deadline() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let call = root
         .token()
@@ -56,7 +50,7 @@ fn a_blocked_thread_is_released_by_the_deadline() {
 
 #[test]
 fn cancel_and_drop_free_the_entry() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let a = root.token().child_with_timeout(&driver, HOUR);
     let b = root.token().child_with_timeout(&driver, HOUR);
@@ -75,11 +69,11 @@ fn cancel_and_drop_free_the_entry() {
 
 #[test]
 fn an_earlier_deadline_armed_later_fires_first() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let late = root.token().child_with_timeout(&driver, HOUR);
     smol::block_on(async {
-        // Let the run future go to sleep until the late deadline.
+        // Let the driver's timer be set for the late deadline.
         smol::Timer::after(Duration::from_millis(20)).await;
         let early = root
             .token()
@@ -91,59 +85,9 @@ fn an_earlier_deadline_armed_later_fires_first() {
 }
 
 #[test]
-fn deadlines_armed_before_the_run_future_starts_fire() {
-    let (driver, run) = AsyncIoDriver::new();
-    let root = CancelSource::new();
-    let call = root
-        .token()
-        .child_with_timeout(&driver, Duration::from_millis(10));
-    assert!(!call.is_cancelled());
-    smol::spawn(run).detach();
-    assert_eq!(
-        smol::block_on(call.token().cancelled()),
-        Reason::DeadlineExceeded
-    );
-}
-
-#[test]
-fn a_dropped_run_future_exceeds_deadlines_at_once() {
-    let (driver, run) = AsyncIoDriver::new();
-    let root = CancelSource::new();
-    let armed = root.token().child_with_timeout(&driver, HOUR);
-    assert!(driver.is_running());
-    drop(run);
-    assert!(!driver.is_running());
-    // Armed before: expired when the run future went away.
-    assert_eq!(armed.reason(), Some(Reason::DeadlineExceeded));
-    // Armed after, earlier or later than any before: expired as armed.
-    let later = root.token().child_with_timeout(&driver, HOUR * 2);
-    let earlier = root
-        .token()
-        .child_with_timeout(&driver, Duration::from_millis(1));
-    assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
-    assert_eq!(earlier.reason(), Some(Reason::DeadlineExceeded));
-    assert_eq!(driver.pending(), 0);
-    assert!(!root.is_cancelled());
-}
-
-#[test]
-fn a_run_future_never_spawned_and_dropped_stops_the_driver() {
-    let (driver, run) = AsyncIoDriver::new();
-    drop(run);
-    let root = CancelSource::new();
-    let call = root.token().child_with_timeout(&driver, HOUR);
-    assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
-    assert_eq!(
-        driver.wake_at(1),
-        Err(cancel_token::DriverStopped),
-        "wake_at reports the stop"
-    );
-}
-
-#[test]
 fn ten_thousand_timeouts_all_fire() {
     const N: usize = 10_000;
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let (fired, callbacks) = mpsc::channel();
     let mut sources = Vec::with_capacity(N);
@@ -175,31 +119,8 @@ fn ten_thousand_timeouts_all_fire() {
 }
 
 #[test]
-fn the_run_future_ends_with_the_last_handle() {
-    let (driver, run) = AsyncIoDriver::new();
-    let task = smol::spawn(run);
-    let clone = driver.clone();
-    drop(driver);
-    // A clone keeps the driver going.
-    let root = CancelSource::new();
-    let call = root
-        .token()
-        .child_with_timeout(&clone, Duration::from_millis(10));
-    assert_eq!(
-        smol::block_on(call.token().cancelled()),
-        Reason::DeadlineExceeded
-    );
-    // The last handle ends it; a deadline left armed never fires.
-    let left = root.token().child_with_timeout(&clone, HOUR);
-    drop(clone);
-    smol::block_on(task);
-    assert!(!left.is_cancelled());
-    drop(left);
-}
-
-#[test]
 fn a_panicking_callback_does_not_stop_the_driver() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let first = root
         .token()
@@ -219,7 +140,7 @@ fn a_panicking_callback_does_not_stop_the_driver() {
 
 #[test]
 fn ticks_round_up_and_saturate() {
-    let (driver, _run) = AsyncIoDriver::new();
+    let driver = AsyncIoDriver::default();
     assert_eq!(driver.duration_ticks(Duration::ZERO), 0);
     assert_eq!(driver.duration_ticks(Duration::from_nanos(1)), 1);
     assert_eq!(driver.duration_ticks(Duration::from_micros(1500)), 2);
@@ -237,17 +158,165 @@ fn ticks_round_up_and_saturate() {
 #[test]
 fn auto_traits_and_debug() {
     fn send_sync<T: Send + Sync>() {}
-    fn send<T: Send>() {}
+    fn clone<T: Clone + 'static>() {}
     send_sync::<AsyncIoDriver>();
-    send::<AsyncIoRun>();
-    let (driver, run) = AsyncIoDriver::new();
+    clone::<AsyncIoDriver>();
+    let driver = AsyncIoDriver::new();
     assert!(format!("{driver:?}").starts_with("AsyncIoDriver"));
-    assert!(format!("{run:?}").starts_with("AsyncIoRun"));
+}
+
+/// Long enough for any deadline of a few milliseconds to fire on a loaded
+/// machine; reached only if it never does.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The helper of the issue: a driver made for one call and dropped at once.
+fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
+    let driver = AsyncIoDriver::new();
+    parent.child_with_timeout(&driver, d)
+}
+
+/// Waits until the driver's state is freed, for up to `PATIENCE`. Each turn
+/// sets an async-io timer of its own, which wakes the reactor, so that it
+/// drops the waker of a timer the driver let go of.
+fn freed(state: &cancel_token::__private::SleeperProbe) -> bool {
+    let give_up = std::time::Instant::now() + PATIENCE;
+    while state.is_alive() && std::time::Instant::now() < give_up {
+        async_io::block_on(async_io::Timer::after(Duration::from_millis(1)));
+    }
+    !state.is_alive()
+}
+
+#[test]
+fn a_deadline_armed_through_a_dropped_driver_fires_with_no_executor() {
+    let root = CancelSource::new();
+    let call = with_timeout(&root.token(), Duration::from_millis(20));
+    assert!(call.token().deadline().is_some());
+    // A plain thread waits: async-io's own thread drives the reactor.
+    assert_eq!(
+        call.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert!(!root.is_cancelled());
+}
+
+#[test]
+fn a_deadline_armed_through_a_dropped_driver_fires_on_smol() {
+    let root = CancelSource::new();
+    let call = with_timeout(&root.token(), Duration::from_millis(20));
+    let slow = smol::Timer::after(HOUR);
+    let outcome = smol::block_on(call.token().run_until_cancelled(slow));
+    assert_eq!(outcome, Err(Reason::DeadlineExceeded));
+}
+
+#[test]
+fn dropping_the_last_handle_keeps_armed_deadlines_firing() {
+    let root = CancelSource::new();
+    let driver = AsyncIoDriver::new();
+    let state = async_io_state(&driver);
+    let clone = driver.clone();
+    let long = root.token().child_with_timeout(&driver, HOUR);
+    let short = root
+        .token()
+        .child_with_timeout(&clone, Duration::from_millis(10));
+    drop(driver);
+    drop(clone);
+    assert_eq!(
+        short.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert!(state.is_alive(), "let go with a deadline armed");
+    assert!(!long.is_cancelled());
+    // Its disarm, an hour early, lets the driver go.
+    drop(long);
+    assert!(
+        freed(&state),
+        "the driver outlived its last deadline's disarm"
+    );
+}
+
+#[test]
+fn the_driver_is_freed_once_its_last_deadline_fires_with_no_handle_left() {
+    let root = CancelSource::new();
+    let driver = AsyncIoDriver::new();
+    let state = async_io_state(&driver);
+    let call = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(5));
+    drop(driver);
+    assert_eq!(
+        call.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert!(freed(&state), "the driver outlived its last deadline");
+}
+
+#[test]
+fn a_driver_per_call_is_freed_when_the_call_ends_early() {
+    let root = CancelSource::new();
+    let states: Vec<_> = (0..100)
+        .map(|i| {
+            let driver = AsyncIoDriver::new();
+            let state = async_io_state(&driver);
+            let call = root.token().child_with_timeout(&driver, HOUR);
+            drop(driver);
+            if i % 2 == 0 {
+                call.cancel();
+            } else {
+                drop(call);
+            }
+            state
+        })
+        .collect();
+    assert!(states.iter().all(freed), "a driver outlived its call");
+}
+
+#[test]
+fn the_driver_is_freed_with_its_last_handle_when_nothing_is_armed() {
+    let driver = AsyncIoDriver::new();
+    let state = async_io_state(&driver);
+    let root = CancelSource::new();
+    // Set its timer once, so that async-io holds its waker for a while.
+    let call = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(1));
+    assert_eq!(
+        call.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    drop(driver);
+    assert!(freed(&state), "the driver outlived its last handle");
+}
+
+#[test]
+fn shorter_and_shorter_deadlines_from_many_threads() {
+    // Each earlier deadline takes a turn on its arming thread, racing the
+    // others' and the reactor's: every one still fires.
+    let driver = AsyncIoDriver::new();
+    let root = CancelSource::new();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (driver, root) = (&driver, &root);
+            s.spawn(move || {
+                for ms in (1..=30u64).rev() {
+                    let job = root
+                        .token()
+                        .child_with_timeout(driver, Duration::from_millis(ms + t));
+                    if ms % 2 == 0 {
+                        assert_eq!(
+                            job.token().wait_timeout(PATIENCE),
+                            Some(Reason::DeadlineExceeded)
+                        );
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(driver.pending(), 0);
 }
 
 #[test]
 fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
-    let driver = spawned();
+    let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));

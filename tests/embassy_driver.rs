@@ -107,6 +107,29 @@ fn deadlines_armed_before_run_starts_fire() {
 }
 
 #[test]
+fn a_deadline_past_its_instant_before_run_starts_stays_armed_and_fires_then() {
+    static D: EmbassyDriver = EmbassyDriver::new();
+    let driver: &'static EmbassyDriver = &D;
+    let root = CancelSource::new();
+    let call = root
+        .token()
+        .child_with_timeout(driver, Duration::from_millis(1));
+    let at = call.token().deadline().unwrap().instant(&driver).unwrap();
+    // Bounded: embassy-time's `std` clock passes 1 ms well within it.
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while embassy_time::Instant::now() <= at && std::time::Instant::now() < give_up {
+        std::thread::yield_now();
+    }
+    assert!(embassy_time::Instant::now() > at);
+    // Nothing fires it without `run`, and nothing loses it either.
+    assert!(!call.is_cancelled());
+    assert_eq!(D.pending(), 1);
+    start(driver);
+    assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
+    assert_eq!(D.pending(), 0);
+}
+
+#[test]
 fn ten_thousand_timeouts_all_fire() {
     const N: usize = 10_000;
     static D: EmbassyDriver = EmbassyDriver::new();

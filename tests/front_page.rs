@@ -21,6 +21,9 @@ fn exports() -> BTreeMap<String, String> {
     let mut feature = String::new();
     for line in lib.lines() {
         let line = line.trim();
+        if line.starts_with("pub mod __private") {
+            break; // the crate's own tests and probes, not the API
+        }
         if let Some(rest) = line.strip_prefix("#[cfg(") {
             feature = rest
                 .split("feature = \"")

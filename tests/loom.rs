@@ -811,3 +811,54 @@ fn shared_waiter_first_polls_vs_cancel() {
         assert!(!poll(&shared, &woken), "cancelled for good");
     });
 }
+
+/// Wakes a model's sleeper (a loom `Notify`, which keeps a permit as the
+/// drivers' event listener and tokio `Notify` do).
+struct NotifyWaker(Arc<loom::sync::Notify>);
+
+impl std::task::Wake for NotifyWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.notify();
+    }
+}
+
+/// A driver's last handle dropped while its last deadline is disarmed, with
+/// its sleeper running: the sleeper, which ends once no handle is left and
+/// no deadline is armed, neither ends while the deadline is armed nor sleeps
+/// on after both (loom reports a sleeper never woken as a deadlock), and the
+/// timers are freed once.
+#[test]
+fn last_handle_drop_vs_last_deadline_disarm() {
+    use cancel_token::__private::LoomSleeper;
+    model(|| {
+        let freed = cancel_token::__private::timers_freed();
+        let driver = LoomSleeper::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_secs(1));
+        let wake = Arc::new(loom::sync::Notify::new());
+        let sleeper = {
+            let (driver, wake) = (driver.clone(), wake.clone());
+            thread::spawn(move || {
+                let waker = std::task::Waker::from(std::sync::Arc::new(NotifyWaker(wake.clone())));
+                loop {
+                    driver.fire(0);
+                    if driver.should_end(&waker) {
+                        break;
+                    }
+                    wake.wait();
+                }
+                assert_eq!(driver.pending(), 0, "ended with a deadline armed");
+            })
+        };
+        let last_handle = thread::spawn(move || {
+            driver.close();
+            wake.notify();
+        });
+        drop(job);
+        last_handle.join().unwrap();
+        sleeper.join().unwrap();
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}

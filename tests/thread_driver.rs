@@ -1,11 +1,13 @@
 //! `ThreadDriver`: firing on real time (outcomes and ordering only, never
-//! durations), disarming, re-arming, dropping the driver, many deadlines.
+//! durations), disarming, re-arming, dropping the driver, the thread's
+//! lifetime, many deadlines.
 #![cfg(feature = "std")]
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cancel_token::{CancelSource, Reason, ThreadDriver, TimerDriver};
+use cancel_token::__private::thread_sleeper;
+use cancel_token::{CancelSource, CancelToken, Reason, ThreadDriver, TimerDriver};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -106,7 +108,7 @@ fn dropping_the_driver_with_armed_deadlines_is_safe() {
         "a clone keeps it running"
     );
     drop(clone);
-    // The tokens still work; their deadlines never fire.
+    // The tokens still work; their deadlines stay armed.
     assert!(!a.is_cancelled() && !b.is_cancelled());
     let step = a.token().child();
     let next = ThreadDriver::new();
@@ -169,17 +171,26 @@ fn ten_thousand_concurrent_timeouts_all_fire() {
 fn a_panicking_callback_does_not_stop_the_driver() {
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
-    let bad = root
-        .token()
-        .child_with_timeout(&driver, Duration::from_millis(1));
-    let _guard = bad
-        .token()
-        .on_cancel(|_| panic!("a callback panics on the timer thread"));
-    assert_eq!(bad.token().wait(), Reason::DeadlineExceeded);
-    let next = root
-        .token()
-        .child_with_timeout(&driver, Duration::from_millis(2));
-    assert_eq!(next.token().wait(), Reason::DeadlineExceeded);
+    // The callback must be registered before its deadline fires, or it runs
+    // (and panics) on this thread, as it may when this thread is slow (under
+    // Miri): then again with a longer deadline.
+    for ms in [1, 10, 100, 1000, 10_000] {
+        let bad = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(ms));
+        let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bad.token()
+                .on_cancel(|_| panic!("a callback panics on the timer thread"))
+        }));
+        let Ok(_guard) = registered else { continue };
+        assert_eq!(bad.token().wait(), Reason::DeadlineExceeded);
+        let next = root
+            .token()
+            .child_with_timeout(&driver, Duration::from_millis(2));
+        assert_eq!(next.token().wait(), Reason::DeadlineExceeded);
+        return;
+    }
+    panic!("every deadline fired before its callback was registered");
 }
 
 #[test]
@@ -234,4 +245,109 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());
+}
+
+/// Long enough for any deadline of a few milliseconds to fire on a loaded
+/// machine; reached only if it never does.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Waits until `done` holds, for up to `PATIENCE`, then asserts it.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let give_up = Instant::now() + PATIENCE;
+    while !done() && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(done(), "{what}");
+}
+
+/// The helper of the issue: a driver made for one call and dropped at once.
+fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
+    let driver = ThreadDriver::new();
+    parent.child_with_timeout(&driver, d)
+}
+
+#[test]
+fn a_deadline_armed_through_a_dropped_driver_fires() {
+    let root = CancelSource::new();
+    let call = with_timeout(&root.token(), Duration::from_millis(20));
+    assert!(call.token().deadline().is_some());
+    assert_eq!(
+        call.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert!(!root.is_cancelled());
+}
+
+#[test]
+fn the_thread_lives_while_a_deadline_is_armed_and_ends_at_its_disarm() {
+    let root = CancelSource::new();
+    let driver = ThreadDriver::new();
+    let thread = thread_sleeper(&driver);
+    let long = root.token().child_with_timeout(&driver, HOUR);
+    let short = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(5));
+    drop(driver);
+    assert_eq!(
+        short.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert!(thread.is_alive(), "ended with a deadline armed");
+    drop(long);
+    eventually("the thread outlived its last deadline's disarm", || {
+        !thread.is_alive()
+    });
+}
+
+#[test]
+fn the_thread_ends_when_its_last_deadline_fires_with_no_handle_left() {
+    let root = CancelSource::new();
+    let driver = ThreadDriver::new();
+    let thread = thread_sleeper(&driver);
+    let call = root
+        .token()
+        .child_with_timeout(&driver, Duration::from_millis(5));
+    drop(driver);
+    assert_eq!(
+        call.token().wait_timeout(PATIENCE),
+        Some(Reason::DeadlineExceeded)
+    );
+    eventually("the thread outlived its last deadline", || {
+        !thread.is_alive()
+    });
+}
+
+#[test]
+fn the_thread_ends_with_the_last_handle_when_nothing_is_armed() {
+    let driver = ThreadDriver::new();
+    let thread = thread_sleeper(&driver);
+    let clone = driver.clone();
+    drop(driver);
+    assert!(thread.is_alive(), "a clone keeps it");
+    drop(clone);
+    eventually("the thread outlived its last handle", || !thread.is_alive());
+}
+
+#[test]
+fn a_driver_per_call_leaves_no_thread_behind() {
+    let root = CancelSource::new();
+    // Miri: each driver is a thread, slow to emulate; a few show the same.
+    let threads: Vec<_> = (0..if cfg!(miri) { 4 } else { 100 })
+        .map(|i| {
+            let driver = ThreadDriver::new();
+            let thread = thread_sleeper(&driver);
+            let call = root.token().child_with_timeout(&driver, HOUR);
+            drop(driver);
+            // The call ends early: both ways of disarming.
+            if i % 2 == 0 {
+                call.cancel();
+            } else {
+                drop(call);
+            }
+            thread
+        })
+        .collect();
+    eventually("a driver's thread outlived its call", || {
+        threads.iter().all(|t| !t.is_alive())
+    });
 }

@@ -1,10 +1,10 @@
 //! `TokioDriver`: firing on tokio's (paused) clock, disarming, re-arming,
-//! dropping the driver, runtime shutdown, many deadlines.
+//! dropping the driver, the task's lifetime, runtime shutdown, many deadlines.
 #![cfg(feature = "tokio")]
 
 use std::time::Duration;
 
-use cancel_token::{CancelSource, Reason, TimerDriver, TokioDriver};
+use cancel_token::{CancelSource, CancelToken, Reason, TimerDriver, TokioDriver};
 use tokio::runtime::Handle;
 
 const MIN: Duration = Duration::from_secs(60);
@@ -87,40 +87,129 @@ async fn an_earlier_deadline_armed_after_a_later_one_fires_first() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dropping_the_driver_with_armed_deadlines_is_safe() {
+async fn dropping_the_driver_with_armed_deadlines_keeps_them_firing() {
     let alive = || Handle::current().metrics().num_alive_tasks();
     let before = alive();
     let root = CancelSource::new();
     let driver = TokioDriver::new();
     let other = driver.clone();
     let a = root.token().child_with_timeout(&driver, MIN);
-    let b = root.token().child_with_timeout(&other, MIN);
+    let b = root.token().child_with_timeout(&other, 2 * MIN);
     run_others().await;
     assert_eq!(alive(), before + 1);
     drop(driver);
-    run_others().await;
-    assert_eq!(alive(), before + 1, "a clone is still alive");
     drop(other);
     run_others().await;
-    assert_eq!(alive(), before, "the task ended with the last clone");
+    assert_eq!(alive(), before + 1, "armed deadlines keep the task");
 
-    // No more firing, but the tokens work.
-    tokio::time::advance(2 * MIN).await;
+    assert_eq!(a.token().cancelled().await, Reason::DeadlineExceeded);
+    assert!(!b.is_cancelled());
     run_others().await;
-    assert!(!a.is_cancelled() && !b.is_cancelled());
-    let step = a.token().child();
-    let next = TokioDriver::new();
-    let timed = a.token().child_with_timeout(&next, Duration::from_secs(1));
-    assert_eq!(
-        next.pending(),
-        1,
-        "another driver's deadline does not cover it"
-    );
-    assert_eq!(timed.token().cancelled().await, Reason::DeadlineExceeded);
-    a.cancel();
-    assert_eq!(step.reason(), Some(Reason::Cancelled));
-    drop(b);
-    root.cancel();
+    assert_eq!(alive(), before + 1, "one deadline is still armed");
+    assert_eq!(b.token().cancelled().await, Reason::DeadlineExceeded);
+    run_others().await;
+    assert_eq!(alive(), before, "the task ended with its last deadline");
+    assert!(!root.is_cancelled());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_task_ends_at_the_last_disarm_with_no_handle_left() {
+    let alive = || Handle::current().metrics().num_alive_tasks();
+    let before = alive();
+    let root = CancelSource::new();
+    let driver = TokioDriver::new();
+    let cancelled = root.token().child_with_timeout(&driver, 10 * MIN);
+    let dropped = root.token().child_with_timeout(&driver, 60 * MIN);
+    drop(driver);
+    run_others().await;
+    assert_eq!(alive(), before + 1);
+    cancelled.cancel();
+    run_others().await;
+    assert_eq!(alive(), before + 1, "one deadline is still armed");
+    // The clock does not move: the task must not wait for the deadline's tick.
+    drop(dropped);
+    run_others().await;
+    assert_eq!(alive(), before, "the task outlived its last deadline");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_task_ends_with_the_last_handle_when_nothing_is_armed() {
+    let alive = || Handle::current().metrics().num_alive_tasks();
+    let before = alive();
+    let driver = TokioDriver::new();
+    let clone = driver.clone();
+    run_others().await;
+    drop(driver);
+    run_others().await;
+    assert_eq!(alive(), before + 1, "a clone keeps it");
+    drop(clone);
+    run_others().await;
+    assert_eq!(alive(), before);
+}
+
+/// The helper of the issue: a driver made for one call and dropped at once.
+fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
+    let driver = TokioDriver::new();
+    parent.child_with_timeout(&driver, d)
+}
+
+/// Long enough for any deadline of a few milliseconds to fire on a loaded
+/// machine; reached only if it never does.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_armed_through_a_dropped_driver_fires_on_the_paused_clock() {
+    let root = CancelSource::new();
+    let start = tokio::time::Instant::now();
+    let call = with_timeout(&root.token(), 10 * MIN);
+    assert!(call.token().deadline().is_some());
+    let fired = tokio::time::timeout(20 * MIN, call.token().cancelled()).await;
+    assert_eq!(fired, Ok(Reason::DeadlineExceeded));
+    assert!(start.elapsed() >= 10 * MIN, "fired early");
+}
+
+#[tokio::test]
+async fn a_deadline_armed_through_a_dropped_driver_fires_on_a_current_thread_runtime() {
+    let root = CancelSource::new();
+    let call = with_timeout(&root.token(), Duration::from_millis(20));
+    let fired = tokio::time::timeout(PATIENCE, call.token().cancelled()).await;
+    assert_eq!(fired, Ok(Reason::DeadlineExceeded));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_armed_through_a_dropped_driver_fires_on_a_multi_thread_runtime() {
+    let alive = || Handle::current().metrics().num_alive_tasks();
+    let before = alive();
+    let root = CancelSource::new();
+    let calls: Vec<_> = (1..=8u64)
+        .map(|ms| with_timeout(&root.token(), Duration::from_millis(ms)))
+        .collect();
+    for call in &calls {
+        let fired = tokio::time::timeout(PATIENCE, call.token().cancelled()).await;
+        assert_eq!(fired, Ok(Reason::DeadlineExceeded));
+    }
+    // Each driver's task ends once its deadline has fired.
+    let give_up = std::time::Instant::now() + PATIENCE;
+    while alive() > before && std::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(alive(), before, "a task outlived its deadline");
+}
+
+#[test]
+fn a_runtime_shutdown_expires_the_deadlines_of_a_dropped_driver() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let root = CancelSource::new();
+    let call = runtime.block_on(async { with_timeout(&root.token(), MIN) });
+    let token = call.token();
+    let waiter = std::thread::spawn(move || token.wait_timeout(PATIENCE));
+    drop(runtime);
+    assert_eq!(waiter.join().unwrap(), Some(Reason::DeadlineExceeded));
+    assert!(!root.is_cancelled());
 }
 
 #[test]
