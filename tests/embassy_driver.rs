@@ -222,3 +222,29 @@ fn a_pinned_deadline_on_embassy() {
     far.as_ref().cancel();
     assert_eq!(D.pending(), 0);
 }
+
+/// A `PinnedDeadline` already due is cancelled as it is first used, though
+/// no run task has advanced the driver's timers to its tick.
+#[test]
+fn a_pinned_deadline_already_due_is_cancelled_at_first_use() {
+    use cancel_token::{PinnedDeadline, StaticSource};
+    use std::pin::pin;
+    static D: EmbassyDriver = EmbassyDriver::new();
+    static ROOT: StaticSource = StaticSource::new();
+    std::thread::sleep(Duration::from_millis(2));
+    let zero = pin!(PinnedDeadline::with_timeout(
+        ROOT.token_ref(),
+        &D,
+        Duration::ZERO
+    ));
+    assert_eq!(
+        zero.as_ref().token().reason(),
+        Some(Reason::DeadlineExceeded)
+    );
+    let now = pin!(PinnedDeadline::new(ROOT.token_ref(), &D, (&D).now()));
+    assert_eq!(
+        now.as_ref().token().reason(),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert_eq!(D.pending(), 0);
+}
