@@ -242,10 +242,22 @@ pub(crate) struct ScopedNode {
 /// A timed node's own deadline is its effective one: a heap child whose
 /// parent expires no later on the same driver is made without a deadline,
 /// and a pinned one takes its parent's when that is earlier (`capped`).
-pub(crate) fn holder(mut node: NonNull<Node>) -> Option<NonNull<Node>> {
+#[inline(always)] // on every child's creation: one byte compared
+pub(crate) fn holder(node: NonNull<Node>) -> Option<NonNull<Node>> {
+    #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+    crate::__private::count_deadline_step();
+    // SAFETY: the caller keeps the node alive.
+    if unsafe { node.as_ref() }.entry.class == class::HEAP {
+        // A plain heap node without a holder: most parents.
+        return None;
+    }
+    holder_of_other(node)
+}
+
+/// [`holder`] for nodes other than plain heap ones without a holder.
+#[inline(never)]
+fn holder_of_other(mut node: NonNull<Node>) -> Option<NonNull<Node>> {
     loop {
-        #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
-        crate::__private::count_deadline_step();
         // SAFETY: a node keeps its ancestors alive (reference or borrow).
         let n = unsafe { node.as_ref() };
         if n.is_timed() {
@@ -262,6 +274,8 @@ pub(crate) fn holder(mut node: NonNull<Node>) -> Option<NonNull<Node>> {
             return None;
         }
         node = n.parent?;
+        #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+        crate::__private::count_deadline_step();
     }
 }
 

@@ -173,6 +173,12 @@ pub use thread_driver::ThreadDriver;
 #[cfg(feature = "tokio")]
 pub use tokio_driver::TokioDriver;
 
+/// The README's examples and migration tables, run as doctests so that they
+/// never drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     //! Items for the crate's own tests and probes. Not part of the API.

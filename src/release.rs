@@ -209,10 +209,11 @@ impl Node {
     /// A heap node with one reference, child of `parent` (which gains a reference)
     /// and linked into it.
     pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
-        if let Some(holder) = parent.and_then(crate::deadline::holder) {
-            // Below a deadline: a node that names it.
-            // SAFETY: `holder` returned a parent.
-            return crate::deadline::new_scoped(unsafe { parent.unwrap_unchecked() }, holder);
+        if let Some(p) = parent {
+            if let Some(holder) = crate::deadline::holder(p) {
+                // Below a deadline: a node that names it.
+                return crate::deadline::new_scoped(p, holder);
+            }
         }
         let mut make = || {
             let mut node = Node::new(class::HEAP, 1);
