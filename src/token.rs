@@ -316,11 +316,17 @@ impl CancelToken {
             return self.child();
         }
         let timers = driver.timers();
-        let covered = !due
-            && crate::deadline::effective(self.node)
-                .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
+        // As Go's `WithDeadline`: a parent expiring no later on the same
+        // driver gives the child its deadline, and no timer is armed.
+        let covered = crate::deadline::effective(self.node)
+            .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
         if covered {
-            return self.child();
+            let child = self.child();
+            if due {
+                // The parent is due too, whatever its driver has fired so far.
+                Node::cancel(child.raw(), Reason::DeadlineExceeded, None);
+            }
+            return child;
         }
         let node = crate::deadline::new_heap(self.node, at, timers, due, |t| driver.wake_at(t));
         crate::CancelSource::from_node(node)

@@ -579,3 +579,20 @@ fn a_pinned_deadline_below_an_earlier_one_reports_the_earlier() {
     TICKS.advance(5);
     assert_eq!(inner.token().reason(), Some(Reason::DeadlineExceeded));
 }
+
+/// A zero timeout below an earlier deadline of the same driver takes that
+/// deadline, as Go's `WithDeadline` does, and is cancelled as it is made
+/// (`thread_driver.rs` has the same below a deadline not fired yet).
+#[test]
+fn a_due_timeout_below_an_earlier_deadline_takes_it() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let request = root.child_with_timeout(&driver, Duration::from_micros(3));
+    let step = request.child();
+    driver.advance(Duration::from_micros(20));
+    let zero = step.child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(zero.deadline().map(|d| d.ticks()), Some(3));
+    assert_eq!(zero.deadline(), request.deadline());
+    assert_eq!(driver.pending(), 0);
+}

@@ -351,3 +351,17 @@ fn a_driver_per_call_leaves_no_thread_behind() {
         threads.iter().all(|t| !t.is_alive())
     });
 }
+
+/// A zero timeout below an earlier deadline takes that deadline (as Go's
+/// `WithDeadline` does) and is cancelled as it is made, whether or not the
+/// driver's thread has fired the earlier one yet.
+#[test]
+fn a_due_timeout_below_an_earlier_deadline_takes_it() {
+    let driver = ThreadDriver::new();
+    let root = CancelSource::new();
+    let request = root.child_with_timeout(&driver, Duration::from_millis(1));
+    thread::sleep(Duration::from_millis(2));
+    let zero = request.child_with_timeout(&driver, Duration::ZERO);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(zero.deadline(), request.deadline());
+}
