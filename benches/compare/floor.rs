@@ -19,7 +19,7 @@
 //! - a second handle on a node (a token given away) is a reference count:
 //!   one RMW to take it, one to give it back while another remains. The last
 //!   reference is seen by a load, as `CancelSource::drop` sees it
-//!   (`Node::is_unobserved`) before `free_unobserved` in `src/release.rs`,
+//!   (`Node::is_unobserved`) before `free_alone` in `src/release.rs`,
 //!   and costs no RMW;
 //! - a child freed after its unlink (a token outlived its source; or the
 //!   canceller took it out of the list) gives its reference on the parent
