@@ -221,8 +221,8 @@ pub(crate) fn new_heap(
 /// A heap child with no deadline of its own whose parent has one, at or
 /// above it: it names the node whose deadline is its own effective deadline
 /// (its *holder*), so that finding it takes one step at any depth. The
-/// `SCOPED` class flag says a node is one. 72 bytes on 64-bit targets, which
-/// the common allocators serve from the same size class as a plain node's 64.
+/// `SCOPED` class flag says a node is one. 72 bytes on 64-bit targets, one
+/// pointer more than a plain node (`tests/sizes.rs`).
 #[cfg(feature = "alloc")]
 #[repr(C)]
 pub(crate) struct ScopedNode {

@@ -178,8 +178,7 @@ impl CancelToken {
     /// affect this token. A child of a cancelled token is born cancelled.
     ///
     /// One allocation of 64 bytes on 64-bit targets (72 below a deadline,
-    /// where the child names the ancestor whose deadline it inherits; the
-    /// common allocators serve both from one size class).
+    /// where the child names the ancestor whose deadline it inherits).
     ///
     /// **Keep the source.** This is tokio-util's `child_token`, but the right
     /// to cancel stays in the returned source, and dropping it cancels the

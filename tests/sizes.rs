@@ -23,8 +23,7 @@ fn a_source_is_one_pointer() {
 }
 
 /// A child below a deadline names the node whose deadline it inherits: one
-/// pointer more than a plain node, in the same allocator size class (glibc
-/// and jemalloc serve 64 and 72 bytes from their 80-byte class).
+/// pointer more than a plain node.
 #[cfg(all(target_pointer_width = "64", feature = "alloc"))]
 #[test]
 fn a_child_below_a_deadline_is_one_pointer_larger() {
