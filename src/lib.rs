@@ -94,84 +94,48 @@ compile_error!(
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-mod callback;
-mod cancel;
-mod cancelled;
-mod deadline;
-mod entry;
+mod driver;
 pub mod grpc_timeout;
-mod lock;
+mod handle;
 mod node;
-mod panic;
-mod pinned_child;
-mod pinned_linked;
-mod pinned_on_cancel;
+mod pinned;
 mod reason;
-mod release;
-mod spare;
-mod static_source;
 mod sync;
-mod tick_driver;
-mod timers;
-mod token;
-mod until_cancelled;
-mod waiter;
+mod time;
+mod util;
 mod wheel;
 
-#[cfg(all(feature = "async-io", not(cancel_token_loom)))]
-mod async_io_driver;
-#[cfg(feature = "std")]
-mod blocking;
-#[cfg(all(feature = "embassy", not(cancel_token_loom)))]
-mod embassy_driver;
-#[cfg(feature = "alloc")]
-mod linked;
-#[cfg(feature = "alloc")]
-mod manual_driver;
-#[cfg(feature = "std")]
-mod next_wake;
-#[cfg(feature = "alloc")]
-mod on_cancel;
-#[cfg(feature = "alloc")]
-mod source;
-#[cfg(feature = "std")]
-mod thread_driver;
-#[cfg(feature = "tokio")]
-mod tokio_driver;
-#[cfg(feature = "tokio-util")]
-mod tokio_util_bridge;
-
-pub use cancelled::{Cancelled, CancelledOwned};
-pub use deadline::Deadline;
-pub use pinned_child::{PinnedChild, PinnedDeadline};
-pub use pinned_linked::PinnedLinked;
-pub use pinned_on_cancel::PinnedOnCancel;
+pub use handle::cancelled::{Cancelled, CancelledOwned};
+pub use handle::token::{CancelToken, TokenRef};
+pub use handle::until_cancelled::{CancelFutureExt, RunUntilCancelled, RunUntilCancelledOwned};
+pub use pinned::child::{PinnedChild, PinnedDeadline};
+pub use pinned::linked::PinnedLinked;
+pub use pinned::on_cancel::PinnedOnCancel;
+pub use pinned::static_source::StaticSource;
 pub use reason::{Cause, Reason};
-pub use static_source::StaticSource;
-pub use tick_driver::TickDriver;
+pub use time::deadline::Deadline;
+pub use time::{DriverStopped, StaticDriver, TimerDriver};
 #[cfg(feature = "alloc")]
-pub use timers::SharedTimers;
-pub use timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
-pub use token::{CancelToken, TokenRef};
-pub use until_cancelled::{CancelFutureExt, RunUntilCancelled, RunUntilCancelledOwned};
+pub use wheel::timers::SharedTimers;
+pub use wheel::timers::{Timers, TimersHandle};
 
-#[cfg(all(feature = "async-io", not(cancel_token_loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
-pub use async_io_driver::AsyncIoDriver;
 #[cfg(all(feature = "embassy", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
-pub use embassy_driver::EmbassyDriver;
+pub use driver::embassy::EmbassyDriver;
 #[cfg(feature = "alloc")]
-pub use manual_driver::ManualDriver;
-#[cfg(feature = "alloc")]
-pub use on_cancel::OnCancel;
-#[cfg(feature = "alloc")]
-pub use source::CancelSource;
+pub use driver::manual::ManualDriver;
+#[cfg(all(feature = "async-io", not(cancel_token_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub use driver::ms::async_io::AsyncIoDriver;
 #[cfg(feature = "std")]
-pub use thread_driver::ThreadDriver;
+pub use driver::ms::thread::ThreadDriver;
 #[cfg(feature = "tokio")]
-pub use tokio_driver::TokioDriver;
+pub use driver::ms::tokio::TokioDriver;
+pub use driver::tick::TickDriver;
+#[cfg(feature = "alloc")]
+pub use handle::on_cancel::OnCancel;
+#[cfg(feature = "alloc")]
+pub use handle::source::CancelSource;
 
 /// The README's examples and migration tables, run as doctests so that they
 /// never drift from the API.
@@ -187,11 +151,11 @@ pub mod __private {
     pub const NODE_SIZE: usize = core::mem::size_of::<crate::node::Node>();
 
     /// Size of a heap node with a deadline (a timer-wheel entry), for benches.
-    pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::TimedNode>();
+    pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::time::deadline::TimedNode>();
 
     /// Size of a heap node below a deadline that has none of its own.
     #[cfg(feature = "alloc")]
-    pub const SCOPED_NODE_SIZE: usize = core::mem::size_of::<crate::deadline::ScopedNode>();
+    pub const SCOPED_NODE_SIZE: usize = core::mem::size_of::<crate::time::deadline::ScopedNode>();
 
     #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
     std::thread_local! {
@@ -238,12 +202,12 @@ pub mod __private {
     }
 
     #[cfg(cancel_token_loom)]
-    pub use crate::next_wake::LoomSleeper;
+    pub use crate::driver::ms::LoomSleeper;
 
     /// Shared timers freed so far on this thread (under loom, which runs a
     /// model's threads on one, timers are marked freed rather than freed).
     #[cfg(cancel_token_loom)]
     pub fn timers_freed() -> usize {
-        crate::timers::FREED.with(core::cell::Cell::get)
+        crate::wheel::timers::FREED.with(core::cell::Cell::get)
     }
 }

@@ -46,6 +46,12 @@
 //! (at or before `now`) was made after its deadline was inserted, so that
 //! insertion happens before the `advance(now)` that serves it.
 
+#[cfg(all(feature = "async-io", not(cancel_token_loom)))]
+pub(crate) mod async_io;
+pub(crate) mod thread;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
+
 use crate::sync::{AtomicBool, AtomicU64, Ordering::*};
 
 use crate::{DriverStopped, Timers};

@@ -236,7 +236,7 @@ impl CancelToken {
     /// assert!(!guard.disarm()); // it already ran
     /// ```
     pub fn on_cancel<F: FnOnce(Reason) + Send + 'static>(&self, f: F) -> crate::OnCancel {
-        crate::OnCancel::register(self, crate::callback::UserFn(f))
+        crate::OnCancel::register(self, crate::node::callback::UserFn(f))
     }
 }
 
@@ -317,7 +317,7 @@ impl CancelToken {
         let timers = driver.timers();
         // As Go's `WithDeadline`: a parent expiring no later on the same
         // driver gives the child its deadline, and no timer is armed.
-        let covered = crate::deadline::effective(self.node)
+        let covered = crate::time::deadline::effective(self.node)
             .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
         if covered {
             let child = self.child();
@@ -327,7 +327,8 @@ impl CancelToken {
             }
             return child;
         }
-        let node = crate::deadline::new_heap(self.node, at, timers, due, |t| driver.wake_at(t));
+        let node =
+            crate::time::deadline::new_heap(self.node, at, timers, due, |t| driver.wake_at(t));
         crate::CancelSource::from_node(node)
     }
 }
@@ -336,7 +337,7 @@ impl CancelToken {
     /// When this token expires: the earliest deadline among it and its
     /// ancestors; see [`Deadline`](crate::Deadline).
     pub fn deadline(&self) -> Option<crate::Deadline> {
-        crate::deadline::effective(self.node)
+        crate::time::deadline::effective(self.node)
     }
 }
 
@@ -372,7 +373,7 @@ impl CancelToken {
             return Some(reason);
         }
         let mut fut = core::pin::pin!(self.cancelled());
-        crate::blocking::park_on(|cx| fut.as_mut().poll(cx), deadline)
+        crate::util::park::park_on(|cx| fut.as_mut().poll(cx), deadline)
     }
 }
 
@@ -386,7 +387,7 @@ impl Clone for CancelToken {
 impl Drop for CancelToken {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
-        unsafe { crate::release::release(self.node) };
+        unsafe { crate::node::refs::release(self.node) };
     }
 }
 
@@ -426,7 +427,7 @@ pub(crate) fn debug_node(
     f.debug_struct(name)
         .field("reason", &n.reason())
         .field("cause", &n.cause().map(Message))
-        .field("deadline", &crate::deadline::effective(node))
+        .field("deadline", &crate::time::deadline::effective(node))
         .finish()
 }
 
@@ -497,7 +498,7 @@ impl<'a> TokenRef<'a> {
     /// [`PinnedDeadline`](crate::PinnedDeadline)'s token, its deadline, or
     /// an earlier one of its ancestors.
     pub fn deadline(self) -> Option<crate::Deadline> {
-        crate::deadline::effective(self.ptr)
+        crate::time::deadline::effective(self.ptr)
     }
 
     /// See [`CancelToken::run_until_cancelled`].

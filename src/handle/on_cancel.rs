@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::callback::{self, Callback, CallbackHeader, Fire};
+use crate::node::callback::{self, Callback, CallbackHeader, Fire};
 use crate::CancelToken;
 
 /// Keeps a callback registered by [`CancelToken::on_cancel`]. Dropping it (or

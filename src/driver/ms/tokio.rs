@@ -11,8 +11,9 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::next_wake::{self, Sleeper};
-use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
+use crate::driver::ms::{self, Sleeper};
+use crate::time::{DriverStopped, TimerDriver};
+use crate::wheel::timers::TimersHandle;
 
 /// Deadlines on a tokio runtime: every deadline of the driver lives in one
 /// [`Timers`](crate::Timers) wheel, and one background task sleeps (`tokio::time::sleep_until`)
@@ -116,11 +117,11 @@ struct Shared {
 impl Shared {
     /// The tick the clock is at (whole milliseconds since `start`).
     fn tick_now(&self) -> u64 {
-        next_wake::ms_floor(Instant::now().saturating_duration_since(self.start))
+        ms::ms_floor(Instant::now().saturating_duration_since(self.start))
     }
 
     fn instant_at(&self, ticks: u64) -> Instant {
-        Instant::from_std(next_wake::ms_instant(self.start.into_std(), ticks))
+        Instant::from_std(ms::ms_instant(self.start.into_std(), ticks))
     }
 }
 
@@ -167,7 +168,7 @@ impl TokioDriver {
 }
 
 /// The background task: fire what is due, sleep until the next deadline or an
-/// earlier request, repeat; see `next_wake` for the protocol.
+/// earlier request, repeat; see `driver::ms` for the protocol.
 async fn run(guard: StopGuard) {
     let s = &*guard.0;
     let mut sleep = pin!(tokio::time::sleep_until(s.start));
@@ -232,7 +233,7 @@ impl TimerDriver for TokioDriver {
     }
 
     fn ticks_at(&self, at: Instant) -> u64 {
-        next_wake::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
+        ms::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
     }
 
     fn instant_at(&self, ticks: u64) -> Instant {
@@ -240,7 +241,7 @@ impl TimerDriver for TokioDriver {
     }
 
     fn duration_ticks(&self, d: Duration) -> u64 {
-        next_wake::ms_ceil(d)
+        ms::ms_ceil(d)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

@@ -85,7 +85,7 @@ pub(crate) unsafe fn free(node: NonNull<Node>) {
 /// A linked source's registration on one parent.
 struct Link(CancelToken);
 
-impl crate::callback::Fire for Link {
+impl crate::node::callback::Fire for Link {
     fn fire(self, reason: Reason, cause: Option<Cause>) {
         Node::cancel(self.0.raw(), reason, cause);
     }

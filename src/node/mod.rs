@@ -17,9 +17,17 @@
 //! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
 //!
 
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+pub(crate) mod callback;
+pub(crate) mod cancel;
+pub(crate) mod list;
+pub(crate) mod refs;
+pub(crate) mod spare;
+pub(crate) mod waiter;
+
 use core::ptr::NonNull;
 
-use crate::entry::{Entry, Kind, List, LINKED};
+use crate::node::list::{Entry, Kind, List, LINKED};
 use crate::sync::{loom_const_fn, AtomicUsize, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
 
@@ -347,7 +355,7 @@ impl Node {
         if child.entry.status_locked() == LINKED {
             // SAFETY: under our lock and the entry is in our list.
             unsafe { self.list.unlink(Node::entry_ptr(child_ptr)) };
-            child.entry.status.store(crate::entry::IDLE, Relaxed); // Relaxed: under the lock
+            child.entry.status.store(crate::node::list::IDLE, Relaxed); // Relaxed: under the lock
         }
     }
 }

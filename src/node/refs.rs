@@ -4,7 +4,7 @@
 use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
-use crate::entry::LINKED;
+use crate::node::list::LINKED;
 #[cfg(feature = "alloc")]
 use crate::node::SPARE;
 use crate::node::{class, Node, REF_ONE, REF_SHIFT};
@@ -105,7 +105,7 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     // once it is unlinked below: only its timers, while it is live, can
     // still reach it.
     // SAFETY: live, so armed, and reachable by no other canceller, as above.
-    if !cancelled && node.is_timed() && !unsafe { crate::deadline::take_out(this) } {
+    if !cancelled && node.is_timed() && !unsafe { crate::time::deadline::take_out(this) } {
         return false;
     }
     // SAFETY: under the parent's lock and the entry is in its list.
@@ -161,7 +161,7 @@ unsafe fn free_alone_under_never(this: NonNull<Node>, cancelled: bool) -> bool {
     // SAFETY: the caller owns a reference.
     let timed = unsafe { this.as_ref() }.is_timed();
     // SAFETY: live, so armed, if timed; only its timers can reach it.
-    if !cancelled && timed && !unsafe { crate::deadline::take_out(this) } {
+    if !cancelled && timed && !unsafe { crate::time::deadline::take_out(this) } {
         return false;
     }
     // SAFETY: the only reference, to a heap node, out of its timers.
@@ -176,23 +176,23 @@ unsafe fn free(node: NonNull<Node>) {
     // Relaxed: the caller acquired every earlier use of the node.
     if n.state.load(Relaxed) & SPARE != 0 {
         // SAFETY: `SPARE` says the slot holds a spare, now no one else's.
-        drop(crate::spare::Spare(Some(
+        drop(crate::node::spare::Spare(Some(
             n.slot.with(|s| unsafe { (*s).spare }),
         )));
     }
     if n.is_timed() {
         // SAFETY: timed heap nodes are boxed `TimedNode`s (node first, `repr(C)`).
-        unsafe { crate::deadline::free(node) };
+        unsafe { crate::time::deadline::free(node) };
         return;
     }
     if n.is_linked() {
         // SAFETY: linked nodes are boxed `LinkedNode`s (node first, `repr(C)`).
-        unsafe { crate::linked::free(node) };
+        unsafe { crate::handle::linked::free(node) };
         return;
     }
     if n.is_scoped() {
         // SAFETY: scoped nodes are boxed `ScopedNode`s (node first, `repr(C)`).
-        unsafe { crate::deadline::free_scoped(node) };
+        unsafe { crate::time::deadline::free_scoped(node) };
         return;
     }
     // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
@@ -210,9 +210,9 @@ impl Node {
     /// and linked into it.
     pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
         if let Some(p) = parent {
-            if let Some(holder) = crate::deadline::holder(p) {
+            if let Some(holder) = crate::time::deadline::holder(p) {
                 // Below a deadline: a node that names it.
-                return crate::deadline::new_scoped(p, holder);
+                return crate::time::deadline::new_scoped(p, holder);
             }
         }
         let mut make = || {

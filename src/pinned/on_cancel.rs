@@ -4,7 +4,7 @@ use core::fmt;
 use core::marker::PhantomPinned;
 use core::pin::Pin;
 
-use crate::callback::{self, Callback, UserFn};
+use crate::node::callback::{self, Callback, UserFn};
 use crate::node::{class, Node};
 use crate::{Reason, TokenRef};
 

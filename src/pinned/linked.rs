@@ -6,9 +6,9 @@ use core::marker::PhantomPinned;
 use core::pin::Pin;
 use core::ptr::NonNull;
 
-use crate::callback::{self, Callback, Fire};
+use crate::node::callback::{self, Callback, Fire};
 use crate::node::{class, Node};
-use crate::pinned_child::{pinned_source_methods, LINKED_ONCE};
+use crate::pinned::child::{pinned_source_methods, LINKED_ONCE};
 use crate::sync::Ordering::*;
 use crate::{Cause, Reason, TokenRef};
 
@@ -151,7 +151,7 @@ impl<const N: usize> Drop for PinnedLinked<'_, N> {
         }
         let this = NonNull::from(&self.node);
         // Also when a callback's panic continues out of `cancel`: the memory goes.
-        let _wait = crate::panic::Finally::new(|| self.node.wait_unborrowed());
+        let _wait = crate::util::panic::Finally::new(|| self.node.wait_unborrowed());
         Node::cancel(this, Reason::Cancelled, None);
     }
 }

@@ -1,3 +1,8 @@
+//! Deadline storage that knows nothing of tokens: the timer wheel, and
+//! [`Timers`](timers::Timers), the wheel behind its lock that drivers advance.
+//!
+//! This layer may use `util` and `sync`.
+//!
 //! Intrusive hierarchical timing wheel: the deadlines of token nodes, kept without allocating.
 //!
 //! Time is counted in `u64` ticks. The wheel has six levels of 64 slots; a slot of level `L`
@@ -25,6 +30,8 @@
 //!
 //! `Wheel` is 386 words (385 list heads and a count) plus 64 bytes: 3152 bytes on 64-bit
 //! targets, 1608 on 32-bit ones.
+
+pub(crate) mod timers;
 
 use core::ptr::{addr_of, NonNull};
 
@@ -358,5 +365,4 @@ impl Wheel {
 }
 
 #[cfg(all(test, not(cancel_token_loom)))]
-#[path = "wheel_tests.rs"]
 mod tests;

@@ -7,10 +7,10 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::deadline::TimedNode;
 use crate::node::{class, Node};
 use crate::sync::{loom_const_fn, Ordering::*};
-use crate::timers::StaticDriver;
+use crate::time::deadline::TimedNode;
+use crate::time::StaticDriver;
 use crate::{Cause, Reason, TickDriver, TokenRef};
 
 /// Set in a pinned node's state once it has been linked into its parent (or,
@@ -83,7 +83,7 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
     // SAFETY: the parent outlives the child.
     let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
     // Also when a callback's panic continues out of `cancel`: the memory goes.
-    let _leave = crate::panic::Finally::new(|| {
+    let _leave = crate::util::panic::Finally::new(|| {
         parent.unlink_child(this);
         node.wait_unborrowed();
     });
@@ -323,7 +323,7 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
         let handle = driver.timers();
         let timers = handle.id();
         // A timed node's own deadline is its effective one.
-        let mut at = crate::deadline::capped(parent.ptr, at, timers);
+        let mut at = crate::time::deadline::capped(parent.ptr, at, timers);
         if due {
             // Due already, whatever tick the timers were last advanced to
             // (a driver's run task may lag behind its clock): the arming finds
@@ -346,7 +346,7 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
         let (linked, first) = unsafe { ensure_linked(node) };
         if first {
             // SAFETY: a live timed node with its whole provenance, armed once.
-            unsafe { crate::deadline::arm(node, |t| this.timed.extra.wake_at(t)) };
+            unsafe { crate::time::deadline::arm(node, |t| this.timed.extra.wake_at(t)) };
         }
         (linked, node)
     }

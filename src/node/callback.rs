@@ -16,7 +16,7 @@
 
 use core::ptr::NonNull;
 
-use crate::entry::{Entry, Kind, DONE, IDLE, LINKED, RUNNING};
+use crate::node::list::{Entry, Kind, DONE, IDLE, LINKED, RUNNING};
 use crate::node::Node;
 use crate::sync::{loom_const_fn, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
@@ -212,7 +212,7 @@ pub(crate) unsafe fn run(
     destroyed: &UnsafeCell<bool>,
     reason: Reason,
     cause: Option<Cause>,
-    panic: &mut crate::panic::PanicSlot,
+    panic: &mut crate::util::panic::PanicSlot,
 ) {
     let header = cb.cast::<CallbackHeader>();
     // SAFETY: still RUNNING: the entry is alive until we mark it DONE or the owner

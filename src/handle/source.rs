@@ -5,7 +5,7 @@ use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use crate::node::Node;
-use crate::panic::Finally;
+use crate::util::panic::Finally;
 use crate::{CancelToken, Cause, Reason};
 
 /// The right to cancel a token. Not `Clone`: one owner decides.
@@ -129,7 +129,7 @@ impl Drop for CancelSource {
         let node = self.token.node();
         if node.is_linked() {
             // SAFETY: a live linked node, and we are its source.
-            unsafe { crate::linked::unregister(this) };
+            unsafe { crate::handle::linked::unregister(this) };
         }
         // With no token left, nothing can observe this node being cancelled:
         // waiters, callbacks and children all hold a token or a reference. A
@@ -138,12 +138,12 @@ impl Drop for CancelSource {
         // before the drop), it is freed the same way.
         let observed = !node.is_unobserved();
         // SAFETY: alone and live; `&mut self` holds the only token.
-        if !observed && unsafe { crate::release::free_alone(this, false) } {
+        if !observed && unsafe { crate::node::refs::free_alone(this, false) } {
             // That reference was given back.
             return;
         }
         // SAFETY: `&mut self` holds the only token.
-        if observed && unsafe { crate::release::free_if_alone_cancelled(this) } {
+        if observed && unsafe { crate::node::refs::free_if_alone_cancelled(this) } {
             return;
         }
         // Unlinks the node and gives back its reference, also when a
@@ -165,6 +165,6 @@ impl Drop for CancelSource {
 
 impl fmt::Debug for CancelSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::token::debug_node(f, "CancelSource", self.token.raw())
+        crate::handle::token::debug_node(f, "CancelSource", self.token.raw())
     }
 }

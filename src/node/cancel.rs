@@ -30,11 +30,11 @@
 
 use core::ptr::NonNull;
 
-use crate::entry::{Entry, Kind, NOTIFIED};
+use crate::node::list::{Entry, Kind, NOTIFIED};
+use crate::node::refs::release;
 use crate::node::{class, Guard, Node, Slot, CANCELLED, REASON_SHIFT, SPARE, SPARE_TIMED};
 #[cfg(any(feature = "std", cancel_token_loom))]
 use crate::node::{LOCKED, NONEMPTY};
-use crate::release::release;
 use crate::sync::{Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
 
@@ -48,8 +48,8 @@ impl Node {
             return false;
         }
         let mut work = WorkList(None);
-        let mut wakers = crate::waiter::WakeBatch::new();
-        let mut panic = crate::panic::PanicSlot::new();
+        let mut wakers = crate::node::waiter::WakeBatch::new();
+        let mut panic = crate::util::panic::PanicSlot::new();
         let did = Node::cancel_one(this, reason, cause, &mut work, &mut wakers, &mut panic);
         while let Some(child) = work.pop() {
             // The work list holds a reference (or borrow) on each node in it.
@@ -66,8 +66,8 @@ impl Node {
         reason: Reason,
         cause: Option<Cause>,
         work: &mut WorkList,
-        wakers: &mut crate::waiter::WakeBatch,
-        panic: &mut crate::panic::PanicSlot,
+        wakers: &mut crate::node::waiter::WakeBatch,
+        panic: &mut crate::util::panic::PanicSlot,
     ) -> bool {
         // SAFETY: the caller keeps the node alive.
         let node = unsafe { this.as_ref() };
@@ -137,14 +137,14 @@ impl Node {
                     }
                     Kind::Waiter => {
                         // SAFETY: the waiter is linked, so its future is pinned and alive.
-                        let full = unsafe { crate::waiter::notify(e, wakers) };
+                        let full = unsafe { crate::node::waiter::notify(e, wakers) };
                         if full {
                             break;
                         }
                     }
                     Kind::Callback => {
                         // SAFETY: under the lock; `destroyed` outlives the `run` below.
-                        unsafe { crate::callback::claim(e, &destroyed) };
+                        unsafe { crate::node::callback::claim(e, &destroyed) };
                         callback = Some(e);
                         break;
                     }
@@ -156,7 +156,7 @@ impl Node {
             if let Some(cb) = callback {
                 // SAFETY: `cb` is a callback we marked RUNNING; its owner frees it only
                 // after DONE or after flagging it destroyed, both under this node's lock.
-                unsafe { crate::callback::run(node, cb, &destroyed, reason, cause, panic) };
+                unsafe { crate::node::callback::run(node, cb, &destroyed, reason, cause, panic) };
             }
             if !more {
                 return true;
@@ -224,17 +224,17 @@ impl Guard<'_> {
         this: NonNull<Node>,
         reason: Reason,
         cause: Option<Cause>,
-    ) -> (usize, crate::spare::Spare) {
+    ) -> (usize, crate::node::spare::Spare) {
         let spare = self.take_spare();
         // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
         self.node.slot.with_mut(|s| unsafe { *s = Slot { cause } });
         if self.node.is_timed() {
             // SAFETY: `this` is a live timed node, with its whole provenance.
-            unsafe { crate::deadline::disarm(this) };
+            unsafe { crate::time::deadline::disarm(this) };
         }
         let spare_bits = self.state() & (SPARE | SPARE_TIMED);
         let bits = (CANCELLED | (reason.to_bits() << REASON_SHIFT)).wrapping_sub(spare_bits);
-        (bits, crate::spare::Spare(spare))
+        (bits, crate::node::spare::Spare(spare))
     }
 
     /// Marks a live node cancelled, keeping the lock to drain its list.
@@ -244,7 +244,7 @@ impl Guard<'_> {
         this: NonNull<Node>,
         reason: Reason,
         cause: Option<Cause>,
-    ) -> crate::spare::Spare {
+    ) -> crate::node::spare::Spare {
         let (bits, spare) = self.set_cause(this, reason, cause);
         // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
         self.node.state.fetch_add(bits, Release);
@@ -277,7 +277,7 @@ impl Guard<'_> {
         this: NonNull<Node>,
         reason: Reason,
         cause: Option<Cause>,
-        wakers: &mut crate::waiter::WakeBatch,
+        wakers: &mut crate::node::waiter::WakeBatch,
     ) -> Result<(), Self> {
         let guard = match self.cancel_if_idle(this, reason, cause) {
             Ok(()) => return Ok(()),
@@ -292,7 +292,7 @@ impl Guard<'_> {
         // linked, so its future is pinned and alive.
         while let Some(e) = unsafe { guard.node.list.pop_front() } {
             // SAFETY: as above.
-            unsafe { crate::waiter::notify(e, wakers) };
+            unsafe { crate::node::waiter::notify(e, wakers) };
         }
         Ok(())
     }

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use event_listener::{Event, Listener};
 
-use crate::next_wake::{self, Sleeper};
-use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
+use crate::driver::ms::{self, Sleeper};
+use crate::time::{DriverStopped, TimerDriver};
+use crate::wheel::timers::TimersHandle;
 
 /// Deadlines with no async runtime: every deadline of the driver lives in one
 /// [`Timers`](crate::Timers) wheel, and one background thread (named `cancel-token-timer`)
@@ -93,7 +94,7 @@ struct Shared {
 impl Shared {
     /// The tick the clock is at (whole milliseconds since `start`).
     fn tick_now(&self) -> u64 {
-        next_wake::ms_floor(self.start.elapsed())
+        ms::ms_floor(self.start.elapsed())
     }
 }
 
@@ -163,7 +164,7 @@ impl ThreadDriver {
 }
 
 /// The timer thread: fire what is due, sleep until the next deadline or an
-/// earlier request, repeat; see `next_wake` for the protocol.
+/// earlier request, repeat; see `driver::ms` for the protocol.
 fn run(shared: Arc<Shared>) {
     // Left in the timers once the handles are gone, for the last disarm.
     let waker = Waker::from(shared.clone());
@@ -239,15 +240,15 @@ impl TimerDriver for ThreadDriver {
     }
 
     fn ticks_at(&self, at: Instant) -> u64 {
-        next_wake::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
+        ms::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
     }
 
     fn instant_at(&self, ticks: u64) -> Instant {
-        next_wake::ms_instant(self.owner.shared.start, ticks)
+        ms::ms_instant(self.owner.shared.start, ticks)
     }
 
     fn duration_ticks(&self, d: Duration) -> u64 {
-        next_wake::ms_ceil(d)
+        ms::ms_ceil(d)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

@@ -3,7 +3,8 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::timers::{DriverStopped, SharedTimers, TimerDriver, Timers, TimersHandle};
+use crate::time::{DriverStopped, TimerDriver};
+use crate::wheel::timers::{SharedTimers, Timers, TimersHandle};
 
 /// A clock that moves only when told to, for tests: deterministic, no thread,
 /// no runtime. Ticks are microseconds; instants are the time since the driver

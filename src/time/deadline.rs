@@ -4,7 +4,7 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use crate::node::{class, Node};
-use crate::timers::{Timers, TimersHandle, TimersId};
+use crate::wheel::timers::{Timers, TimersHandle, TimersId};
 use crate::wheel::WheelEntry;
 use crate::Reason;
 

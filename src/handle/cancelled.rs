@@ -5,8 +5,8 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use crate::node::waiter::Waiter;
 use crate::node::Node;
-use crate::waiter::Waiter;
 use crate::Reason;
 
 /// Completes with the [`Reason`] once its token is cancelled. Made by

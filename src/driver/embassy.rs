@@ -10,7 +10,8 @@ use core::time::Duration;
 use embassy_time::{Instant, Timer, TICK_HZ};
 
 use crate::sync::WakerSlot;
-use crate::timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
+use crate::time::{DriverStopped, StaticDriver, TimerDriver};
+use crate::wheel::timers::{Timers, TimersHandle};
 
 // Nanoseconds below a second times `TICK_HZ` fit in 64 bits for every tick
 // rate embassy-time offers (up to 5.24 GHz; the bound is 18.4 GHz).

@@ -34,7 +34,7 @@ impl Drop for Spare {
             // to; its stale value is a valid node (timed or not) to drop.
             if unsafe { spare.as_ref() }.is_timed() {
                 // SAFETY: as above; a `Box<TimedNode>`, out of its wheel.
-                unsafe { crate::deadline::free(spare) };
+                unsafe { crate::time::deadline::free(spare) };
             } else {
                 // SAFETY: as above; a `Box<Node>`.
                 drop(unsafe { alloc::boxed::Box::from_raw(spare.as_ptr()) });
@@ -100,7 +100,7 @@ impl Memory for Node {
 }
 
 #[cfg(feature = "alloc")]
-impl Memory for crate::deadline::TimedNode {
+impl Memory for crate::time::deadline::TimedNode {
     const BITS: usize = SPARE | SPARE_TIMED;
 }
 

@@ -3,7 +3,8 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::timers::{DriverStopped, StaticDriver, TimerDriver, Timers, TimersHandle};
+use crate::time::{DriverStopped, StaticDriver, TimerDriver};
+use crate::wheel::timers::{Timers, TimersHandle};
 
 /// A timer driver whose clock is a tick count advanced by the firmware, from a
 /// periodic interrupt (SysTick, an RTC) or, in a tickless design, from the alarm

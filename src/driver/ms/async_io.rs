@@ -10,9 +10,10 @@ use std::sync::{Mutex, PoisonError};
 use std::task::Wake;
 use std::time::Instant;
 
-use crate::next_wake::{self, Sleeper};
+use crate::driver::ms::{self, Sleeper};
 use crate::sync::{AtomicUsize, Ordering::*};
-use crate::timers::{DriverStopped, TimerDriver, TimersHandle};
+use crate::time::{DriverStopped, TimerDriver};
+use crate::wheel::timers::TimersHandle;
 
 /// A timer driver on the reactor of [`async-io`](https://docs.rs/async-io),
 /// the runtime behind smol and async-std. Ticks are milliseconds since
@@ -112,7 +113,7 @@ struct Shared {
 impl Shared {
     /// The tick the clock is at (whole milliseconds since `start`).
     fn tick_now(&self) -> u64 {
-        next_wake::ms_floor(self.start.elapsed())
+        ms::ms_floor(self.start.elapsed())
     }
 
     /// Fires what is due and sets the timer for what is left, now or, if
@@ -140,7 +141,7 @@ impl Shared {
         }
     }
 
-    /// One turn; see `next_wake` for the protocol, with the timer as the
+    /// One turn; see `driver::ms` for the protocol, with the timer as the
     /// sleeper's wake-up (`waker` is woken by an earlier request, the last
     /// handle's drop or the last disarm, through `wake_up`).
     fn turn(&self, waker: &Waker) {
@@ -236,17 +237,17 @@ impl TimerDriver for AsyncIoDriver {
     }
 
     fn ticks_at(&self, at: Instant) -> u64 {
-        next_wake::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
+        ms::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
     }
 
     /// The instant of tick `ticks`, or, past what `Instant` can represent,
     /// about 30 years after the driver's start.
     fn instant_at(&self, ticks: u64) -> Instant {
-        next_wake::ms_instant(self.owner.shared.start, ticks)
+        ms::ms_instant(self.owner.shared.start, ticks)
     }
 
     fn duration_ticks(&self, d: Duration) -> u64 {
-        next_wake::ms_ceil(d)
+        ms::ms_ceil(d)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

@@ -5,7 +5,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
-use crate::entry::{Entry, Kind, DONE, IDLE, LINKED, NOTIFIED};
+use crate::node::list::{Entry, Kind, DONE, IDLE, LINKED, NOTIFIED};
 use crate::node::{class, Node};
 use crate::sync::{Ordering::*, WakerSlot};
 use crate::Reason;
@@ -147,7 +147,7 @@ impl WakeBatch {
         BATCH - self.len
     }
 
-    pub(crate) fn wake_all(&mut self, panic: &mut crate::panic::PanicSlot) {
+    pub(crate) fn wake_all(&mut self, panic: &mut crate::util::panic::PanicSlot) {
         while self.len > 0 {
             self.len -= 1;
             // SAFETY: slots below the old `len` are initialised; lowering `len`

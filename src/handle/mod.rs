@@ -1,0 +1,18 @@
+//! The handles users hold: tokens, sources and the futures that wait.
+//!
+//! [`CancelToken`](token::CancelToken) and [`TokenRef`](token::TokenRef)
+//! observe, in every tier; [`CancelSource`](source::CancelSource) cancels,
+//! with an allocator. This layer may use `time`, `node`, `wheel`, `util` and
+//! `sync`. Its files are peers that use each other's public types.
+
+pub(crate) mod cancelled;
+#[cfg(feature = "alloc")]
+pub(crate) mod linked;
+#[cfg(feature = "alloc")]
+pub(crate) mod on_cancel;
+#[cfg(feature = "alloc")]
+pub(crate) mod source;
+pub(crate) mod token;
+#[cfg(feature = "tokio-util")]
+pub(crate) mod tokio_util_bridge;
+pub(crate) mod until_cancelled;

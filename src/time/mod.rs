@@ -1,0 +1,149 @@
+//! Time for deadlines: the [`TimerDriver`] trait every clock implements, and
+//! deadlines, the nodes that carry one.
+//!
+//! This layer may use `node`, `wheel`, `util` and `sync`.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::wheel::timers::TimersHandle;
+
+pub(crate) mod deadline;
+
+/// The clock and the one runtime timer behind deadlines.
+///
+/// The crate keeps every deadline in a [`Timers`] (a hierarchical timer wheel
+/// whose entries live inside the token nodes, so arming allocates nothing and
+/// arming or disarming is O(1)). A driver only tells time and arranges for
+/// [`Timers::advance`] to be called when the earliest deadline is due: one
+/// runtime timer, not one per deadline.
+///
+/// Time is counted in `u64` *ticks* since the driver's epoch; the tick length is
+/// the driver's choice (1 ms for the runtime drivers, 1 µs for
+/// [`ManualDriver`](crate::ManualDriver)).
+///
+/// # Contract
+///
+/// - `now` MUST be monotonic: it never goes backwards.
+/// - `now` MUST NOT fail or panic, even before the driver's runtime has
+///   started; tick counts MUST NOT overflow in practice (extend hardware
+///   counters to 64 bits).
+/// - `ticks_at` MUST round up (a deadline never fires early) and saturate:
+///   an instant before the epoch is tick 0, one beyond `u64::MAX` ticks is
+///   `u64::MAX`, which means never. `duration_ticks` likewise.
+/// - `timers` MUST return the same `Timers` every time: timers in a `static`
+///   ([`TimersHandle::from_static`]) or [`SharedTimers`] the driver owns
+///   ([`TimersHandle::from_shared`]). Armed deadlines hold shared timers
+///   without counting an owner each, so a driver may be dropped while
+///   deadlines are armed.
+/// - After `wake_at(t)`, the driver MUST call `timers().advance(now)` at some
+///   moment with `now >= t` (later is allowed; earlier calls are harmless),
+///   and then again at the tick `advance` returns, if any. A deadline at or
+///   before the current tick may fire at once.
+/// - `wake_at` is called with no lock of this crate held, from whichever
+///   thread, task or interrupt arms a deadline. It returns `Err` if the driver
+///   can no longer fire deadlines (its runtime has shut down); the token being
+///   armed is then cancelled at once with [`Reason::DeadlineExceeded`].
+/// - `advance` may be called from a thread, a task or an interrupt handler; it
+///   runs the cancellation (wakers, callbacks) of every due token.
+#[diagnostic::on_unimplemented(
+    note = "a driver in a `static` (`TickDriver`, `EmbassyDriver`) is a `TimerDriver` as its `&'static` reference: pass `&TICKS`"
+)]
+pub trait TimerDriver {
+    /// The driver's notion of a point in time.
+    type Instant: Copy + Ord;
+
+    /// The current time.
+    fn now(&self) -> Self::Instant;
+
+    /// Ticks since the epoch at `at`, rounded up, saturating.
+    fn ticks_at(&self, at: Self::Instant) -> u64;
+
+    /// The instant of tick `ticks`.
+    fn instant_at(&self, ticks: u64) -> Self::Instant;
+
+    /// Ticks in `d`, rounded up, saturating at `u64::MAX`.
+    fn duration_ticks(&self, d: Duration) -> u64;
+
+    /// The timer state this driver advances.
+    fn timers(&self) -> TimersHandle<'_>;
+
+    /// Asks for `Timers::advance` to be called once tick `tick` is reached.
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped>;
+}
+
+/// A reference to a driver is a driver: the methods that take one by value
+/// ([`CancelToken::child_with_timeout`](crate::CancelToken::child_with_timeout),
+/// [`PinnedDeadline::new`](crate::PinnedDeadline::new), ...) take `&driver`.
+/// A driver in a `static` ([`TickDriver`](crate::TickDriver), `EmbassyDriver`)
+/// is one as its `&'static` reference, so `&TICKS` is a driver there too.
+impl<D: TimerDriver + ?Sized> TimerDriver for &D {
+    type Instant = D::Instant;
+
+    fn now(&self) -> D::Instant {
+        (**self).now()
+    }
+
+    fn ticks_at(&self, at: D::Instant) -> u64 {
+        (**self).ticks_at(at)
+    }
+
+    fn instant_at(&self, ticks: u64) -> D::Instant {
+        (**self).instant_at(ticks)
+    }
+
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        (**self).duration_ticks(d)
+    }
+
+    fn timers(&self) -> TimersHandle<'_> {
+        (**self).timers()
+    }
+
+    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+        (**self).wake_at(tick)
+    }
+}
+
+/// A [`TimerDriver`] whose deadlines are kept in [`Timers`] in a `static`:
+/// the drivers a [`PinnedDeadline`](crate::PinnedDeadline) takes.
+/// [`TickDriver`](crate::TickDriver) and `EmbassyDriver` are, as their
+/// `&'static` references (`&TICKS`).
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedDeadline, StaticDriver, StaticSource, TickDriver};
+///
+/// fn arm<D: StaticDriver>(root: &'static StaticSource, driver: D, at: D::Instant) -> bool {
+///     let job = pin!(PinnedDeadline::new(root.token_ref(), driver, at));
+///     job.as_ref().is_cancelled()
+/// }
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static TICKS: TickDriver = TickDriver::new();
+/// assert!(!arm(&ROOT, &TICKS, 5));
+/// ```
+///
+/// # Safety
+///
+/// [`timers`](TimerDriver::timers) returns, every time, the handle
+/// ([`TimersHandle::from_static`]) of the same timers made by
+/// [`Timers::new`] in a `static`, never [shared](Timers::new_shared) ones: a
+/// pinned deadline may be cancelled before it is armed, which shared timers'
+/// count of the deadlines holding them does not allow for.
+#[diagnostic::on_unimplemented(
+    note = "a `PinnedDeadline` needs a driver whose timers are in a `static`: `&TICKS` of a `static` `TickDriver` or `EmbassyDriver`; on other drivers, deadlines are heap children (`CancelToken::child_with_timeout`)"
+)]
+pub unsafe trait StaticDriver: TimerDriver {}
+
+/// A driver can no longer fire deadlines (its runtime has shut down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriverStopped;
+
+impl fmt::Display for DriverStopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timer driver stopped")
+    }
+}
+
+impl core::error::Error for DriverStopped {}
