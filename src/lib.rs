@@ -83,6 +83,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The loom shim is a test build, not a platform: no "non-loom" badges.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(cancel_token_loom))))]
 
 #[cfg(all(not(target_has_atomic = "ptr"), not(feature = "portable-atomic")))]
 compile_error!(
@@ -100,6 +102,7 @@ mod handle;
 mod node;
 mod pinned;
 mod reason;
+mod sizes;
 mod sync;
 mod time;
 mod util;
@@ -116,6 +119,7 @@ pub use reason::{Cause, Reason};
 pub use time::deadline::Deadline;
 pub use time::{DriverStopped, StaticDriver, TimerDriver};
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use wheel::timers::SharedTimers;
 pub use wheel::timers::{Timers, TimersHandle};
 
@@ -123,19 +127,55 @@ pub use wheel::timers::{Timers, TimersHandle};
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
 pub use driver::embassy::EmbassyDriver;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use driver::manual::ManualDriver;
 #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 pub use driver::ms::async_io::AsyncIoDriver;
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use driver::ms::thread::ThreadDriver;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use driver::ms::tokio::TokioDriver;
 pub use driver::tick::TickDriver;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use handle::on_cancel::OnCancel;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use handle::source::CancelSource;
+
+// The public types' auto traits, checked as the crate builds: a change that
+// loses one (a raw pointer field without its `unsafe impl`) fails here.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<CancelToken>();
+    send_sync::<TokenRef<'static>>();
+    send_sync::<Cancelled<'static>>();
+    send_sync::<CancelledOwned>();
+    send_sync::<Reason>();
+    send_sync::<Cause>();
+    send_sync::<Deadline>();
+    send_sync::<StaticSource>();
+    send_sync::<PinnedChild<'static>>();
+    send_sync::<PinnedDeadline<'static>>();
+    send_sync::<PinnedLinked<'static, 2>>();
+    send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
+    send_sync::<Timers>();
+    send_sync::<TimersHandle<'static>>();
+    send_sync::<TickDriver>();
+    send::<RunUntilCancelled<'static, core::future::Ready<()>>>();
+    send::<RunUntilCancelledOwned<core::future::Ready<()>>>();
+    #[cfg(feature = "alloc")]
+    {
+        send_sync::<CancelSource>();
+        send_sync::<OnCancel>();
+        send_sync::<SharedTimers>();
+        send_sync::<ManualDriver>();
+    }
+};
 
 /// The README's examples and migration tables, run as doctests so that they
 /// never drift from the API.

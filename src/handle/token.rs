@@ -172,6 +172,7 @@ impl CancelToken {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl CancelToken {
     /// A new source whose token is a child of this one: cancelled when this token
     /// is (with its reason and cause), or by its own source, which does not
@@ -241,6 +242,7 @@ impl CancelToken {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl CancelToken {
     /// A child that is also cancelled, with [`Reason::DeadlineExceeded`], when
     /// `driver`'s clock reaches `at` (Go's `context.WithDeadline`).
@@ -342,6 +344,7 @@ impl CancelToken {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl CancelToken {
     /// Blocks the thread until the token is cancelled. For code with no executor.
     ///

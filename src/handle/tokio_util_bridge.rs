@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{CancelSource, CancelToken, OnCancel};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-util")))]
 impl CancelToken {
     /// A tokio-util `CancellationToken` that is cancelled when this token is,
     /// for code that still takes one.

@@ -171,6 +171,14 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
 /// Dropping a pinned child from an interrupt handler that preempted a `cancel` of
 /// one of its ancestors would wait for that cancel forever; drop pinned children
 /// in the context that owns them.
+///
+/// It is `!Unpin`: its parent's list of children points into it, so it must not move
+/// once pinned, and no safe code can move it:
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>() {}
+/// assert_unpin::<cancel_token::PinnedChild<'static>>();
+/// ```
 pub struct PinnedChild<'a> {
     node: Node,
     _parent: PhantomData<&'a Node>,
@@ -282,6 +290,14 @@ impl fmt::Debug for PinnedChild<'_> {
 /// static ROOT: StaticSource = StaticSource::new();
 /// let ticks = TickDriver::<1000>::new();
 /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &ticks, 5));
+/// ```
+///
+/// It is `!Unpin`: its parent's list of children and its driver's timer wheel point into it, so it must not move
+/// once pinned, and no safe code can move it:
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>() {}
+/// assert_unpin::<cancel_token::PinnedDeadline<'static>>();
 /// ```
 pub struct PinnedDeadline<'a, D = &'static TickDriver> {
     /// The driver, asked to wake for the deadline as it is armed, is the

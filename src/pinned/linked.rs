@@ -62,6 +62,14 @@ use crate::{Cause, Reason, TokenRef};
 /// Like [`PinnedChild`](crate::PinnedChild), drop it in the context that owns
 /// it, not from an interrupt handler that preempted a cancel of one of its
 /// parents.
+///
+/// It is `!Unpin`: each parent's callback list points into its registrations, so it must not move
+/// once pinned, and no safe code can move it:
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>() {}
+/// assert_unpin::<cancel_token::PinnedLinked<'static, 2>>();
+/// ```
 pub struct PinnedLinked<'a, const N: usize> {
     node: Node,
     links: [Callback<Link>; N],

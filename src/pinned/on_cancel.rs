@@ -72,6 +72,14 @@ use crate::{Reason, TokenRef};
 /// ROOT.cancel();
 /// assert!(STOPPED.load(Ordering::Relaxed));
 /// ```
+///
+/// It is `!Unpin`: its token's callback list points into it once armed, so
+/// it must not move once pinned, and no safe code can move it:
+///
+/// ```compile_fail
+/// fn assert_unpin<T: Unpin>() {}
+/// assert_unpin::<cancel_token::PinnedOnCancel<'static, fn(cancel_token::Reason)>>();
+/// ```
 pub struct PinnedOnCancel<'a, F: FnOnce(Reason) + Send + 'static> {
     callback: Callback<UserFn<F>>,
     node: &'a Node,

@@ -1,0 +1,39 @@
+//! Size budgets, checked as the crate builds (64-bit targets).
+//!
+//! `tests/sizes.rs` checks the same budgets at run time through the public
+//! API; here a node that grows past its budget fails the build itself.
+//! Loom's atomics are larger than the real ones, so its builds check nothing.
+
+#[cfg(all(target_pointer_width = "64", not(cancel_token_loom)))]
+const _: () = {
+    use core::mem::size_of;
+
+    use crate::node::Node;
+    use crate::time::deadline::TimedNode;
+    use crate::{CancelToken, Cancelled};
+
+    // A plain node and the future that waits on it fit a cache line.
+    assert!(size_of::<Node>() <= 64);
+    assert!(size_of::<Cancelled<'_>>() <= 64);
+    // A token is one pointer, and `None` takes its null niche.
+    assert!(size_of::<CancelToken>() == 8);
+    assert!(size_of::<Option<CancelToken>>() == 8);
+    // A node with a deadline of its own carries a timer-wheel entry.
+    assert!(size_of::<TimedNode>() <= 120);
+};
+
+#[cfg(all(target_pointer_width = "64", feature = "alloc", not(cancel_token_loom)))]
+const _: () = {
+    use core::mem::size_of;
+
+    use crate::node::Node;
+    use crate::time::deadline::ScopedNode;
+    use crate::CancelSource;
+
+    // A source is one pointer, like a token.
+    assert!(size_of::<CancelSource>() == 8);
+    assert!(size_of::<Option<CancelSource>>() == 8);
+    // A child below a deadline names the node whose deadline it inherits:
+    // one pointer more than a plain node.
+    assert!(size_of::<ScopedNode>() == size_of::<Node>() + 8);
+};
