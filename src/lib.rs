@@ -69,16 +69,6 @@
 //! [dev-dependencies]
 //! critical-section = { version = "1", features = ["std"] }
 //! ```
-//!
-//! Of the crates this one builds on: `atomic-waker` holds each waiting future's
-//! waker, so re-polling replaces it without the node lock. `event-listener` is
-//! used for one std blocking wait, [`ThreadDriver`]'s timer thread sleeping
-//! until its next deadline; a blocking [`CancelToken::wait`] does not use it:
-//! it parks the thread on the same intrusive waiter as a future does, which
-//! needs no second wait list per node. `heapless` is not
-//! needed either: every list is intrusive, so no tier stores a fixed-capacity
-//! collection. `futures-util` combinators (`select`, `StreamExt::take_until`)
-//! work with [`Cancelled`] as with any future; the tests use them.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
