@@ -415,3 +415,62 @@ fn a_pinned_deadline_and_callback_in_static_cells() {
     assert!(STOPPED.load(Ordering::Relaxed));
     assert!(!on_stop.as_mut().disarm());
 }
+
+/// Every pinned source reports its reason and cause itself, as
+/// `CancelSource` and `StaticSource` do, without a detour through a token.
+#[test]
+fn pinned_sources_report_their_reason_and_cause() {
+    use cancel_token::{PinnedDeadline, PinnedLinked, TickDriver};
+
+    static ROOT: StaticSource = StaticSource::new();
+    static OTHER: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    let child = pin!(PinnedChild::new(ROOT.token_ref()));
+    let child = child.into_ref();
+    let timed = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 5));
+    let timed = timed.into_ref();
+    let linked = pin!(PinnedLinked::new([ROOT.token_ref(), OTHER.token_ref()]));
+    let linked = linked.into_ref();
+    assert_eq!(
+        (child.reason(), timed.reason(), linked.reason()),
+        (None, None, None)
+    );
+    assert!(child.cause().is_none() && timed.cause().is_none() && linked.cause().is_none());
+    assert!(ROOT.cause().is_none());
+
+    TICKS.advance_to(5);
+    assert_eq!(timed.reason(), Some(Reason::DeadlineExceeded));
+    assert!(timed.cause().is_none());
+
+    ROOT.cancel_with(&Halt);
+    assert!(ROOT.cause().is_some_and(|c| c.is::<Halt>()));
+    for (reason, cause) in [
+        (child.reason(), child.cause()),
+        (linked.reason(), linked.cause()),
+    ] {
+        assert_eq!(reason, Some(Reason::Cancelled));
+        assert!(cause.is_some_and(|c| c.is::<Halt>()));
+    }
+    assert!(!OTHER.is_cancelled());
+}
+
+/// A borrowed token blocks a thread as an owned one does.
+#[test]
+fn a_token_ref_waits_on_a_thread() {
+    static ROOT: StaticSource = StaticSource::new();
+    let child = pin!(PinnedChild::new(ROOT.token_ref()));
+    let token = child.into_ref().token();
+    assert_eq!(
+        token.wait_timeout(std::time::Duration::from_millis(1)),
+        None
+    );
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| token.wait());
+        ROOT.cancel_with(&Halt);
+        assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    });
+    assert_eq!(
+        token.wait_timeout(std::time::Duration::from_secs(60)),
+        Some(Reason::Cancelled)
+    );
+}

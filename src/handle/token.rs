@@ -356,7 +356,7 @@ impl CancelToken {
     /// assert_eq!(t.join().unwrap(), cancel_token::Reason::Cancelled);
     /// ```
     pub fn wait(&self) -> Reason {
-        self.wait_until(None).unwrap_or(Reason::Cancelled)
+        self.as_token_ref().wait()
     }
 
     /// Blocks until the token is cancelled or `timeout` passes (`None`).
@@ -368,15 +368,7 @@ impl CancelToken {
     /// assert_eq!(source.token().wait_timeout(Duration::from_millis(1)), None);
     /// ```
     pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<Reason> {
-        self.wait_until(std::time::Instant::now().checked_add(timeout))
-    }
-
-    fn wait_until(&self, deadline: Option<std::time::Instant>) -> Option<Reason> {
-        if let Some(reason) = self.reason() {
-            return Some(reason);
-        }
-        let mut fut = core::pin::pin!(self.cancelled());
-        crate::util::park::park_on(|cx| fut.as_mut().poll(cx), deadline)
+        self.as_token_ref().wait_timeout(timeout)
     }
 }
 
@@ -507,6 +499,48 @@ impl<'a> TokenRef<'a> {
     /// See [`CancelToken::run_until_cancelled`].
     pub fn run_until_cancelled<F: Future>(self, work: F) -> crate::RunUntilCancelled<'a, F> {
         crate::RunUntilCancelled::new(self.cancelled(), work)
+    }
+}
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+impl TokenRef<'_> {
+    /// Blocks the thread until the token is cancelled; see
+    /// [`CancelToken::wait`]. For a static or pinned source watched by a
+    /// thread with no executor.
+    ///
+    /// ```
+    /// use cancel_token::{Reason, StaticSource};
+    ///
+    /// static SHUTDOWN: StaticSource = StaticSource::new();
+    /// let waiter = std::thread::spawn(|| SHUTDOWN.token_ref().wait());
+    /// SHUTDOWN.cancel();
+    /// assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    /// ```
+    pub fn wait(self) -> Reason {
+        self.wait_until(None).unwrap_or(Reason::Cancelled)
+    }
+
+    /// Blocks until the token is cancelled or `timeout` passes (`None`); see
+    /// [`CancelToken::wait_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::StaticSource;
+    ///
+    /// static SHUTDOWN: StaticSource = StaticSource::new();
+    /// assert_eq!(SHUTDOWN.token_ref().wait_timeout(Duration::from_millis(1)), None);
+    /// ```
+    pub fn wait_timeout(self, timeout: std::time::Duration) -> Option<Reason> {
+        self.wait_until(std::time::Instant::now().checked_add(timeout))
+    }
+
+    fn wait_until(self, deadline: Option<std::time::Instant>) -> Option<Reason> {
+        if let Some(reason) = self.reason() {
+            return Some(reason);
+        }
+        let mut fut = core::pin::pin!(self.cancelled());
+        crate::util::park::park_on(|cx| fut.as_mut().poll(cx), deadline)
     }
 }
 

@@ -37,37 +37,125 @@ unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
 }
 
 /// The source methods of a pinned source type with a `linked` method, in an
-/// `impl` with the generic parameters in brackets.
+/// `impl` with the generic parameters in brackets. `$make` is the doc
+/// examples' code that pins one as `source`, a child of the static `ROOT`.
 macro_rules! pinned_source_methods {
-    (impl[$($g:tt)*] $ty:ty) => {
+    (impl[$($g:tt)*] $ty:ty, $make:literal) => {
         impl $($g)* $ty {
-            /// A borrowed token for this source.
+            /// A borrowed token for this source, to hand to the work.
+            ///
+            /// ```
+            #[doc = $make]
+            /// let token = source.token();
+            /// assert!(!token.is_cancelled());
+            /// source.cancel();
+            /// assert!(token.is_cancelled());
+            /// ```
             pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
                 // The pointer with the whole pinned node's provenance.
                 TokenRef::from_ptr(self.linked().1)
             }
 
             /// Cancels this source and its descendants, not its parents.
+            ///
+            /// ```
+            #[doc = $make]
+            /// source.cancel();
+            /// assert_eq!(source.reason(), Some(Reason::Cancelled));
+            /// assert!(!ROOT.is_cancelled());
+            /// ```
             pub fn cancel(self: Pin<&Self>) {
                 Node::cancel(self.linked().1, Reason::Cancelled, None);
             }
 
-            /// Cancels with a cause.
+            /// Cancels with a cause, which this source's tokens and
+            /// descendants report from `cause()`.
+            ///
+            /// ```
+            #[doc = $make]
+            /// # #[derive(Debug)]
+            /// # struct Fault;
+            /// # impl core::fmt::Display for Fault {
+            /// #     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            /// #         f.write_str("fault")
+            /// #     }
+            /// # }
+            /// # impl core::error::Error for Fault {}
+            /// source.cancel_with(&Fault);
+            /// assert_eq!(source.token().cause().unwrap().to_string(), "fault");
+            /// ```
             pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
                 Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
             }
 
-            /// Whether this source is cancelled.
+            /// Whether this source is cancelled, by itself or by a parent.
+            ///
+            /// ```
+            #[doc = $make]
+            /// assert!(!source.is_cancelled());
+            /// ROOT.cancel();
+            /// assert!(source.is_cancelled());
+            /// ```
             pub fn is_cancelled(self: Pin<&Self>) -> bool {
                 self.linked().0.is_cancelled()
+            }
+
+            /// Why this source was cancelled, or `None` while it is live; see
+            /// [`CancelToken::reason`](crate::CancelToken::reason).
+            ///
+            /// ```
+            #[doc = $make]
+            /// assert_eq!(source.reason(), None);
+            /// ROOT.cancel();
+            /// assert_eq!(source.reason(), Some(Reason::Cancelled));
+            /// ```
+            pub fn reason(self: Pin<&Self>) -> Option<Reason> {
+                self.linked().0.reason()
+            }
+
+            /// The cause of the cancellation that reached this source, if it
+            /// had one; see [`CancelToken::cause`](crate::CancelToken::cause).
+            ///
+            /// ```
+            #[doc = $make]
+            /// # #[derive(Debug)]
+            /// # struct Shutdown;
+            /// # impl core::fmt::Display for Shutdown {
+            /// #     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            /// #         f.write_str("shutdown")
+            /// #     }
+            /// # }
+            /// # impl core::error::Error for Shutdown {}
+            /// ROOT.cancel_with(&Shutdown);
+            /// assert_eq!(source.cause().unwrap().to_string(), "shutdown");
+            /// ```
+            pub fn cause(self: Pin<&Self>) -> Option<Cause> {
+                self.linked().0.cause()
             }
         }
     };
 }
 
 pub(crate) use pinned_source_methods;
-pinned_source_methods!(impl[] PinnedChild<'_>);
-pinned_source_methods!(impl[<D: StaticDriver>] PinnedDeadline<'_, D>);
+pinned_source_methods!(
+    impl[] PinnedChild<'_>,
+    "use core::pin::pin;\n\
+     use cancel_token::{PinnedChild, Reason, StaticSource};\n\
+     \n\
+     static ROOT: StaticSource = StaticSource::new();\n\
+     let source = pin!(PinnedChild::new(ROOT.token_ref()));\n\
+     let source = source.into_ref();"
+);
+pinned_source_methods!(
+    impl[<D: StaticDriver>] PinnedDeadline<'_, D>,
+    "use core::pin::pin;\n\
+     use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver};\n\
+     \n\
+     static ROOT: StaticSource = StaticSource::new();\n\
+     static TICKS: TickDriver = TickDriver::new();\n\
+     let source = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 100));\n\
+     let source = source.into_ref();"
+);
 
 /// Cancels, unlinks, and waits until no canceller or timer borrows the node.
 ///
@@ -192,6 +280,16 @@ impl<'a> PinnedChild<'a> {
         /// A `const fn`: with a [`StaticSource`](crate::StaticSource)'s
         /// [`token_ref`](crate::StaticSource::token_ref) as the parent, the
         /// child can live in a `static`; see the type's docs.
+        ///
+        /// ```
+        /// use core::pin::pin;
+        /// use cancel_token::{PinnedChild, StaticSource};
+        ///
+        /// static ROOT: StaticSource = StaticSource::new();
+        /// ROOT.cancel();
+        /// let child = pin!(PinnedChild::new(ROOT.token_ref()));
+        /// assert!(child.as_ref().is_cancelled()); // born cancelled, as it links
+        /// ```
         pub fn new(parent: TokenRef<'a>) -> Self {
             PinnedChild {
                 node: Node::with_parent(class::PINNED, parent.ptr),
@@ -319,6 +417,21 @@ unsafe impl<D: Sync> Sync for PinnedDeadline<'_, D> {}
 impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
     /// A child of `parent` that expires at `at` on `driver` (for a
     /// [`TickDriver`], `at` is a tick).
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new();
+    ///
+    /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 10));
+    /// let job = job.into_ref();
+    /// TICKS.advance_to(9);
+    /// assert!(!job.is_cancelled());
+    /// TICKS.advance_to(10);
+    /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    /// ```
     pub fn new(parent: TokenRef<'a>, driver: D, at: D::Instant) -> Self {
         let due = at <= driver.now();
         let at = driver.ticks_at(at);
@@ -327,6 +440,26 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
 
     /// A child of `parent` that expires `after` from `driver`'s current time;
     /// with `Duration::ZERO`, cancelled as it is first used.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use core::time::Duration;
+    /// use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new(); // 1 ms ticks
+    ///
+    /// TICKS.advance(5);
+    /// let job = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::from_millis(2)));
+    /// let job = job.into_ref();
+    /// TICKS.advance(1);
+    /// assert!(!job.is_cancelled());
+    /// TICKS.advance(1);
+    /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    ///
+    /// let spent = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::ZERO));
+    /// assert!(spent.as_ref().is_cancelled());
+    /// ```
     pub fn with_timeout(parent: TokenRef<'a>, driver: D, after: Duration) -> Self {
         let now = driver.ticks_at(driver.now());
         let at = now.saturating_add(driver.duration_ticks(after));

@@ -103,6 +103,17 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     /// A `const fn`: on [`StaticSource`](crate::StaticSource)s'
     /// [`token_ref`](crate::StaticSource::token_ref)s it can live in a
     /// `static`, pinned by [`Pin::static_ref`].
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedLinked, StaticSource};
+    ///
+    /// static SHUTDOWN: StaticSource = StaticSource::new();
+    /// static FAULT: StaticSource = StaticSource::new();
+    /// FAULT.cancel();
+    /// let stop = pin!(PinnedLinked::new([SHUTDOWN.token_ref(), FAULT.token_ref()]));
+    /// assert!(stop.as_ref().is_cancelled()); // a parent was cancelled already
+    /// ```
     #[cfg(not(cancel_token_loom))]
     pub const fn new(parents: [TokenRef<'a>; N]) -> Self {
         PinnedLinked {
@@ -145,7 +156,16 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     }
 }
 
-pinned_source_methods!(impl[<const N: usize>] PinnedLinked<'_, N>);
+pinned_source_methods!(
+    impl[<const N: usize>] PinnedLinked<'_, N>,
+    "use core::pin::pin;\n\
+     use cancel_token::{PinnedLinked, Reason, StaticSource};\n\
+     \n\
+     static ROOT: StaticSource = StaticSource::new();\n\
+     static OTHER: StaticSource = StaticSource::new();\n\
+     let source = pin!(PinnedLinked::new([ROOT.token_ref(), OTHER.token_ref()]));\n\
+     let source = source.into_ref();"
+);
 
 impl<const N: usize> Drop for PinnedLinked<'_, N> {
     fn drop(&mut self) {

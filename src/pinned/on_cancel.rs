@@ -102,7 +102,21 @@ unsafe impl<F: FnOnce(Reason) + Send + 'static> Send for PinnedOnCancel<'_, F> {
 unsafe impl<F: FnOnce(Reason) + Send + 'static> Sync for PinnedOnCancel<'_, F> {}
 
 impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
-    /// A callback on `token`, not yet registered.
+    /// A callback on `token`, not yet registered: it runs only once
+    /// [armed](Self::arm).
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use core::sync::atomic::{AtomicBool, Ordering};
+    /// use cancel_token::{PinnedOnCancel, StaticSource};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static RAN: AtomicBool = AtomicBool::new(false);
+    ///
+    /// let _unarmed = pin!(PinnedOnCancel::new(ROOT.token_ref(), |_| RAN.store(true, Ordering::Relaxed)));
+    /// ROOT.cancel();
+    /// assert!(!RAN.load(Ordering::Relaxed));
+    /// ```
     pub fn new(token: TokenRef<'a>, f: F) -> Self {
         PinnedOnCancel {
             callback: Callback::new(UserFn(f)),
@@ -114,6 +128,24 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
 
     /// Registers the callback, or runs it now if the token is cancelled.
     /// Calling it again, or after `disarm`, does nothing.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use core::sync::atomic::{AtomicUsize, Ordering};
+    /// use cancel_token::{PinnedOnCancel, StaticSource};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static RUNS: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// ROOT.cancel();
+    /// let mut callback = pin!(PinnedOnCancel::new(ROOT.token_ref(), |_| {
+    ///     RUNS.fetch_add(1, Ordering::Relaxed);
+    /// }));
+    /// callback.as_mut().arm(); // cancelled already: runs here
+    /// assert_eq!(RUNS.load(Ordering::Relaxed), 1);
+    /// callback.as_mut().arm(); // does nothing
+    /// assert_eq!(RUNS.load(Ordering::Relaxed), 1);
+    /// ```
     pub fn arm(self: Pin<&mut Self>) {
         // SAFETY: only `phase` is changed; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -128,6 +160,21 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
 
     /// Removes the callback. Returns `true` if it had not run and now never
     /// will (also when it was never armed); `false` if it has run.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use core::sync::atomic::{AtomicBool, Ordering};
+    /// use cancel_token::{PinnedOnCancel, StaticSource};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static RAN: AtomicBool = AtomicBool::new(false);
+    ///
+    /// let mut callback = pin!(PinnedOnCancel::new(ROOT.token_ref(), |_| RAN.store(true, Ordering::Relaxed)));
+    /// callback.as_mut().arm();
+    /// assert!(callback.as_mut().disarm()); // removed before it ran
+    /// ROOT.cancel();
+    /// assert!(!RAN.load(Ordering::Relaxed));
+    /// ```
     pub fn disarm(self: Pin<&mut Self>) -> bool {
         // SAFETY: only `phase` and the function's slot change; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
