@@ -42,7 +42,15 @@
 use core::fmt;
 use core::time::Duration;
 
-/// The header's name.
+/// The header's name, lower case as HTTP/2 requires.
+///
+/// ```
+/// let (name, value) = (
+///     cancel_token::grpc_timeout::HEADER,
+///     cancel_token::grpc_timeout::encode(std::time::Duration::from_secs(2)),
+/// );
+/// assert_eq!(format!("{name}: {value}"), "grpc-timeout: 2000000u");
+/// ```
 pub const HEADER: &str = "grpc-timeout";
 
 /// The most digits a value may have.
@@ -65,12 +73,24 @@ pub struct GrpcTimeout {
 
 impl GrpcTimeout {
     /// The value as text, for a header value.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let value = cancel_token::grpc_timeout::encode(Duration::from_secs(3 * 3600));
+    /// assert_eq!(value.as_str(), "10800000m");
+    /// ```
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and unit letters are ever written.
         core::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     /// The value as bytes, for a header value.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let value = cancel_token::grpc_timeout::encode(Duration::from_millis(250));
+    /// assert_eq!(value.as_bytes(), b"250000u");
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }

@@ -58,6 +58,21 @@ impl Cancelled<'_> {
     /// embeds the waiter in storage it reaches by `&` (a task header, an I/O
     /// source), without a future per poll site. See
     /// [`CancelledOwned::poll_cancelled`], which owns its token.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use core::task::{Context, Poll};
+    /// use cancel_token::{CancelSource, Reason};
+    ///
+    /// let source = CancelSource::new();
+    /// let token = source.token();
+    /// let cancelled = pin!(token.cancelled());
+    /// let cancelled = cancelled.into_ref(); // a shared pin, `Copy`
+    /// let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    /// assert_eq!(cancelled.poll_cancelled(&mut cx), Poll::Pending);
+    /// source.cancel();
+    /// assert_eq!(cancelled.poll_cancelled(&mut cx), Poll::Ready(Reason::Cancelled));
+    /// ```
     pub fn poll_cancelled(self: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Reason> {
         let this = self.get_ref();
         this.waiter.poll(this.node, cx)

@@ -70,6 +70,19 @@ impl OnCancel {
 
     /// Removes the callback. Returns `true` if it had not run and now never will;
     /// `false` if it has run (waiting, if it is running on another thread).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let source = cancel_token::CancelSource::new();
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let flag = ran.clone();
+    /// let guard = source.token().on_cancel(move |_| flag.store(true, Ordering::Relaxed));
+    /// assert!(guard.disarm()); // removed before it ran
+    /// source.cancel();
+    /// assert!(!ran.load(Ordering::Relaxed));
+    /// ```
     pub fn disarm(mut self) -> bool {
         self.remove()
     }

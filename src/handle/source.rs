@@ -62,7 +62,14 @@ impl CancelSource {
         }
     }
 
-    /// A new root source. One allocation.
+    /// A new root source, live until it is cancelled or dropped. One
+    /// allocation.
+    ///
+    /// ```
+    /// let server = cancel_token::CancelSource::new();
+    /// assert!(!server.is_cancelled());
+    /// assert_eq!(server.deadline(), None);
+    /// ```
     pub fn new() -> Self {
         CancelSource::from_node(Node::new_heap(None))
     }
@@ -70,6 +77,17 @@ impl CancelSource {
     /// A token observing this source. It is cancelled when the source is
     /// dropped, so `CancelSource::new().token()` is a token already cancelled:
     /// keep the source.
+    ///
+    /// ```
+    /// let source = cancel_token::CancelSource::new();
+    /// let token = source.token();
+    /// assert!(!token.is_cancelled());
+    /// drop(source);
+    /// assert!(token.is_cancelled());
+    ///
+    /// let gone = cancel_token::CancelSource::new().token();
+    /// assert!(gone.is_cancelled());
+    /// ```
     pub fn token(&self) -> CancelToken {
         CancelToken::clone(&self.token)
     }
@@ -81,12 +99,40 @@ impl CancelSource {
     /// and every callback has run, except those a concurrent `cancel` of the same
     /// node reached first, which that call completes. With `std`, a panic from a
     /// callback or waker continues here after all others ran.
+    ///
+    /// ```
+    /// use cancel_token::{CancelSource, Reason};
+    ///
+    /// let root = CancelSource::new();
+    /// let child = root.child();
+    /// root.cancel();
+    /// assert_eq!(child.reason(), Some(Reason::Cancelled)); // at return
+    /// root.cancel(); // again: nothing changes
+    /// assert_eq!(root.reason(), Some(Reason::Cancelled));
+    /// ```
     pub fn cancel(&self) {
         Node::cancel(self.token.raw(), Reason::Cancelled, None);
     }
 
     /// Like [`cancel`](Self::cancel), attaching `cause` for
     /// [`CancelToken::cause`] on this token and its descendants.
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Deploy;
+    /// impl core::fmt::Display for Deploy {
+    ///     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    ///         f.write_str("new version deployed")
+    ///     }
+    /// }
+    /// impl core::error::Error for Deploy {}
+    ///
+    /// let server = cancel_token::CancelSource::new();
+    /// let request = server.child();
+    /// server.cancel_with(&Deploy);
+    /// assert!(request.cause().is_some_and(|c| c.is::<Deploy>()));
+    /// assert_eq!(server.cause().unwrap().to_string(), "new version deployed");
+    /// ```
     pub fn cancel_with(&self, cause: Cause) {
         Node::cancel(self.token.raw(), Reason::Cancelled, Some(cause));
     }

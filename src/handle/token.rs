@@ -111,29 +111,95 @@ impl CancelToken {
     }
 
     /// Why the token was cancelled, or `None` while it is live.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// let job = root.child_with_timeout(&driver, Duration::from_secs(1));
+    /// let token = job.token();
+    /// assert_eq!(token.reason(), None);
+    /// driver.advance(Duration::from_secs(1));
+    /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
+    /// ```
     pub fn reason(&self) -> Option<Reason> {
         self.node().reason()
     }
 
     /// The cause given to [`cancel_with`](crate::CancelSource::cancel_with) by the
-    /// source (or ancestor) whose cancellation reached this token.
+    /// source (or ancestor) whose cancellation reached this token; `None`
+    /// while it is live or when it was cancelled without one.
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Shutdown;
+    /// impl core::fmt::Display for Shutdown {
+    ///     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    ///         f.write_str("shutting down")
+    ///     }
+    /// }
+    /// impl core::error::Error for Shutdown {}
+    ///
+    /// let server = cancel_token::CancelSource::new();
+    /// let token = server.child().token();
+    /// let live = server.child();
+    /// assert!(live.cause().is_none());
+    /// server.cancel_with(&Shutdown);
+    /// assert!(live.cause().is_some_and(|c| c.is::<Shutdown>()));
+    /// assert!(token.cause().is_none()); // cancelled before, without a cause
+    /// ```
     pub fn cause(&self) -> Option<Cause> {
         self.node().cause()
     }
 
-    /// Borrows this token as a [`TokenRef`].
+    /// Borrows this token as a [`TokenRef`]: for the no-allocator tier's
+    /// types, which take one, such as [`PinnedChild`](crate::PinnedChild).
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{CancelSource, PinnedChild};
+    ///
+    /// let source = CancelSource::new();
+    /// let token = source.token();
+    /// let step = pin!(PinnedChild::new(token.as_token_ref()));
+    /// let step = step.into_ref();
+    /// source.cancel();
+    /// assert!(token.as_token_ref().is_cancelled() && step.is_cancelled());
+    /// ```
     pub fn as_token_ref(&self) -> TokenRef<'_> {
         TokenRef::from_ptr(self.node)
     }
 
     /// A future that completes with the reason once the token is cancelled.
     /// Allocation-free; see [`Cancelled`].
+    ///
+    /// ```
+    /// use cancel_token::{CancelSource, Reason};
+    ///
+    /// let source = CancelSource::new();
+    /// let token = source.token();
+    /// let waiter = std::thread::spawn(move || futures_executor::block_on(token.cancelled()));
+    /// source.cancel();
+    /// assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    /// ```
     pub fn cancelled(&self) -> Cancelled<'_> {
         Cancelled::new(self.node())
     }
 
     /// Like [`cancelled`](Self::cancelled), but owning the token, so the future is
     /// `Send + 'static`.
+    ///
+    /// ```
+    /// use cancel_token::{CancelSource, Reason};
+    ///
+    /// let source = CancelSource::new();
+    /// let cancelled = source.token().cancelled_owned(); // no borrow of a token
+    /// let waiter = std::thread::spawn(move || futures_executor::block_on(cancelled));
+    /// drop(source);
+    /// assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    /// ```
     pub fn cancelled_owned(self) -> CancelledOwned {
         CancelledOwned::new(self)
     }
@@ -337,7 +403,21 @@ impl CancelToken {
 
 impl CancelToken {
     /// When this token expires: the earliest deadline among it and its
-    /// ancestors; see [`Deadline`](crate::Deadline).
+    /// ancestors (`None` if none has one); see [`Deadline`](crate::Deadline).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// assert!(root.deadline().is_none());
+    /// let request = root.child_with_timeout(&driver, Duration::from_secs(5));
+    /// let step = request.child_with_timeout(&driver, Duration::from_secs(60));
+    /// // The step expires with the request, five seconds from now.
+    /// assert_eq!(step.deadline(), request.deadline());
+    /// assert_eq!(step.deadline().unwrap().instant(&driver), Some(Duration::from_secs(5)));
+    /// ```
     pub fn deadline(&self) -> Option<crate::Deadline> {
         crate::time::deadline::effective(self.node)
     }
@@ -468,35 +548,119 @@ impl<'a> TokenRef<'a> {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// One Acquire load; see [`CancelToken::is_cancelled`].
+    /// Whether the token is cancelled: one Acquire load; see
+    /// [`CancelToken::is_cancelled`].
+    ///
+    /// ```
+    /// use cancel_token::StaticSource;
+    ///
+    /// static SHUTDOWN: StaticSource = StaticSource::new();
+    /// let token = SHUTDOWN.token_ref();
+    /// assert!(!token.is_cancelled());
+    /// SHUTDOWN.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
     #[inline]
     pub fn is_cancelled(self) -> bool {
         self.node().is_cancelled()
     }
 
-    /// See [`CancelToken::reason`].
+    /// Why the token was cancelled, or `None` while it is live; see
+    /// [`CancelToken::reason`].
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 3));
+    /// let token = job.into_ref().token();
+    /// assert_eq!(token.reason(), None);
+    /// TICKS.advance_to(3);
+    /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
+    /// ```
     pub fn reason(self) -> Option<Reason> {
         self.node().reason()
     }
 
-    /// See [`CancelToken::cause`].
+    /// The cause of the cancellation that reached this token, if it had one;
+    /// see [`CancelToken::cause`].
+    ///
+    /// ```
+    /// use cancel_token::StaticSource;
+    ///
+    /// #[derive(Debug)]
+    /// struct Brownout;
+    /// impl core::fmt::Display for Brownout {
+    ///     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    ///         f.write_str("brownout")
+    ///     }
+    /// }
+    /// impl core::error::Error for Brownout {}
+    ///
+    /// static POWER: StaticSource = StaticSource::new();
+    /// let token = POWER.token_ref();
+    /// assert!(token.cause().is_none());
+    /// POWER.cancel_with(&Brownout);
+    /// assert!(token.cause().is_some_and(|c| c.is::<Brownout>()));
+    /// ```
     pub fn cause(self) -> Option<Cause> {
         self.node().cause()
     }
 
-    /// See [`CancelToken::cancelled`].
+    /// A future that completes with the reason once the token is cancelled;
+    /// see [`CancelToken::cancelled`]. It borrows the node for `'a`, not this
+    /// `TokenRef`.
+    ///
+    /// ```
+    /// use cancel_token::{Reason, StaticSource};
+    ///
+    /// static SHUTDOWN: StaticSource = StaticSource::new();
+    /// let cancelled = SHUTDOWN.token_ref().cancelled(); // a `Cancelled<'static>`
+    /// let waiter = std::thread::spawn(move || futures_executor::block_on(cancelled));
+    /// SHUTDOWN.cancel();
+    /// assert_eq!(waiter.join().unwrap(), Reason::Cancelled);
+    /// ```
     pub fn cancelled(self) -> Cancelled<'a> {
         Cancelled::new(self.node())
     }
 
-    /// See [`CancelToken::deadline`]: for a
+    /// When this token expires; see [`CancelToken::deadline`]: for a
     /// [`PinnedDeadline`](crate::PinnedDeadline)'s token, its deadline, or
     /// an earlier one of its ancestors.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedDeadline, StaticSource, TickDriver};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// assert!(ROOT.token_ref().deadline().is_none());
+    /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 250));
+    /// let deadline = job.into_ref().token().deadline().unwrap();
+    /// assert_eq!(deadline.ticks(), 250);
+    /// assert_eq!(deadline.instant(&TICKS), Some(250));
+    /// ```
     pub fn deadline(self) -> Option<crate::Deadline> {
         crate::time::deadline::effective(self.ptr)
     }
 
-    /// See [`CancelToken::run_until_cancelled`].
+    /// Runs `work` until it completes or the token is cancelled, whichever is
+    /// first; see [`CancelToken::run_until_cancelled`].
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use cancel_token::{Reason, StaticSource};
+    ///
+    /// static SHUTDOWN: StaticSource = StaticSource::new();
+    /// let token = SHUTDOWN.token_ref();
+    /// assert_eq!(token.run_until_cancelled(async { 3 }).await, Ok(3));
+    /// SHUTDOWN.cancel();
+    /// let idle = core::future::pending::<()>();
+    /// assert_eq!(token.run_until_cancelled(idle).await, Err(Reason::Cancelled));
+    /// # });
+    /// ```
     pub fn run_until_cancelled<F: Future>(self, work: F) -> crate::RunUntilCancelled<'a, F> {
         crate::RunUntilCancelled::new(self.cancelled(), work)
     }

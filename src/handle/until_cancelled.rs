@@ -157,12 +157,34 @@ impl<F> fmt::Debug for RunUntilCancelledOwned<F> {
 /// ```
 pub trait CancelFutureExt: Future + Sized {
     /// This future, until `token` is cancelled; see [`RunUntilCancelled`].
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use cancel_token::{CancelFutureExt, CancelSource, Reason};
+    ///
+    /// let request = CancelSource::new();
+    /// let read = async { "body" };
+    /// assert_eq!(read.until_cancelled(&request).await, Ok("body"));
+    /// drop(request);
+    /// # });
+    /// ```
     fn until_cancelled(self, token: &crate::CancelToken) -> RunUntilCancelled<'_, Self> {
         token.run_until_cancelled(self)
     }
 
     /// This future, until `token` is cancelled, owning the token; see
-    /// [`RunUntilCancelledOwned`].
+    /// [`RunUntilCancelledOwned`]: `'static` and `Send` when the future is,
+    /// for spawning.
+    ///
+    /// ```
+    /// use cancel_token::{CancelFutureExt, CancelSource, Reason};
+    ///
+    /// let request = CancelSource::new();
+    /// let work = core::future::pending::<()>().until_cancelled_owned(request.token());
+    /// let worker = std::thread::spawn(move || futures_executor::block_on(work));
+    /// request.cancel();
+    /// assert_eq!(worker.join().unwrap(), Err(Reason::Cancelled));
+    /// ```
     fn until_cancelled_owned(self, token: crate::CancelToken) -> RunUntilCancelledOwned<Self> {
         token.run_until_cancelled_owned(self)
     }
