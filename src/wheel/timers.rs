@@ -48,6 +48,30 @@ struct State {
 ///
 /// Driver authors hold one and call [`advance`](Self::advance); users see it
 /// through [`pending`](Self::pending).
+///
+/// # Examples
+///
+/// A [`TickDriver`](crate::TickDriver) is a `Timers` in a `static`; through
+/// [`TimerDriver::timers`](crate::TimerDriver::timers) a driver's owner
+/// reaches them, and advancing them fires what is due:
+///
+/// ```
+/// use core::pin::pin;
+/// use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver, TimerDriver};
+///
+/// static ROOT: StaticSource = StaticSource::new();
+/// static TICKS: TickDriver = TickDriver::new();
+///
+/// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 10));
+/// let token = job.into_ref().token(); // armed as it is first used
+/// let driver = &TICKS;
+/// let timers = driver.timers().get();
+/// assert_eq!(timers.pending(), 1);
+/// assert!(timers.advance(9).is_some()); // not due: call again later
+/// assert!(!token.is_cancelled());
+/// assert_eq!(timers.advance(10), None); // fired; nothing left
+/// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
+/// ```
 pub struct Timers {
     state: Lock<State>,
     /// Lives in a box owned by `SharedTimers` and the armed deadlines, rather
@@ -75,6 +99,13 @@ unsafe impl Send for State {}
 
 impl Timers {
     /// Timers for a `static` driver (see [`TimersHandle::from_static`]).
+    ///
+    /// ```
+    /// use cancel_token::Timers;
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// assert_eq!((TIMERS.now(), TIMERS.pending()), (0, 0));
+    /// ```
     #[cfg(not(cancel_token_loom))]
     pub const fn new() -> Self {
         Timers {
@@ -121,6 +152,12 @@ impl Timers {
 
     /// Timers for drivers that are created and dropped at run time; see
     /// [`SharedTimers`].
+    ///
+    /// ```
+    /// let timers = cancel_token::Timers::new_shared();
+    /// let handle = cancel_token::TimersHandle::from_shared(&timers);
+    /// assert_eq!(handle.get().pending(), 0);
+    /// ```
     #[cfg(feature = "alloc")]
     pub fn new_shared() -> SharedTimers {
         let mut t = Timers::new();
@@ -146,12 +183,33 @@ impl Timers {
     /// which to call again, if any deadline is left.
     ///
     /// A `now` earlier than a previous call's is treated as that call's.
+    ///
+    /// ```
+    /// use cancel_token::Timers;
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// assert_eq!(TIMERS.advance(10), None); // nothing armed
+    /// TIMERS.advance(4); // the clock does not go back
+    /// assert_eq!(TIMERS.now(), 10);
+    /// ```
     pub fn advance(&self, now: u64) -> Option<u64> {
         self.advance_with(|_| now)
     }
 
     /// Moves the clock forward by `ticks` (added under the lock, so concurrent
     /// calls add up) and fires what is due, as [`advance`](Self::advance) does.
+    ///
+    /// ```
+    /// use cancel_token::Timers;
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| TIMERS.advance_by(5));
+    ///     }
+    /// });
+    /// assert_eq!(TIMERS.now(), 20);
+    /// ```
     pub fn advance_by(&self, ticks: u64) -> Option<u64> {
         self.advance_with(|now| now.saturating_add(ticks))
     }
@@ -201,18 +259,58 @@ impl Timers {
         }
     }
 
-    /// The tick `advance` was last called with.
+    /// The tick `advance` was last called with (the latest, if calls went
+    /// back).
+    ///
+    /// ```
+    /// use cancel_token::Timers;
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// TIMERS.advance(7);
+    /// TIMERS.advance_by(1);
+    /// assert_eq!(TIMERS.now(), 8);
+    /// ```
     pub fn now(&self) -> u64 {
         self.with_state(|s| s.now)
     }
 
     /// How many deadlines are armed.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedDeadline, StaticSource, TickDriver, TimerDriver};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// let driver = &TICKS;
+    /// let timers = driver.timers().get();
+    /// {
+    ///     let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 50));
+    ///     job.into_ref().token(); // armed as it is first used
+    ///     assert_eq!(timers.pending(), 1);
+    /// } // dropped: disarmed
+    /// assert_eq!(timers.pending(), 0);
+    /// ```
     pub fn pending(&self) -> usize {
         self.with_state(|s| s.wheel.pending())
     }
 
     /// A tick at or before the earliest armed deadline, or `None` if none is
     /// armed. For tickless designs: program the alarm for it.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedDeadline, StaticSource, TickDriver, TimerDriver};
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// let driver = &TICKS;
+    /// let timers = driver.timers().get();
+    /// assert_eq!(timers.next_expiration(), None);
+    /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 300));
+    /// job.into_ref().token();
+    /// assert!(timers.next_expiration().is_some_and(|tick| tick <= 300));
+    /// ```
     pub fn next_expiration(&self) -> Option<u64> {
         self.with_state(|s| s.wheel.next_expiration())
     }
@@ -422,10 +520,22 @@ pub(crate) struct TimersId {
     generation: usize,
 }
 
-/// A driver's [`Timers`], as [`TimerDriver::timers`] gives them: in a
+/// A driver's [`Timers`], as [`TimerDriver::timers`](crate::TimerDriver::timers) gives them: in a
 /// `static`, or shared ([`SharedTimers`]). Either way, a deadline may keep
 /// the pointer past `'a`: static timers live forever, and shared ones until
 /// the last deadline holding them is disarmed.
+///
+/// # Examples
+///
+/// ```
+/// use cancel_token::{Timers, TimersHandle};
+///
+/// static TIMERS: Timers = Timers::new();
+/// let handle = TimersHandle::from_static(&TIMERS);
+/// let copy = handle; // `Copy`
+/// TIMERS.advance(3);
+/// assert_eq!((handle.get().now(), copy.get().now()), (3, 3));
+/// ```
 #[derive(Clone, Copy)]
 pub struct TimersHandle<'a> {
     ptr: NonNull<Timers>,
@@ -438,7 +548,16 @@ unsafe impl Send for TimersHandle<'_> {}
 unsafe impl Sync for TimersHandle<'_> {}
 
 impl TimersHandle<'static> {
-    /// The handle of timers in a `static`.
+    /// The handle of timers in a `static`, for a driver's
+    /// [`TimerDriver::timers`](crate::TimerDriver::timers).
+    ///
+    /// ```
+    /// use cancel_token::{Timers, TimersHandle};
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// let handle = TimersHandle::from_static(&TIMERS);
+    /// assert!(core::ptr::eq(handle.get(), &TIMERS));
+    /// ```
     pub fn from_static(timers: &'static Timers) -> Self {
         TimersHandle {
             ptr: NonNull::from(timers),
@@ -448,7 +567,18 @@ impl TimersHandle<'static> {
 }
 
 impl<'a> TimersHandle<'a> {
-    /// The handle of shared timers.
+    /// The handle of shared timers, for a driver's
+    /// [`TimerDriver::timers`](crate::TimerDriver::timers); it borrows the
+    /// `SharedTimers`.
+    ///
+    /// ```
+    /// use cancel_token::{Timers, TimersHandle};
+    ///
+    /// let timers = Timers::new_shared();
+    /// let handle = TimersHandle::from_shared(&timers);
+    /// timers.advance(2);
+    /// assert_eq!(handle.get().now(), 2);
+    /// ```
     #[cfg(feature = "alloc")]
     pub fn from_shared(timers: &'a SharedTimers) -> Self {
         TimersHandle {
@@ -457,7 +587,15 @@ impl<'a> TimersHandle<'a> {
         }
     }
 
-    /// The timers.
+    /// The timers, borrowed for as long as the handle's own borrow.
+    ///
+    /// ```
+    /// use cancel_token::{Timers, TimersHandle};
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// let timers: &'static Timers = TimersHandle::from_static(&TIMERS).get();
+    /// assert_eq!(timers.pending(), 0);
+    /// ```
     pub fn get(self) -> &'a Timers {
         // SAFETY: static, or owned by the `SharedTimers` borrowed for `'a`.
         unsafe { self.ptr.as_ref() }
