@@ -358,11 +358,35 @@ unsafe impl Sync for Deadline {}
 
 impl Deadline {
     /// The deadline in its driver's ticks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let driver = ManualDriver::new(); // 1 µs ticks
+    /// let root = CancelSource::new();
+    /// let job = root.child_with_timeout(&driver, Duration::from_secs(2));
+    /// assert_eq!(job.deadline().unwrap().ticks(), 2_000_000);
+    /// ```
     pub fn ticks(&self) -> u64 {
         self.ticks
     }
 
-    /// The deadline as `driver`'s instant, if it is on that driver.
+    /// The deadline as `driver`'s instant, if it is on that driver; `None`
+    /// on another one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let other = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// let job = root.child_with_timeout(&driver, Duration::from_secs(2));
+    /// let deadline = job.deadline().unwrap();
+    /// assert_eq!(deadline.instant(&driver), Some(Duration::from_secs(2)));
+    /// assert_eq!(deadline.instant(&other), None);
+    /// ```
     pub fn instant<D: crate::TimerDriver>(&self, driver: D) -> Option<D::Instant> {
         self.is_on(driver.timers())
             .then(|| driver.instant_at(self.ticks))
