@@ -260,8 +260,8 @@ unsafe fn drop_pinned(this: NonNull<Node>) {
 /// one of its ancestors would wait for that cancel forever; drop pinned children
 /// in the context that owns them.
 ///
-/// It is `!Unpin`: its parent's list of children points into it, so it must not move
-/// once pinned, and no safe code can move it:
+/// It is `!Unpin`: its parent's list of children points into it, so it must
+/// not move once pinned, and no safe code can move it:
 ///
 /// ```compile_fail
 /// fn assert_unpin<T: Unpin>() {}
@@ -390,8 +390,9 @@ impl fmt::Debug for PinnedChild<'_> {
 /// let job = pin!(PinnedDeadline::new(ROOT.token_ref(), &ticks, 5));
 /// ```
 ///
-/// It is `!Unpin`: its parent's list of children and its driver's timer wheel point into it, so it must not move
-/// once pinned, and no safe code can move it:
+/// It is `!Unpin`: its parent's list of children and its driver's timer
+/// wheel point into it, so it must not move once pinned, and no safe code
+/// can move it:
 ///
 /// ```compile_fail
 /// fn assert_unpin<T: Unpin>() {}

@@ -63,8 +63,9 @@ use crate::{Cause, Reason, TokenRef};
 /// it, not from an interrupt handler that preempted a cancel of one of its
 /// parents.
 ///
-/// It is `!Unpin`: each parent's callback list points into its registrations, so it must not move
-/// once pinned, and no safe code can move it:
+/// It is `!Unpin`: each parent's callback list points into its
+/// registrations, so it must not move once pinned, and no safe code can move
+/// it:
 ///
 /// ```compile_fail
 /// fn assert_unpin<T: Unpin>() {}

@@ -113,7 +113,8 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
     /// static ROOT: StaticSource = StaticSource::new();
     /// static RAN: AtomicBool = AtomicBool::new(false);
     ///
-    /// let _unarmed = pin!(PinnedOnCancel::new(ROOT.token_ref(), |_| RAN.store(true, Ordering::Relaxed)));
+    /// let set = |_| RAN.store(true, Ordering::Relaxed);
+    /// let _unarmed = pin!(PinnedOnCancel::new(ROOT.token_ref(), set));
     /// ROOT.cancel();
     /// assert!(!RAN.load(Ordering::Relaxed));
     /// ```
@@ -169,7 +170,8 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
     /// static ROOT: StaticSource = StaticSource::new();
     /// static RAN: AtomicBool = AtomicBool::new(false);
     ///
-    /// let mut callback = pin!(PinnedOnCancel::new(ROOT.token_ref(), |_| RAN.store(true, Ordering::Relaxed)));
+    /// let set = |_| RAN.store(true, Ordering::Relaxed);
+    /// let mut callback = pin!(PinnedOnCancel::new(ROOT.token_ref(), set));
     /// callback.as_mut().arm();
     /// assert!(callback.as_mut().disarm()); // removed before it ran
     /// ROOT.cancel();

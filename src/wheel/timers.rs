@@ -520,7 +520,8 @@ pub(crate) struct TimersId {
     generation: usize,
 }
 
-/// A driver's [`Timers`], as [`TimerDriver::timers`](crate::TimerDriver::timers) gives them: in a
+/// A driver's [`Timers`], as
+/// [`TimerDriver::timers`](crate::TimerDriver::timers) gives them: in a
 /// `static`, or shared ([`SharedTimers`]). Either way, a deadline may keep
 /// the pointer past `'a`: static timers live forever, and shared ones until
 /// the last deadline holding them is disarmed.
