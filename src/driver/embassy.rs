@@ -10,11 +10,11 @@ use core::time::Duration;
 use embassy_time::{Instant, Timer, TICK_HZ};
 
 use crate::sync::WakerSlot;
-use crate::time::{DriverStopped, StaticDriver, TimerDriver};
+use crate::time::{ticks_ceil, DriverStopped, StaticDriver, TimerDriver};
 use crate::wheel::timers::{Timers, TimersHandle};
 
-// Nanoseconds below a second times `TICK_HZ` fit in 64 bits for every tick
-// rate embassy-time offers (up to 5.24 GHz; the bound is 18.4 GHz).
+// `ticks_ceil` is exact for every tick rate embassy-time offers (up to
+// 5.24 GHz; its bound is 18.4 GHz).
 const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 
 /// A timer driver on [`embassy-time`](https://docs.rs/embassy-time): its
@@ -154,9 +154,7 @@ impl TimerDriver for &'static EmbassyDriver {
     /// whole microseconds and can overflow; in 64 bits, with no 128-bit
     /// division on the firmware (a compile-time check bounds `TICK_HZ`).
     fn duration_ticks(&self, d: Duration) -> u64 {
-        let whole = d.as_secs().saturating_mul(TICK_HZ);
-        let part = (u64::from(d.subsec_nanos()) * TICK_HZ).div_ceil(1_000_000_000);
-        whole.saturating_add(part)
+        ticks_ceil(d, TICK_HZ)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

@@ -136,6 +136,18 @@ impl<D: TimerDriver + ?Sized> TimerDriver for &D {
 )]
 pub unsafe trait StaticDriver: TimerDriver {}
 
+/// Whole ticks of `hz` per second in `d`, rounded up and saturating at
+/// `u64::MAX`: the `duration_ticks` of the crate's drivers.
+///
+/// In 64-bit arithmetic only (no 128-bit division on the firmware), exact for
+/// every `hz` up to `u64::MAX / 1_000_000_000` (18.4 GHz), which the callers'
+/// tick rates are.
+pub(crate) const fn ticks_ceil(d: Duration, hz: u64) -> u64 {
+    let whole = d.as_secs().saturating_mul(hz);
+    let part = (d.subsec_nanos() as u64 * hz).div_ceil(1_000_000_000);
+    whole.saturating_add(part)
+}
+
 /// A driver can no longer fire deadlines (its runtime has shut down).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DriverStopped;

@@ -5,15 +5,11 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Waker};
-use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
-use std::task::Wake;
 use std::time::Instant;
 
-use crate::driver::ms::{self, Sleeper};
+use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime};
 use crate::sync::{AtomicUsize, Ordering::*};
-use crate::time::{DriverStopped, TimerDriver};
-use crate::wheel::timers::TimersHandle;
 
 /// A timer driver on the reactor of [`async-io`](https://docs.rs/async-io),
 /// the runtime behind smol and async-std. Ticks are milliseconds since
@@ -82,24 +78,16 @@ use crate::wheel::timers::TimersHandle;
 ///
 /// A panic in a callback run by an expiring deadline is reported by the panic
 /// hook on the thread firing it and caught there: the driver keeps firing.
+#[derive(Clone)]
 pub struct AsyncIoDriver {
-    owner: Arc<Owner>,
+    owner: Arc<Owner<Reactor>>,
 }
 
-/// Shared by every clone; dropping it (with the last clone) lets the driver
-/// go once no deadline is armed.
-struct Owner {
-    shared: Arc<Shared>,
-}
-
-/// What the driver's handles and its timer's waker share.
-struct Shared {
-    /// The deadlines and the tick the timer is set for. Its `closed` is set
-    /// by the last handle; nothing stops it, as async-io's reactor never does.
-    sleeper: Sleeper,
-    /// Tick 0.
-    start: Instant,
-    /// The timer for the earliest deadline, registered with this state's own
+/// How the driver's state is woken: its timer, and the turns that set it.
+/// Its `Sleeper`'s `closed` is set by the last handle; nothing stops it, as
+/// async-io's reactor never does.
+struct Reactor {
+    /// The timer for the earliest deadline, registered with the state's own
     /// waker. Only the thread taking a turn locks it, so it never waits.
     timer: Mutex<async_io::Timer>,
     /// Turns asked for and not yet begun, plus one while a turn runs: one
@@ -110,101 +98,84 @@ struct Shared {
     turns: AtomicUsize,
 }
 
-impl Shared {
-    /// The tick the clock is at (whole milliseconds since `start`).
-    fn tick_now(&self) -> u64 {
-        ms::ms_floor(self.start.elapsed())
+/// The clock is `std`'s; the reactor wakes the state's waker when the timer
+/// is due, and every other wake-up takes a turn at once.
+impl Runtime for Reactor {
+    type Instant = Instant;
+
+    fn now() -> Instant {
+        Instant::now()
     }
 
     /// Fires what is due and sets the timer for what is left, now or, if
     /// another thread is doing so, by that thread before it stops.
-    fn wake_up(self: &Arc<Self>) {
+    fn wake(core: &Arc<MsCore<Self>>) {
+        let turns = &core.runtime.turns;
         // Acquire: pairs with the Release decrement that ended the last turn,
         // so this thread's turn follows it. Release: the deadline armed
         // before this call (and its `request`) reach the thread taking turns,
         // which reads the count (Acquire) before it stops.
-        if self.turns.fetch_add(1, AcqRel) != 0 {
+        if turns.fetch_add(1, AcqRel) != 0 {
             return;
         }
-        let waker = Waker::from(self.clone());
+        let waker = Waker::from(core.clone());
         loop {
-            self.turn(&waker);
+            turn(core, &waker);
             // AcqRel: as above, for the next turn; the last decrement
             // releases this turn to whoever takes the next one.
-            if self.turns.fetch_sub(1, AcqRel) == 1 {
+            if turns.fetch_sub(1, AcqRel) == 1 {
                 return;
             }
             // Wake-ups came during the turn: one more turn serves them all.
             // Relaxed: only this thread takes turns until it stores 1; the
             // Acquire of the `fetch_sub` above ordered their requests first.
-            self.turns.store(1, Relaxed);
-        }
-    }
-
-    /// One turn; see `driver::ms` for the protocol, with the timer as the
-    /// sleeper's wake-up (`waker` is woken by an earlier request, the last
-    /// handle's drop or the last disarm, through `wake_up`).
-    fn turn(&self, waker: &Waker) {
-        let mut timer = self.timer.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            let now = self.tick_now();
-            let due = self.sleeper.fire(now);
-            let target = self.sleeper.next.target(due);
-            // With no handle left no deadline can be armed, and with none
-            // armed the timer goes: it holds a waker, so this state. (Asked
-            // every turn: it also forgets the waker kept for the last disarm.)
-            let end = self.sleeper.should_end(waker);
-            let at = self.start.checked_add(Duration::from_millis(target));
-            let Some(at) = at.filter(|_| target != u64::MAX && !end) else {
-                *timer = async_io::Timer::never();
-                return;
-            };
-            timer.set_at(at);
-            // Registers the timer with the reactor, unless already due.
-            if Pin::new(&mut *timer)
-                .poll(&mut Context::from_waker(waker))
-                .is_pending()
-            {
-                return;
-            }
+            turns.store(1, Relaxed);
         }
     }
 }
 
-/// The timer's waker: the reactor wakes it when the timer is due.
-impl Wake for Shared {
-    fn wake(self: Arc<Self>) {
-        self.wake_up();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wake_up();
+/// One turn; see `driver::ms` for the protocol, with the timer as the
+/// sleeper's wake-up (`waker` is woken by an earlier request, the last
+/// handle's drop or the last disarm, through `Reactor::wake`).
+fn turn(core: &MsCore<Reactor>, waker: &Waker) {
+    let mut timer = core.runtime.timer.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let due = core.sleeper.fire(core.tick_now());
+        let target = core.sleeper.next.target(due);
+        // With no handle left no deadline can be armed, and with none
+        // armed the timer goes: it holds a waker, so this state. (Asked
+        // every turn: it also forgets the waker kept for the last disarm.)
+        let end = core.sleeper.should_end(waker);
+        let Some(at) = core.wake_instant(target).filter(|_| !end) else {
+            *timer = async_io::Timer::never();
+            return;
+        };
+        timer.set_at(at);
+        // Registers the timer with the reactor, unless already due.
+        if Pin::new(&mut *timer)
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+        {
+            return;
+        }
     }
 }
 
 impl AsyncIoDriver {
     /// A driver whose clock starts now.
     pub fn new() -> AsyncIoDriver {
-        let shared = Arc::new(Shared {
-            sleeper: Sleeper::new(),
-            start: Instant::now(),
+        let reactor = Reactor {
             timer: Mutex::new(async_io::Timer::never()),
             turns: AtomicUsize::new(0),
-        });
+        };
         AsyncIoDriver {
-            owner: Arc::new(Owner { shared }),
+            owner: Owner::new(MsCore::new(Instant::now(), reactor)),
         }
-    }
-
-    /// How many deadlines are armed.
-    pub fn pending(&self) -> usize {
-        self.owner.shared.sleeper.timers.pending()
     }
 
     /// See `__private::SleeperProbe`.
     pub(crate) fn probe(&self) -> crate::__private::SleeperProbe {
-        let weak: std::sync::Weak<Shared> = Arc::downgrade(&self.owner.shared);
-        crate::__private::SleeperProbe(weak)
+        self.owner.probe()
     }
 }
 
@@ -214,62 +185,15 @@ impl Default for AsyncIoDriver {
     }
 }
 
-impl Clone for AsyncIoDriver {
-    fn clone(&self) -> Self {
-        AsyncIoDriver {
-            owner: self.owner.clone(),
-        }
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.shared.sleeper.close();
-        self.shared.wake_up();
-    }
-}
-
-impl TimerDriver for AsyncIoDriver {
-    type Instant = Instant;
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn ticks_at(&self, at: Instant) -> u64 {
-        ms::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
-    }
-
-    /// The instant of tick `ticks`, or, past what `Instant` can represent,
-    /// about 30 years after the driver's start.
-    fn instant_at(&self, ticks: u64) -> Instant {
-        ms::ms_instant(self.owner.shared.start, ticks)
-    }
-
-    fn duration_ticks(&self, d: Duration) -> u64 {
-        ms::ms_ceil(d)
-    }
-
-    fn timers(&self) -> TimersHandle<'_> {
-        TimersHandle::from_shared(&self.owner.shared.sleeper.timers)
-    }
-
+timer_driver!(
+    AsyncIoDriver,
+    Instant,
     /// Sets the timer again if `tick` is earlier than the one it is set for.
     /// Wait-free unless it does.
-    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
-        let s = &self.owner.shared;
-        if s.sleeper.request(tick)? {
-            s.wake_up();
-        }
-        Ok(())
-    }
-}
+);
 
 impl fmt::Debug for AsyncIoDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncIoDriver")
-            .field("now", &self.owner.shared.tick_now())
-            .field("pending", &self.pending())
-            .finish()
+        self.owner.debug(f, "AsyncIoDriver").finish()
     }
 }

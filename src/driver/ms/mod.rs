@@ -1,5 +1,8 @@
-//! `NextWake`: the tick a runtime driver's timer task or thread sleeps until,
-//! shared with `wake_at` so that only a request for an *earlier* tick wakes it.
+//! The `std` runtime drivers (`thread`, `tokio`, `async_io`), each its
+//! sleeper's loop on one millisecond core (`runtime`), and here the wake
+//! protocol they share: `Sleeper`, and `NextWake`, the tick a driver's
+//! sleeper sleeps until, shared with `wake_at` so that only a request for an
+//! *earlier* tick wakes it.
 //!
 //! # Protocol
 //!
@@ -48,6 +51,7 @@
 
 #[cfg(all(feature = "async-io", not(cancel_token_loom)))]
 pub(crate) mod async_io;
+pub(crate) mod runtime;
 pub(crate) mod thread;
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;
@@ -179,31 +183,6 @@ pub(crate) fn advance(timers: &crate::Timers, now: u64) -> u64 {
     }
 }
 
-/// Whole milliseconds in `d`, rounded up, saturating: the runtime drivers' ticks.
-/// (In `u64`: a `u128` division costs tens of nanoseconds on every arm.)
-pub(crate) fn ms_ceil(d: core::time::Duration) -> u64 {
-    d.as_secs()
-        .saturating_mul(1000)
-        .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)))
-}
-
-/// Whole milliseconds in `d`, rounded down, saturating: the tick a runtime
-/// driver's clock is at.
-pub(crate) fn ms_floor(d: core::time::Duration) -> u64 {
-    d.as_secs()
-        .saturating_mul(1000)
-        .saturating_add(u64::from(d.subsec_millis()))
-}
-
-/// The instant of millisecond tick `ticks` after `start`; past what `Instant`
-/// can represent, about 30 years after `start` (never, in practice).
-pub(crate) fn ms_instant(start: std::time::Instant, ticks: u64) -> std::time::Instant {
-    start
-        .checked_add(core::time::Duration::from_millis(ticks))
-        .or_else(|| start.checked_add(core::time::Duration::from_secs(86_400 * 365 * 30)))
-        .unwrap_or(start)
-}
-
 /// A driver that is only its sleeper's bookkeeping, for loom models of the
 /// protocol: the model plays the sleeper (`fire`, `should_end`) and the last
 /// handle's drop (`close`). Ticks are milliseconds; instants are ticks.
@@ -257,7 +236,7 @@ impl crate::TimerDriver for LoomSleeper {
     }
 
     fn duration_ticks(&self, d: core::time::Duration) -> u64 {
-        ms_ceil(d)
+        crate::time::ticks_ceil(d, runtime::MS_HZ)
     }
 
     fn timers(&self) -> crate::TimersHandle<'_> {

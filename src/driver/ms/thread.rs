@@ -1,16 +1,13 @@
 //! `ThreadDriver`: deadlines fired by one background thread per driver.
 
 use core::fmt;
-use core::time::Duration;
 use std::sync::{Arc, OnceLock};
-use std::task::{Wake, Waker};
+use std::task::Waker;
 use std::time::Instant;
 
 use event_listener::{Event, Listener};
 
-use crate::driver::ms::{self, Sleeper};
-use crate::time::{DriverStopped, TimerDriver};
-use crate::wheel::timers::TimersHandle;
+use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime, StopGuard};
 
 /// Deadlines with no async runtime: every deadline of the driver lives in one
 /// [`Timers`](crate::Timers) wheel, and one background thread (named `cancel-token-timer`)
@@ -72,29 +69,22 @@ use crate::wheel::timers::TimersHandle;
 /// [`new`](Self::new) panics if the thread cannot be spawned. A panic in a
 /// callback run by an expiring deadline is reported by the panic hook on the
 /// timer thread and caught there: the driver keeps firing.
+#[derive(Clone)]
 pub struct ThreadDriver {
-    owner: Arc<Owner>,
+    owner: Arc<Owner<Event>>,
 }
 
-/// Shared by every clone; dropping it (with the last clone) ends the thread.
-struct Owner {
-    shared: Arc<Shared>,
-}
+/// The timer thread's clock is `std`'s; it sleeps on an event listener.
+impl Runtime for Event {
+    type Instant = Instant;
 
-/// What the driver's handles and its thread share.
-struct Shared {
-    /// The thread is the sleeper; its loop holds the stop guard.
-    sleeper: Sleeper,
-    /// Tick 0.
-    start: Instant,
-    /// Wakes the thread for an earlier tick or to exit.
-    event: Event,
-}
+    fn now() -> Instant {
+        Instant::now()
+    }
 
-impl Shared {
-    /// The tick the clock is at (whole milliseconds since `start`).
-    fn tick_now(&self) -> u64 {
-        ms::ms_floor(self.start.elapsed())
+    /// There is one listener at most: the thread's.
+    fn wake(core: &Arc<MsCore<Self>>) {
+        core.runtime.notify(usize::MAX);
     }
 }
 
@@ -105,18 +95,14 @@ impl ThreadDriver {
     ///
     /// If the thread cannot be spawned.
     pub fn new() -> Self {
-        let shared = Arc::new(Shared {
-            sleeper: Sleeper::new(),
-            start: Instant::now(),
-            event: Event::new(),
-        });
-        let theirs = shared.clone();
+        let core = MsCore::new(Instant::now(), Event::new());
+        let theirs = core.clone();
         std::thread::Builder::new()
             .name("cancel-token-timer".into())
             .spawn(move || run(theirs))
             .expect("failed to spawn the cancel-token-timer thread");
         ThreadDriver {
-            owner: Arc::new(Owner { shared }),
+            owner: Owner::new(core),
         }
     }
 
@@ -151,77 +137,33 @@ impl ThreadDriver {
         GLOBAL.get_or_init(ThreadDriver::new)
     }
 
-    /// How many deadlines are armed.
-    pub fn pending(&self) -> usize {
-        self.owner.shared.sleeper.timers.pending()
-    }
-
     /// See `__private::SleeperProbe`.
     pub(crate) fn probe(&self) -> crate::__private::SleeperProbe {
-        let weak: std::sync::Weak<Shared> = Arc::downgrade(&self.owner.shared);
-        crate::__private::SleeperProbe(weak)
+        self.owner.probe()
     }
 }
 
 /// The timer thread: fire what is due, sleep until the next deadline or an
 /// earlier request, repeat; see `driver::ms` for the protocol.
-fn run(shared: Arc<Shared>) {
+fn run(core: Arc<MsCore<Event>>) {
     // Left in the timers once the handles are gone, for the last disarm.
-    let waker = Waker::from(shared.clone());
-    let guard = StopGuard(shared);
+    let waker = Waker::from(core.clone());
+    let guard = StopGuard(core);
     let s = &*guard.0;
     loop {
         let due = s.sleeper.fire(s.tick_now());
         // Listen before publishing the target and checking whether to end: a
         // `wake_at`, last drop or last disarm that comes later notifies it.
-        let listener = s.event.listen();
+        let listener = s.runtime.listen();
         let target = s.sleeper.next.target(due);
         if s.sleeper.should_end(&waker) {
             return;
         }
-        let deadline = s.start.checked_add(Duration::from_millis(target));
-        match deadline {
-            Some(at) if target != u64::MAX => {
+        match s.wake_instant(target) {
+            Some(at) => {
                 listener.wait_deadline(at);
             }
-            _ => listener.wait(),
-        }
-    }
-}
-
-/// Dropped when the thread's loop ends.
-struct StopGuard(Arc<Shared>);
-
-impl Drop for StopGuard {
-    fn drop(&mut self) {
-        // Under live handles the thread cannot end, short of a bug; if it
-        // does, its deadlines expire rather than wait forever.
-        self.0.sleeper.stopped();
-    }
-}
-
-/// The thread's waker, for the disarm that leaves no deadline armed.
-impl Wake for Shared {
-    fn wake(self: Arc<Self>) {
-        self.event.notify(usize::MAX);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.event.notify(usize::MAX);
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.shared.sleeper.close();
-        self.shared.event.notify(usize::MAX);
-    }
-}
-
-impl Clone for ThreadDriver {
-    fn clone(&self) -> Self {
-        ThreadDriver {
-            owner: self.owner.clone(),
+            None => listener.wait(),
         }
     }
 }
@@ -232,46 +174,15 @@ impl Default for ThreadDriver {
     }
 }
 
-impl TimerDriver for ThreadDriver {
-    type Instant = Instant;
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn ticks_at(&self, at: Instant) -> u64 {
-        ms::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
-    }
-
-    fn instant_at(&self, ticks: u64) -> Instant {
-        ms::ms_instant(self.owner.shared.start, ticks)
-    }
-
-    fn duration_ticks(&self, d: Duration) -> u64 {
-        ms::ms_ceil(d)
-    }
-
-    fn timers(&self) -> TimersHandle<'_> {
-        TimersHandle::from_shared(&self.owner.shared.sleeper.timers)
-    }
-
+timer_driver!(
+    ThreadDriver,
+    Instant,
     /// Wakes the thread if `tick` is earlier than the one it sleeps until.
     /// Wait-free unless it wakes the thread (an `Event::notify`).
-    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
-        let s = &self.owner.shared;
-        if s.sleeper.request(tick)? {
-            s.event.notify(1);
-        }
-        Ok(())
-    }
-}
+);
 
 impl fmt::Debug for ThreadDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.owner.shared;
-        f.debug_struct("ThreadDriver")
-            .field("now", &s.tick_now())
-            .field("pending", &self.pending())
-            .finish()
+        self.owner.debug(f, "ThreadDriver").finish()
     }
 }

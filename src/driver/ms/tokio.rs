@@ -4,16 +4,13 @@ use core::fmt;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
-use core::time::Duration;
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::driver::ms::{self, Sleeper};
-use crate::time::{DriverStopped, TimerDriver};
-use crate::wheel::timers::TimersHandle;
+use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime, StopGuard};
 
 /// Deadlines on a tokio runtime: every deadline of the driver lives in one
 /// [`Timers`](crate::Timers) wheel, and one background task sleeps (`tokio::time::sleep_until`)
@@ -94,34 +91,23 @@ use crate::wheel::timers::TimersHandle;
 ///
 /// A panic in a callback run by an expiring deadline is reported by the panic
 /// hook on the driver's task and caught there: the driver keeps firing.
+#[derive(Clone)]
 pub struct TokioDriver {
-    owner: Arc<Owner>,
+    owner: Arc<Owner<Notify>>,
 }
 
-/// Shared by every clone; dropping it (with the last clone) ends the task.
-struct Owner {
-    shared: Arc<Shared>,
-}
+/// The task's clock is tokio's (paused with it); it sleeps on a `Notify`,
+/// whose `notify_one` keeps a permit when the task is not waiting, so no
+/// wake-up is lost.
+impl Runtime for Notify {
+    type Instant = Instant;
 
-/// What the driver's handles and its task share.
-struct Shared {
-    /// The task is the sleeper; its future holds the stop guard.
-    sleeper: Sleeper,
-    /// Tick 0.
-    start: Instant,
-    /// Wakes the task for an earlier tick or to end. `notify_one` keeps a
-    /// permit when the task is not waiting, so no wake-up is lost.
-    notify: Notify,
-}
-
-impl Shared {
-    /// The tick the clock is at (whole milliseconds since `start`).
-    fn tick_now(&self) -> u64 {
-        ms::ms_floor(Instant::now().saturating_duration_since(self.start))
+    fn now() -> Instant {
+        Instant::now()
     }
 
-    fn instant_at(&self, ticks: u64) -> Instant {
-        Instant::from_std(ms::ms_instant(self.start.into_std(), ticks))
+    fn wake(core: &Arc<MsCore<Self>>) {
+        core.runtime.notify_one();
     }
 }
 
@@ -139,54 +125,46 @@ impl TokioDriver {
 
     /// A driver whose task runs on `handle`'s runtime; callable from any thread.
     pub fn with_handle(handle: &Handle) -> Self {
-        let shared = Arc::new(Shared {
-            sleeper: Sleeper::new(),
-            start: {
-                let _in_runtime = handle.enter();
-                Instant::now()
-            },
-            notify: Notify::new(),
-        });
+        let start = {
+            let _in_runtime = handle.enter();
+            Instant::now()
+        };
+        let core = MsCore::new(start, Notify::new());
         // The guard is made here, not in the task's body: a task dropped
         // before its first poll (its runtime shut down first, or had already)
         // drops it too, and it marks the driver stopped.
-        drop(handle.spawn(run(StopGuard(shared.clone()))));
+        drop(handle.spawn(run(StopGuard(core.clone()))));
         TokioDriver {
-            owner: Arc::new(Owner { shared }),
+            owner: Owner::new(core),
         }
-    }
-
-    /// How many deadlines are armed.
-    pub fn pending(&self) -> usize {
-        self.owner.shared.sleeper.timers.pending()
     }
 
     /// Whether the background task still runs (false once its runtime shut down).
     pub fn is_running(&self) -> bool {
-        self.owner.shared.sleeper.is_running()
+        self.owner.0.sleeper.is_running()
     }
 }
 
 /// The background task: fire what is due, sleep until the next deadline or an
 /// earlier request, repeat; see `driver::ms` for the protocol.
-async fn run(guard: StopGuard) {
+async fn run(guard: StopGuard<Notify>) {
     let s = &*guard.0;
-    let mut sleep = pin!(tokio::time::sleep_until(s.start));
+    let mut sleep = pin!(tokio::time::sleep_until(s.instant_at(0)));
     loop {
         let due = s.sleeper.fire(s.tick_now());
         // The permit of a `notify_one` that comes after `target` is kept for
         // this future, so the wake-up is armed before `target` is published
         // and before the check whether to end.
-        let mut notified = pin!(s.notify.notified());
-        let target = s.sleeper.next.target(due);
-        if target != u64::MAX {
-            sleep.as_mut().reset(s.instant_at(target));
+        let mut notified = pin!(s.runtime.notified());
+        let at = s.wake_instant(s.sleeper.next.target(due));
+        if let Some(at) = at {
+            sleep.as_mut().reset(at);
         }
         let end = poll_fn(|cx| {
             if s.sleeper.should_end(cx.waker()) {
                 Poll::Ready(true)
             } else if notified.as_mut().poll(cx).is_ready()
-                || (target != u64::MAX && sleep.as_mut().poll(cx).is_ready())
+                || (at.is_some() && sleep.as_mut().poll(cx).is_ready())
             {
                 Poll::Ready(false)
             } else {
@@ -200,71 +178,17 @@ async fn run(guard: StopGuard) {
     }
 }
 
-/// Dropped with the task's future, whether it ended or its runtime shut down
-/// (polled or not).
-struct StopGuard(Arc<Shared>);
-
-impl Drop for StopGuard {
-    fn drop(&mut self) {
-        self.0.sleeper.stopped();
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.shared.sleeper.close();
-        self.shared.notify.notify_one();
-    }
-}
-
-impl Clone for TokioDriver {
-    fn clone(&self) -> Self {
-        TokioDriver {
-            owner: self.owner.clone(),
-        }
-    }
-}
-
-impl TimerDriver for TokioDriver {
-    type Instant = Instant;
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn ticks_at(&self, at: Instant) -> u64 {
-        ms::ms_ceil(at.saturating_duration_since(self.owner.shared.start))
-    }
-
-    fn instant_at(&self, ticks: u64) -> Instant {
-        self.owner.shared.instant_at(ticks)
-    }
-
-    fn duration_ticks(&self, d: Duration) -> u64 {
-        ms::ms_ceil(d)
-    }
-
-    fn timers(&self) -> TimersHandle<'_> {
-        TimersHandle::from_shared(&self.owner.shared.sleeper.timers)
-    }
-
+timer_driver!(
+    TokioDriver,
+    Instant,
     /// Wakes the task if `tick` is earlier than the one it sleeps until.
     /// Wait-free unless it wakes the task (a `Notify::notify_one`).
-    fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
-        let s = &self.owner.shared;
-        if s.sleeper.request(tick)? {
-            s.notify.notify_one();
-        }
-        Ok(())
-    }
-}
+);
 
 impl fmt::Debug for TokioDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.owner.shared;
-        f.debug_struct("TokioDriver")
-            .field("now", &s.tick_now())
-            .field("pending", &self.pending())
+        self.owner
+            .debug(f, "TokioDriver")
             .field("running", &self.is_running())
             .finish()
     }
