@@ -222,7 +222,7 @@ fn a_million_ten_minute_timeouts_created_and_cancelled_leave_nothing() {
                 job.cancel();
             }
             if i % 1000 == 0 {
-                driver.advance(std::time::Duration::from_millis(1));
+                driver.advance_by(std::time::Duration::from_millis(1));
             }
         }
     });
@@ -250,7 +250,7 @@ fn a_deadline_child_reuses_a_dropped_one_and_is_armed() {
     assert_eq!(allocs, 0, "the parent's spare node was not reused");
     assert_eq!(driver.pending(), 1);
     assert_eq!(job.token().deadline().map(|d| d.ticks()), Some(1_000_000));
-    driver.advance(Duration::from_secs(1));
+    driver.advance_by(Duration::from_secs(1));
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     assert!(!plain.is_cancelled());
 }
@@ -279,7 +279,7 @@ fn a_panicking_callback_fired_by_a_deadline_leaks_nothing() {
             .child_with_timeout(&driver, std::time::Duration::from_micros(5));
         let guard = job.token().on_cancel(|_| panic!("callback"));
         let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            driver.advance(std::time::Duration::from_micros(5))
+            driver.advance_by(std::time::Duration::from_micros(5))
         }));
         assert!(fired.is_err());
         assert!(job.is_cancelled());

@@ -18,7 +18,7 @@ fn idle_children_of_an_expired_deadline_report_deadline_exceeded() {
     let grandchild = busy.token().child();
     let tokens: Vec<_> = idle.iter().map(CancelSource::token).collect();
 
-    driver.advance(T);
+    driver.advance_by(T);
 
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     for (i, s) in idle.iter().enumerate() {
@@ -49,7 +49,7 @@ fn idle_pinned_children_of_an_expired_deadline_report_deadline_exceeded() {
     // Linked on first use.
     assert!(!a.is_cancelled() && !b.is_cancelled());
 
-    driver.advance(T);
+    driver.advance_by(T);
 
     assert_eq!(a.token().reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(b.token().reason(), Some(Reason::DeadlineExceeded));
@@ -66,7 +66,7 @@ fn idle_children_cancelled_by_hand_report_cancelled() {
     for s in &idle {
         assert_eq!(s.reason(), Some(Reason::Cancelled));
     }
-    driver.advance(T);
+    driver.advance_by(T);
     for s in &idle {
         assert_eq!(s.reason(), Some(Reason::Cancelled));
     }

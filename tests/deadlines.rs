@@ -18,9 +18,9 @@ fn fires_at_the_deadline_not_before() {
     let job = root
         .token()
         .child_with_timeout(&driver, Duration::from_millis(10));
-    driver.advance(Duration::from_micros(9_999));
+    driver.advance_by(Duration::from_micros(9_999));
     assert!(!job.is_cancelled());
-    driver.advance(Duration::from_micros(1));
+    driver.advance_by(Duration::from_micros(1));
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     assert!(!root.is_cancelled());
     assert_eq!(driver.pending(), 0);
@@ -61,8 +61,8 @@ fn expiry_reaches_descendants_waiters_and_callbacks_once() {
     });
     let token = step.token();
     let waiter = std::thread::spawn(move || token.wait());
-    driver.advance(MIN);
-    driver.advance(MIN);
+    driver.advance_by(MIN);
+    driver.advance_by(MIN);
     assert_eq!(waiter.join().unwrap(), Reason::DeadlineExceeded);
     assert_eq!(ran.load(SeqCst), 1);
     assert_eq!(step.reason(), Some(Reason::DeadlineExceeded));
@@ -71,7 +71,7 @@ fn expiry_reaches_descendants_waiters_and_callbacks_once() {
 #[test]
 fn a_past_deadline_cancels_at_once() {
     let driver = ManualDriver::new();
-    driver.advance(Duration::from_secs(5));
+    driver.advance_by(Duration::from_secs(5));
     let root = CancelSource::new();
     let late = root
         .token()
@@ -93,8 +93,8 @@ fn far_future_never_fires_nor_overflows() {
     let huge = root
         .token()
         .child_with_timeout(&driver, Duration::from_secs(1 << 40));
-    driver.advance(Duration::from_secs(1 << 30));
-    driver.advance(Duration::MAX);
+    driver.advance_by(Duration::from_secs(1 << 30));
+    driver.advance_by(Duration::MAX);
     assert!(!forever.is_cancelled());
     assert!(!far.is_cancelled());
     assert!(huge.is_cancelled());
@@ -121,7 +121,7 @@ fn cancelling_or_dropping_a_source_frees_its_entry() {
     assert_eq!(driver.pending(), 2);
     root.cancel();
     assert_eq!(driver.pending(), 0);
-    driver.advance(MIN);
+    driver.advance_by(MIN);
     assert_eq!(d.reason(), Some(Reason::Cancelled));
 }
 
@@ -143,7 +143,7 @@ fn deadlines_under_never_and_static_parents_free_their_entries() {
         assert_eq!(observer.reason(), Some(Reason::Cancelled));
         // Fired, then dropped.
         let c = parent.child_with_timeout(&driver, MIN);
-        driver.advance(MIN);
+        driver.advance_by(MIN);
         assert_eq!(c.reason(), Some(Reason::DeadlineExceeded));
         drop(c);
         assert_eq!(driver.pending(), 0);
@@ -196,7 +196,7 @@ fn a_parent_expiring_earlier_arms_no_timer_for_its_child() {
         Some(Duration::from_secs(1))
     );
     assert!(root.token().deadline().is_none());
-    driver.advance(Duration::from_secs(10));
+    driver.advance_by(Duration::from_secs(10));
     assert_eq!(step.reason(), Some(Reason::DeadlineExceeded));
 }
 
@@ -215,7 +215,7 @@ fn fire_and_cancel_race_to_one_outcome() {
             r.fetch_add(1, SeqCst);
         });
         let d = driver.clone();
-        let t = std::thread::spawn(move || d.advance(Duration::from_micros(1)));
+        let t = std::thread::spawn(move || d.advance_by(Duration::from_micros(1)));
         if i % 2 == 0 {
             job.cancel();
         } else {
@@ -252,7 +252,7 @@ fn shared_timers_live_while_any_clone_or_armed_deadline_does() {
     let job = root.token().child_with_timeout(&driver, MIN);
     drop(driver);
     assert_eq!(clone.pending(), 1);
-    clone.advance(MIN);
+    clone.advance_by(MIN);
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(clone.pending(), 0);
     let second = root.token().child_with_timeout(&clone, MIN);
@@ -327,10 +327,10 @@ fn tick_driver_with_pinned_deadlines() {
     let (a, b) = (a.into_ref(), b.into_ref());
     assert!(!a.is_cancelled() && !b.is_cancelled());
     assert_eq!(TICKS.pending(), 2);
-    assert_eq!(TICKS.next_deadline(), Some(3));
-    TICKS.advance(2);
+    assert_eq!(TICKS.next_expiration(), Some(3));
+    TICKS.advance_by(2);
     assert!(!a.is_cancelled());
-    TICKS.advance(1);
+    TICKS.advance_by(1);
     assert_eq!(a.token().reason(), Some(Reason::DeadlineExceeded));
     b.cancel();
     assert_eq!(TICKS.pending(), 0);
@@ -381,10 +381,10 @@ fn a_static_tick_driver_is_passed_as_a_reference() {
         .child_with_timeout(&&TICKS, Duration::from_millis(6));
     assert_eq!(job.token().deadline().unwrap().instant(&TICKS), Some(5));
     assert_eq!(TICKS.pending(), 3);
-    TICKS.advance(5);
+    TICKS.advance_by(5);
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     assert!(!old_style.is_cancelled() && !at.is_cancelled());
-    TICKS.advance(2);
+    TICKS.advance_by(2);
     assert!(old_style.is_cancelled() && at.is_cancelled());
     assert_eq!(TICKS.pending(), 0);
 }
@@ -398,7 +398,7 @@ fn concurrent_advances_add_up() {
             let d = driver.clone();
             s.spawn(move || {
                 for _ in 0..per_thread {
-                    d.advance(Duration::from_micros(1));
+                    d.advance_by(Duration::from_micros(1));
                 }
             });
         }
@@ -412,7 +412,7 @@ fn concurrent_advances_add_up() {
 #[test]
 fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     let driver = ManualDriver::new();
-    driver.advance(Duration::from_secs(5));
+    driver.advance_by(Duration::from_secs(5));
     let root = CancelSource::new();
     let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
@@ -442,7 +442,7 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
 fn a_pinned_deadline_due_at_once_on_a_tick_driver() {
     static TICKS: cancel_token::TickDriver = cancel_token::TickDriver::new();
     static ROOT: StaticSource = StaticSource::new();
-    TICKS.advance(7);
+    TICKS.advance_by(7);
     let job = core::pin::pin!(cancel_token::PinnedDeadline::with_timeout(
         ROOT.token_ref(),
         &TICKS,
@@ -550,7 +550,7 @@ fn children_below_a_deadline_inherit_it() {
         let again = step.token().child();
         assert_eq!(again.token().deadline(), ten);
     }
-    driver.advance(Duration::from_secs(10));
+    driver.advance_by(Duration::from_secs(10));
     assert_eq!(sub.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
     assert!(!root.is_cancelled());
@@ -576,7 +576,7 @@ fn a_pinned_deadline_below_an_earlier_one_reports_the_earlier() {
         sooner.as_ref().token().deadline().map(|d| d.ticks()),
         Some(2)
     );
-    TICKS.advance(5);
+    TICKS.advance_by(5);
     assert_eq!(inner.token().reason(), Some(Reason::DeadlineExceeded));
 }
 
@@ -589,7 +589,7 @@ fn a_due_timeout_below_an_earlier_deadline_takes_it() {
     let root = CancelSource::new();
     let request = root.child_with_timeout(&driver, Duration::from_micros(3));
     let step = request.child();
-    driver.advance(Duration::from_micros(20));
+    driver.advance_by(Duration::from_micros(20));
     let zero = step.child_with_timeout(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(zero.deadline().map(|d| d.ticks()), Some(3));

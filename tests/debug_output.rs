@@ -133,7 +133,7 @@ fn static_and_pinned_types_print_their_reason() {
     assert_eq!(dbg(&callback), "PinnedOnCancel { phase: Armed }");
     assert_eq!(dbg(&TICKS), "TickDriver { hz: 1000, now: 0, pending: 1 }");
 
-    TICKS.advance(10);
+    TICKS.advance_by(10);
     assert_eq!(
         dbg(&timed),
         "PinnedDeadline { reason: Some(DeadlineExceeded) }"
@@ -174,7 +174,7 @@ fn deadlines_timers_and_the_manual_driver_print_their_clock() {
     );
     assert_eq!(dbg(&driver), "ManualDriver { now: 0ns, pending: 1 }");
     assert_eq!(dbg(&driver.timers()), "Timers { pending: 1, now: 0 }");
-    driver.advance(Duration::from_millis(2));
+    driver.advance_by(Duration::from_millis(2));
     assert_eq!(dbg(&driver), "ManualDriver { now: 2ms, pending: 1 }");
     assert_eq!(dbg(&driver.timers()), "Timers { pending: 1, now: 2000 }");
     // A child inherits the deadline it is below.
@@ -183,7 +183,7 @@ fn deadlines_timers_and_the_manual_driver_print_their_clock() {
         dbg(&step.token().deadline().unwrap()),
         "Deadline { ticks: 5000 }"
     );
-    driver.advance(Duration::from_millis(3));
+    driver.advance_by(Duration::from_millis(3));
     assert_eq!(dbg(&driver), "ManualDriver { now: 5ms, pending: 0 }");
     assert_eq!(
         dbg(&step),

@@ -356,7 +356,7 @@ fn deadline_fire_vs_cancel() {
             r.fetch_add(1, SeqCst);
         });
         let d = driver.clone();
-        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+        let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
         job.cancel();
         t.join().unwrap();
         let reason = job.reason().unwrap();
@@ -377,7 +377,7 @@ fn deadline_fire_vs_drop() {
             .child_with_timeout(&driver, Duration::from_micros(1));
         let token = job.token();
         let d = driver.clone();
-        let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+        let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
         drop(job);
         t.join().unwrap();
         assert!(token.is_cancelled());
@@ -465,7 +465,7 @@ fn fire_vs_unobserved_drop(parent: &CancelToken) {
     let driver = ManualDriver::new();
     let job = parent.child_with_timeout(&driver, Duration::from_micros(1));
     let d = driver.clone();
-    let t = thread::spawn(move || d.advance(Duration::from_micros(1)));
+    let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
     drop(job);
     t.join().unwrap();
     assert_eq!(driver.pending(), 0);
@@ -591,7 +591,7 @@ fn timed_spare_reuse_vs_fire() {
         let token = root.token();
         drop(token.child_with_timeout(&driver, Duration::from_secs(5)));
         let d = driver.clone();
-        let t = thread::spawn(move || d.advance(Duration::from_secs(1)));
+        let t = thread::spawn(move || d.advance_by(Duration::from_secs(1)));
         let second = token.child_with_deadline(&driver, Duration::from_secs(1));
         t.join().unwrap();
         assert_eq!(second.reason(), Some(Reason::DeadlineExceeded));
@@ -730,7 +730,7 @@ fn every_pair_of_operations_on_one_node() {
                             Op::CallbackDisarm => {
                                 left.disarmed = left.guard.take().unwrap().disarm();
                             }
-                            Op::DeadlineFire => driver.advance(Duration::from_micros(1)),
+                            Op::DeadlineFire => driver.advance_by(Duration::from_micros(1)),
                             Op::LinkedParentCancel => p.cancel(),
                         }
                         left

@@ -374,7 +374,7 @@ const _: fn() = || {
     static ROOT: StaticSource = StaticSource::new();
     static TICKS: TickDriver = TickDriver::new();
     is_send_sync::<PinnedChild<'static>>();
-    is_send_sync::<PinnedDeadline<'static>>();
+    is_send_sync::<PinnedDeadline<'static, &'static TickDriver>>();
     is_send_sync::<PinnedLinked<'static, 2>>();
     is_send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
     is_send_sync::<cancel_token::TokenRef<'static>>();
@@ -399,7 +399,7 @@ fn a_pinned_deadline_and_callback_in_static_cells() {
     static ROOT: StaticSource = StaticSource::new();
     static TICKS: TickDriver = TickDriver::new();
     static STOPPED: AtomicBool = AtomicBool::new(false);
-    static WATCHDOG: StaticCell<PinnedDeadline<'static>> = StaticCell::new();
+    static WATCHDOG: StaticCell<PinnedDeadline<'static, &'static TickDriver>> = StaticCell::new();
     static ON_STOP: StaticCell<PinnedOnCancel<'static, fn(Reason)>> = StaticCell::new();
     fn stop(reason: Reason) {
         STOPPED.store(reason == Reason::DeadlineExceeded, Ordering::Relaxed);
@@ -410,7 +410,7 @@ fn a_pinned_deadline_and_callback_in_static_cells() {
     let mut on_stop = Pin::static_mut(ON_STOP.init(PinnedOnCancel::new(token, stop)));
     on_stop.as_mut().arm();
     assert_eq!(TICKS.pending(), 1);
-    TICKS.advance(10);
+    TICKS.advance_by(10);
     assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
     assert!(STOPPED.load(Ordering::Relaxed));
     assert!(!on_stop.as_mut().disarm());

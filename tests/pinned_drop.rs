@@ -142,7 +142,7 @@ fn dropping_a_pinned_deadline_waits_for_its_deadline_firing() {
     static TICKS: TickDriver = TickDriver::new();
     drop_while_borrowed!(
         PinnedDeadline::new(ROOT.token_ref(), &TICKS, 10),
-        TICKS.advance(10),
+        TICKS.advance_by(10),
         Reason::DeadlineExceeded
     );
     assert_eq!(TICKS.pending(), 0);

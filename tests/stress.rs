@@ -76,7 +76,7 @@ fn threads_create_cancel_drop_wait_and_time_out() {
                                 let _ = s.token().wait_timeout(Duration::from_micros(10));
                             }
                         }
-                        6 => driver.advance(Duration::from_micros(7)),
+                        6 => driver.advance_by(Duration::from_micros(7)),
                         _ => {
                             if let Some(s) = held.last() {
                                 let linked = CancelSource::linked([&s.token(), &root]);

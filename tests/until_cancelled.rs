@@ -115,7 +115,7 @@ fn a_deadline_reaches_it_as_deadline_exceeded() {
         .child_with_timeout(&driver, std::time::Duration::from_millis(5));
     let mut fut = pin!(std::future::pending::<()>().until_cancelled(&call));
     assert!(poll_once(fut.as_mut()).is_pending());
-    driver.advance(std::time::Duration::from_millis(5));
+    driver.advance_by(std::time::Duration::from_millis(5));
     assert_eq!(
         poll_once(fut.as_mut()),
         Poll::Ready(Err(Reason::DeadlineExceeded))

@@ -95,7 +95,7 @@ pub fn ceil_ticks(d: Duration) -> u64 {
     u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
-/// `ManualDriver::advance`: whole microseconds, rounded down.
+/// `ManualDriver::advance_by`: whole microseconds, rounded down.
 pub fn floor_ticks(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -319,7 +319,7 @@ pub fn uses(a: &Action) -> Vec<(Pool, usize, bool)> {
         Action::Poll { w, .. } | Action::DropWaiter { w } => vec![(Wtr, w, true)],
         Action::OnCancel { t, dst, .. } => vec![(Tok, t, false), (Grd, dst, true)],
         Action::Disarm { g } | Action::DropGuard { g } => vec![(Grd, g, true)],
-        // A pair never holds two advances: `ManualDriver::advance` reads the
+        // A pair never holds two advances: `ManualDriver::advance_by` reads the
         // clock and then advances to `now + by` in two steps, so two at once
         // may move it by only one of their amounts (a lost update).
         Action::Advance { .. } => vec![(Clock, 0, true)],
@@ -618,7 +618,7 @@ impl Job {
                 Done::Nothing
             }
             Job::Advance(d, dur) => {
-                d.advance(dur);
+                d.advance_by(dur);
                 Done::Nothing
             }
         }

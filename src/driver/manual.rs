@@ -3,14 +3,14 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::time::{DriverStopped, TimerDriver};
+use crate::time::{ticks_ceil, DriverStopped, TimerDriver};
 use crate::wheel::timers::{SharedTimers, Timers, TimersHandle};
 
 /// A clock that moves only when told to, for tests: deterministic, no thread,
 /// no runtime. Ticks are microseconds; instants are the time since the driver
 /// was made. Clones share the clock.
 ///
-/// Its deadlines fire only in [`advance`](Self::advance), by design: nothing
+/// Its deadlines fire only in [`advance_by`](Self::advance_by), by design: nothing
 /// else moves its clock, so a deadline whose driver is never advanced again
 /// (every clone dropped, say) stays armed until its token is cancelled or
 /// dropped.
@@ -22,7 +22,7 @@ use crate::wheel::timers::{SharedTimers, Timers, TimersHandle};
 /// let driver = ManualDriver::new();
 /// let root = CancelSource::new();
 /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(250));
-/// driver.advance(Duration::from_millis(250));
+/// driver.advance_by(Duration::from_millis(250));
 /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
 /// ```
 #[derive(Clone)]
@@ -40,9 +40,16 @@ impl ManualDriver {
 
     /// Moves the clock forward by `by` (whole microseconds) and fires every
     /// deadline now due before returning.
-    pub fn advance(&self, by: Duration) {
+    pub fn advance_by(&self, by: Duration) {
         let us = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
         self.timers.advance_by(us);
+    }
+
+    /// The former name of [`advance_by`](Self::advance_by).
+    #[doc(hidden)]
+    #[deprecated(note = "renamed `advance_by`")]
+    pub fn advance(&self, by: Duration) {
+        self.advance_by(by);
     }
 
     /// How many deadlines are armed.
@@ -72,12 +79,9 @@ impl TimerDriver for ManualDriver {
         Duration::from_micros(ticks)
     }
 
-    /// Whole microseconds in `d`, rounded up, saturating (in 64 bits: no
-    /// 128-bit division).
+    /// Whole microseconds in `d`, rounded up, saturating.
     fn duration_ticks(&self, d: Duration) -> u64 {
-        d.as_secs()
-            .saturating_mul(1_000_000)
-            .saturating_add(u64::from(d.subsec_nanos().div_ceil(1000)))
+        ticks_ceil(d, 1_000_000)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

@@ -3,12 +3,12 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::time::{DriverStopped, StaticDriver, TimerDriver};
+use crate::time::{ticks_ceil, DriverStopped, StaticDriver, TimerDriver};
 use crate::wheel::timers::{Timers, TimersHandle};
 
 /// A timer driver whose clock is a tick count advanced by the firmware, from a
 /// periodic interrupt (SysTick, an RTC) or, in a tickless design, from the alarm
-/// it programs for [`next_deadline`](Self::next_deadline). `HZ` is the tick
+/// it programs for [`next_expiration`](Self::next_expiration). `HZ` is the tick
 /// rate (1000 by default: 1 ms ticks). No allocator, no CAS beyond what the
 /// critical-section implementation provides; all zeros, so a `static` one costs
 /// RAM but no flash.
@@ -25,21 +25,21 @@ use crate::wheel::timers::{Timers, TimersHandle};
 ///
 /// static TICKS: TickDriver = TickDriver::new();
 ///
-/// // In the SysTick handler: `TICKS.advance(1);`
+/// // In the SysTick handler: `TICKS.advance_by(1);`
 /// let root = CancelSource::new();
 /// let job = root.token().child_with_timeout(&TICKS, Duration::from_millis(5));
-/// assert_eq!(TICKS.next_deadline(), Some(5));
-/// TICKS.advance(5);
+/// assert_eq!(TICKS.next_expiration(), Some(5));
+/// TICKS.advance_by(5);
 /// assert!(job.is_cancelled());
 /// ```
 ///
-/// Its deadlines fire only in [`advance`](Self::advance) and
+/// Its deadlines fire only in [`advance_by`](Self::advance_by) and
 /// [`advance_to`](Self::advance_to), by design: the firmware's interrupt
 /// handler calls them, and a deadline stays armed until it does.
 ///
 /// # Tickless designs
 ///
-/// Program the alarm for [`next_deadline`](Self::next_deadline), call
+/// Program the alarm for [`next_expiration`](Self::next_expiration), call
 /// [`advance_to`](Self::advance_to) from its interrupt, and reprogram it for the
 /// tick that returns. [`set_alarm_hook`](Self::set_alarm_hook) tells the
 /// firmware when a deadline earlier than every wake-up asked for so far is armed
@@ -61,7 +61,7 @@ impl<const HZ: u32> TickDriver<HZ> {
 
     /// Advances the clock by `ticks` and fires every deadline now due.
     /// Returns the next tick at which something may be due (for a tickless alarm).
-    pub fn advance(&self, ticks: u64) -> Option<u64> {
+    pub fn advance_by(&self, ticks: u64) -> Option<u64> {
         self.timers.advance_by(ticks)
     }
 
@@ -77,7 +77,7 @@ impl<const HZ: u32> TickDriver<HZ> {
 
     /// A tick at or before the earliest armed deadline: when a tickless design
     /// should wake next.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_expiration(&self) -> Option<u64> {
         self.timers.next_expiration()
     }
 
@@ -87,10 +87,8 @@ impl<const HZ: u32> TickDriver<HZ> {
     }
 
     /// Whole ticks in `d`, rounded up, saturating (64-bit arithmetic only).
-    pub fn ticks_in(&self, d: Duration) -> u64 {
-        let whole = d.as_secs().saturating_mul(u64::from(HZ));
-        let part = (u64::from(d.subsec_nanos()) * u64::from(HZ)).div_ceil(1_000_000_000);
-        whole.saturating_add(part)
+    pub fn duration_ticks(&self, d: Duration) -> u64 {
+        ticks_ceil(d, HZ as u64)
     }
 
     /// Calls `hook` with the tick of each deadline armed earlier than every
@@ -124,7 +122,7 @@ impl<const HZ: u32> TimerDriver for &'static TickDriver<HZ> {
     }
 
     fn duration_ticks(&self, d: Duration) -> u64 {
-        self.ticks_in(d)
+        TickDriver::duration_ticks(self, d)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

@@ -11,7 +11,7 @@ use crate::node::{class, Node};
 use crate::sync::{loom_const_fn, Ordering::*};
 use crate::time::deadline::TimedNode;
 use crate::time::StaticDriver;
-use crate::{Cause, Reason, TickDriver, TokenRef};
+use crate::{Cause, Reason, TokenRef};
 
 /// Set in a pinned node's state once it has been linked into its parent (or,
 /// for a `PinnedLinked`, registered on its parents).
@@ -323,10 +323,10 @@ impl fmt::Debug for PinnedChild<'_> {
 
 /// A [`PinnedChild`] with a deadline on a driver: cancelled with
 /// [`Reason::DeadlineExceeded`] when the driver's clock reaches the deadline.
-/// Needs no allocator; the timer entry lives in the node. The driver is any
-/// [`StaticDriver`] (one whose timers are in a `static`): a [`TickDriver`] on
-/// bare metal (the default type parameter), or `EmbassyDriver` under embassy,
-/// passed as `&TICKS`.
+/// Needs no allocator; the timer entry lives in the node. The driver `D` is
+/// any [`StaticDriver`] (one whose timers are in a `static`): a
+/// [`TickDriver`](crate::TickDriver) on bare metal, or `EmbassyDriver` under
+/// embassy, passed as `&TICKS` (so `D` is `&'static TickDriver`).
 ///
 /// The deadline is armed when the child is first used pinned; dropping or
 /// cancelling it takes the deadline out of the driver at once.
@@ -341,9 +341,9 @@ impl fmt::Debug for PinnedChild<'_> {
 ///
 /// let job = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::from_millis(3)));
 /// let token = job.as_ref().token();
-/// TICKS.advance(2); // e.g. from the SysTick handler
+/// TICKS.advance_by(2); // e.g. from the SysTick handler
 /// assert!(!token.is_cancelled());
-/// TICKS.advance(1);
+/// TICKS.advance_by(1);
 /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
 /// ```
 ///
@@ -369,16 +369,16 @@ impl fmt::Debug for PinnedChild<'_> {
 ///
 /// static ROOT: StaticSource = StaticSource::new();
 /// static TICKS: TickDriver = TickDriver::new();
-/// static WATCHDOG: StaticCell<PinnedDeadline<'static>> = StaticCell::new();
+/// static WATCHDOG: StaticCell<PinnedDeadline<'static, &'static TickDriver>> = StaticCell::new();
 ///
 /// let watchdog = Pin::static_mut(WATCHDOG.init(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 100)));
 /// let watchdog = watchdog.into_ref(); // Pin<&'static PinnedDeadline>
 /// let token = watchdog.token(); // a `TokenRef<'static>`
-/// TICKS.advance(100);
+/// TICKS.advance_by(100);
 /// assert!(token.is_cancelled());
 /// ```
 ///
-/// A [`TickDriver`] is a driver only as a `&'static` reference: one in a local
+/// A [`TickDriver`](crate::TickDriver) is a driver only as a `&'static` reference: one in a local
 /// variable, which a leaked deadline could outlive, is refused.
 ///
 /// ```compile_fail
@@ -396,9 +396,9 @@ impl fmt::Debug for PinnedChild<'_> {
 ///
 /// ```compile_fail
 /// fn assert_unpin<T: Unpin>() {}
-/// assert_unpin::<cancel_token::PinnedDeadline<'static>>();
+/// assert_unpin::<cancel_token::PinnedDeadline<'static, &'static cancel_token::TickDriver>>();
 /// ```
-pub struct PinnedDeadline<'a, D = &'static TickDriver> {
+pub struct PinnedDeadline<'a, D> {
     /// The driver, asked to wake for the deadline as it is armed, is the
     /// node's `extra` (in its trailing padding on 32-bit targets).
     timed: TimedNode<D>,
@@ -417,7 +417,7 @@ unsafe impl<D: Sync> Sync for PinnedDeadline<'_, D> {}
 
 impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
     /// A child of `parent` that expires at `at` on `driver` (for a
-    /// [`TickDriver`], `at` is a tick).
+    /// [`TickDriver`](crate::TickDriver), `at` is a tick).
     ///
     /// ```
     /// use core::pin::pin;

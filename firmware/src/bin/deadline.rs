@@ -37,7 +37,7 @@ static ROOT: StaticSource = StaticSource::new();
 
 #[exception]
 fn SysTick() {
-    TICKS.advance(1); // fires every deadline now due, from the handler
+    TICKS.advance_by(1); // fires every deadline now due, from the handler
     after_tick(); // (test bookkeeping, not part of the wiring)
 }
 // ---- end of wiring ----
@@ -77,7 +77,7 @@ fn main() -> ! {
         let waker = flag_waker(&LONG_WOKEN);
         check!(poll_once(wait.as_mut(), &waker).is_ready());
         check!(TICKS.pending() == 0, "a due deadline was left in the wheel");
-        check!(TICKS.next_deadline().is_none());
+        check!(TICKS.next_expiration().is_none());
     }
     check!(!ROOT.is_cancelled());
 
@@ -104,10 +104,10 @@ fn main() -> ! {
     let sub = sub.into_ref();
     let due = start + 20;
     check!(TICKS.pending() == 1, "pending = {}", TICKS.pending());
-    let next = TICKS.next_deadline();
+    let next = TICKS.next_expiration();
     check!(
         next.is_some_and(|t| t > start && t <= due),
-        "next_deadline {:?}, due {}",
+        "next_expiration {:?}, due {}",
         next,
         due
     );
@@ -181,7 +181,7 @@ fn main() -> ! {
         "{} left armed after firing",
         pending_after
     );
-    check!(TICKS.next_deadline().is_none());
+    check!(TICKS.next_expiration().is_none());
     check!(job.token().reason() == Some(Reason::DeadlineExceeded));
     check!(step.token().reason() == Some(Reason::DeadlineExceeded));
     check!(!ROOT.is_cancelled(), "a child's deadline reached the root");

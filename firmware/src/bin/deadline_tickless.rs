@@ -1,5 +1,5 @@
 //! Deadlines on a tickless clock: no periodic interrupt. SysTick is a one-shot
-//! alarm programmed for `TICKS.next_deadline()`; its handler advances the
+//! alarm programmed for `TICKS.next_expiration()`; its handler advances the
 //! `TickDriver` to the alarm's tick with `advance_to` and programs the next
 //! alarm from the tick that returns, or stops SysTick when none is left.
 //!
@@ -109,7 +109,7 @@ fn rearm() {
         if SCB::is_pendst_pending() {
             return; // the handler runs next and programs the next alarm
         }
-        let Some(next) = TICKS.next_deadline() else {
+        let Some(next) = TICKS.next_expiration() else {
             return;
         };
         let len = ALARM_LEN.load(Relaxed);
@@ -185,9 +185,9 @@ fn main() -> ! {
     check!(poll_once(w12.as_mut(), &flag_waker(&WOKEN[1])).is_pending());
     check!(TICKS.pending() == 3, "pending = {}", TICKS.pending());
     check!(
-        TICKS.next_deadline() == Some(5),
+        TICKS.next_expiration() == Some(5),
         "next {:?}",
-        TICKS.next_deadline()
+        TICKS.next_expiration()
     );
     check!(ALARM_LEN.load(Relaxed) == 0);
 
@@ -228,7 +228,7 @@ fn main() -> ! {
     );
     check!(alarms_a >= 3);
     check!(TICKS.now() == 30, "now = {}", TICKS.now());
-    check!(TICKS.pending() == 0 && TICKS.next_deadline().is_none());
+    check!(TICKS.pending() == 0 && TICKS.next_expiration().is_none());
     check!(ALARM_LEN.load(Relaxed) == 0, "alarm not stopped");
     check!(!ROOT.is_cancelled());
 

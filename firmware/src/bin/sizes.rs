@@ -78,8 +78,8 @@ fn table() -> [(&'static str, usize, usize, usize); 11] {
         ),
         (
             "PinnedDeadline",
-            size_of::<PinnedDeadline<'static>>(),
-            align_of::<PinnedDeadline<'static>>(),
+            size_of::<PinnedDeadline<'static, &'static TickDriver>>(),
+            align_of::<PinnedDeadline<'static, &'static TickDriver>>(),
             72,
         ),
         (

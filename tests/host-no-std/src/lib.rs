@@ -49,7 +49,7 @@ mod tests {
         static SHUTDOWN: StaticSource = StaticSource::new();
         static TICKS: TickDriver = TickDriver::new();
         let reason = run_job(SHUTDOWN.token_ref(), &TICKS, 2, || {
-            TICKS.advance(1); // the SysTick handler, on the host
+            TICKS.advance_by(1); // the SysTick handler, on the host
             false
         });
         assert_eq!(reason, Some(Reason::DeadlineExceeded));
