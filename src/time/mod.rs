@@ -46,6 +46,86 @@ pub(crate) mod deadline;
 ///   armed is then cancelled at once with [`Reason::DeadlineExceeded`].
 /// - `advance` may be called from a thread, a task or an interrupt handler; it
 ///   runs the cancellation (wakers, callbacks) of every due token.
+///
+/// # Implementing a driver
+///
+/// A driver is a clock, a [`Timers`] and one alarm. Below, a millisecond
+/// clock that its owner moves (as a timer interrupt would) and one alarm,
+/// kept as the earliest tick `wake_at` asked for: each time the clock
+/// reaches it, the owner advances the timers and sets the alarm for the tick
+/// `advance` returns.
+///
+/// ```
+/// use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+/// use core::time::Duration;
+/// use cancel_token::{
+///     CancelSource, DriverStopped, Reason, SharedTimers, TimerDriver, Timers, TimersHandle,
+/// };
+///
+/// struct Alarm {
+///     /// Milliseconds since the driver was made.
+///     now: AtomicU64,
+///     /// The tick to advance the timers at; `u64::MAX` for none.
+///     alarm: AtomicU64,
+///     timers: SharedTimers,
+/// }
+///
+/// impl TimerDriver for Alarm {
+///     type Instant = u64; // instants are ticks
+///
+///     fn now(&self) -> u64 {
+///         self.now.load(SeqCst)
+///     }
+///
+///     fn ticks_at(&self, at: u64) -> u64 {
+///         at
+///     }
+///
+///     fn instant_at(&self, ticks: u64) -> u64 {
+///         ticks
+///     }
+///
+///     fn duration_ticks(&self, d: Duration) -> u64 {
+///         // Rounded up and saturating, as the contract asks.
+///         u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+///     }
+///
+///     fn timers(&self) -> TimersHandle<'_> {
+///         TimersHandle::from_shared(&self.timers)
+///     }
+///
+///     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
+///         self.alarm.fetch_min(tick, SeqCst);
+///         Ok(())
+///     }
+/// }
+///
+/// impl Alarm {
+///     /// The timer interrupt: the clock is at `now`.
+///     fn tick(&self, now: u64) {
+///         self.now.store(now, SeqCst);
+///         if self.alarm.load(SeqCst) <= now {
+///             // Cleared before `advance`, so a `wake_at` during it is kept.
+///             self.alarm.store(u64::MAX, SeqCst);
+///             let next = self.timers.advance(now).unwrap_or(u64::MAX);
+///             self.alarm.fetch_min(next, SeqCst);
+///         }
+///     }
+/// }
+///
+/// let driver = Alarm {
+///     now: AtomicU64::new(0),
+///     alarm: AtomicU64::new(u64::MAX),
+///     timers: Timers::new_shared(),
+/// };
+/// let root = CancelSource::new();
+/// let call = root.token().child_with_timeout(&driver, Duration::from_millis(20));
+/// assert_eq!(driver.alarm.load(SeqCst), 20);
+/// driver.tick(19);
+/// assert!(!call.is_cancelled());
+/// driver.tick(20);
+/// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+/// ```
 #[diagnostic::on_unimplemented(
     note = "a driver in a `static` (`TickDriver`, `EmbassyDriver`) is a `TimerDriver` as its `&'static` reference: pass `&TICKS`"
 )]
