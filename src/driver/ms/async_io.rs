@@ -138,7 +138,11 @@ impl Runtime for Reactor {
 /// sleeper's wake-up (`waker` is woken by an earlier request, the last
 /// handle's drop or the last disarm, through `Reactor::wake`).
 fn turn(core: &MsCore<Reactor>, waker: &Waker) {
-    let mut timer = core.runtime.timer.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut timer = core
+        .runtime
+        .timer
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     loop {
         let due = core.sleeper.fire(core.tick_now());
         let target = core.sleeper.next.target(due);

@@ -79,7 +79,10 @@ impl<R: Runtime> MsCore<R> {
         let at = self
             .start
             .checked_add(Duration::from_millis(ticks))
-            .or_else(|| self.start.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+            .or_else(|| {
+                self.start
+                    .checked_add(Duration::from_secs(86_400 * 365 * 30))
+            })
             .unwrap_or(self.start);
         at.into()
     }
