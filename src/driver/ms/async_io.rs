@@ -1,7 +1,6 @@
 //! `AsyncIoDriver`: deadlines on async-io's reactor, for smol and async-std.
 
 use alloc::sync::Arc;
-use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Waker};
@@ -103,10 +102,6 @@ struct Reactor {
 impl Runtime for Reactor {
     type Instant = Instant;
 
-    fn now() -> Instant {
-        Instant::now()
-    }
-
     /// Fires what is due and sets the timer for what is left, now or, if
     /// another thread is doing so, by that thread before it stops.
     fn wake(core: &Arc<MsCore<Self>>) {
@@ -192,12 +187,7 @@ impl Default for AsyncIoDriver {
 timer_driver!(
     AsyncIoDriver,
     Instant,
+    [],
     /// Sets the timer again if `tick` is earlier than the one it is set for.
     /// Wait-free unless it does.
 );
-
-impl fmt::Debug for AsyncIoDriver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.owner.debug(f, "AsyncIoDriver").finish()
-    }
-}

@@ -23,15 +23,24 @@ pub(crate) const MS_HZ: u64 = 1000;
 pub(crate) trait Runtime: Sized + Send + Sync + 'static {
     /// The driver's instants: `std`'s, or tokio's (which follow a paused
     /// clock), converted to `std`'s at the edge.
-    type Instant: Copy + Ord + From<Instant> + Into<Instant>;
-
-    /// The runtime's clock.
-    fn now() -> Self::Instant;
+    type Instant: Clock;
 
     /// Wakes the sleeper: for a tick earlier than the one it sleeps until,
     /// at the last handle's drop, or at the disarm that leaves no deadline
     /// armed once no handle is left (see `driver::ms`).
     fn wake(core: &Arc<MsCore<Self>>);
+}
+
+/// A runtime's instant and clock.
+pub(crate) trait Clock: Copy + Ord + From<Instant> + Into<Instant> {
+    /// The current time.
+    fn now() -> Self;
+}
+
+impl Clock for Instant {
+    fn now() -> Self {
+        Instant::now()
+    }
 }
 
 /// What a runtime driver's handles and its sleeper share.
@@ -57,12 +66,12 @@ impl<R: Runtime> MsCore<R> {
 
     /// The runtime's clock.
     pub(crate) fn now(&self) -> R::Instant {
-        R::now()
+        R::Instant::now()
     }
 
     /// The tick the clock is at (whole milliseconds since `start`).
     pub(crate) fn tick_now(&self) -> u64 {
-        let d = R::now().into().saturating_duration_since(self.start);
+        let d = self.now().into().saturating_duration_since(self.start);
         d.as_secs()
             .saturating_mul(MS_HZ)
             .saturating_add(u64::from(d.subsec_millis()))
@@ -170,13 +179,23 @@ impl<R> Drop for StopGuard<R> {
 
 /// The `TimerDriver` impl of runtime driver `$driver`, whose `owner` field is
 /// an `Arc<Owner<R>>` with `R::Instant` = `$instant`, with the docs of its
-/// `wake_at`.
+/// `wake_at`; and its `pending` and `Debug`, which shows the clock, `pending`
+/// and each `$name` as its `$method` returns it.
 macro_rules! timer_driver {
-    ($driver:ident, $instant:ty, $(#[$wake_doc:meta])*) => {
+    ($driver:ident, $instant:ty, [$($name:literal: $method:ident),*], $(#[$wake_doc:meta])*) => {
         impl $driver {
             /// How many deadlines are armed.
             pub fn pending(&self) -> usize {
                 self.owner.pending()
+            }
+        }
+
+        impl core::fmt::Debug for $driver {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                self.owner
+                    .debug(f, stringify!($driver))
+                    $(.field($name, &self.$method()))*
+                    .finish()
             }
         }
 

@@ -1,6 +1,5 @@
 //! `ThreadDriver`: deadlines fired by one background thread per driver.
 
-use core::fmt;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
@@ -72,20 +71,6 @@ use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime, StopGuard
 #[derive(Clone)]
 pub struct ThreadDriver {
     owner: Arc<Owner<Event>>,
-}
-
-/// The timer thread's clock is `std`'s; it sleeps on an event listener.
-impl Runtime for Event {
-    type Instant = Instant;
-
-    fn now() -> Instant {
-        Instant::now()
-    }
-
-    /// There is one listener at most: the thread's.
-    fn wake(core: &Arc<MsCore<Self>>) {
-        core.runtime.notify(usize::MAX);
-    }
 }
 
 impl ThreadDriver {
@@ -174,15 +159,20 @@ impl Default for ThreadDriver {
     }
 }
 
+/// The timer thread's clock is `std`'s; it sleeps on an event listener.
+impl Runtime for Event {
+    type Instant = Instant;
+
+    /// There is one listener at most: the thread's.
+    fn wake(core: &Arc<MsCore<Self>>) {
+        core.runtime.notify(usize::MAX);
+    }
+}
+
 timer_driver!(
     ThreadDriver,
     Instant,
+    [],
     /// Wakes the thread if `tick` is earlier than the one it sleeps until.
     /// Wait-free unless it wakes the thread (an `Event::notify`).
 );
-
-impl fmt::Debug for ThreadDriver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.owner.debug(f, "ThreadDriver").finish()
-    }
-}

@@ -1,6 +1,5 @@
 //! `TokioDriver`: deadlines on a tokio runtime, one background task per driver.
 
-use core::fmt;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
@@ -10,7 +9,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime, StopGuard};
+use crate::driver::ms::runtime::{timer_driver, Clock, MsCore, Owner, Runtime, StopGuard};
 
 /// Deadlines on a tokio runtime: every deadline of the driver lives in one
 /// [`Timers`](crate::Timers) wheel, and one background task sleeps (`tokio::time::sleep_until`)
@@ -96,21 +95,6 @@ pub struct TokioDriver {
     owner: Arc<Owner<Notify>>,
 }
 
-/// The task's clock is tokio's (paused with it); it sleeps on a `Notify`,
-/// whose `notify_one` keeps a permit when the task is not waiting, so no
-/// wake-up is lost.
-impl Runtime for Notify {
-    type Instant = Instant;
-
-    fn now() -> Instant {
-        Instant::now()
-    }
-
-    fn wake(core: &Arc<MsCore<Self>>) {
-        core.runtime.notify_one();
-    }
-}
-
 impl TokioDriver {
     /// A driver whose task runs on the current tokio runtime.
     ///
@@ -178,18 +162,27 @@ async fn run(guard: StopGuard<Notify>) {
     }
 }
 
+/// The task's clock is tokio's (paused with it); it sleeps on a `Notify`,
+/// whose `notify_one` keeps a permit when the task is not waiting, so no
+/// wake-up is lost.
+impl Runtime for Notify {
+    type Instant = Instant;
+
+    fn wake(core: &Arc<MsCore<Self>>) {
+        core.runtime.notify_one();
+    }
+}
+
+impl Clock for Instant {
+    fn now() -> Self {
+        Instant::now()
+    }
+}
+
 timer_driver!(
     TokioDriver,
     Instant,
+    ["running": is_running],
     /// Wakes the task if `tick` is earlier than the one it sleeps until.
     /// Wait-free unless it wakes the task (a `Notify::notify_one`).
 );
-
-impl fmt::Debug for TokioDriver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.owner
-            .debug(f, "TokioDriver")
-            .field("running", &self.is_running())
-            .finish()
-    }
-}
