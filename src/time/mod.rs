@@ -126,6 +126,11 @@ pub(crate) mod deadline;
 /// driver.tick(20);
 /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
 /// ```
+///
+/// [`Timers`]: crate::Timers
+/// [`Timers::advance`]: crate::Timers::advance
+/// [`SharedTimers`]: crate::SharedTimers
+/// [`Reason::DeadlineExceeded`]: crate::Reason::DeadlineExceeded
 #[diagnostic::on_unimplemented(
     note = "a driver in a `static` (`TickDriver`, `EmbassyDriver`) is a `TimerDriver` as its `&'static` reference: pass `&TICKS`"
 )]
@@ -208,9 +213,13 @@ impl<D: TimerDriver + ?Sized> TimerDriver for &D {
 ///
 /// [`timers`](TimerDriver::timers) returns, every time, the handle
 /// ([`TimersHandle::from_static`]) of the same timers made by
-/// [`Timers::new`] in a `static`, never [shared](Timers::new_shared) ones: a
+/// [`Timers::new`] in a `static`, never [shared] ones: a
 /// pinned deadline may be cancelled before it is armed, which shared timers'
 /// count of the deadlines holding them does not allow for.
+///
+/// [`Timers`]: crate::Timers
+/// [`Timers::new`]: crate::Timers::new
+/// [shared]: crate::Timers::new_shared
 #[diagnostic::on_unimplemented(
     note = "a `PinnedDeadline` needs a driver whose timers are in a `static`: `&TICKS` of a `static` `TickDriver` or `EmbassyDriver`; on other drivers, deadlines are heap children (`CancelToken::child_with_timeout`)"
 )]

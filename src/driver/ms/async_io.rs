@@ -71,7 +71,7 @@ use crate::sync::{AtomicUsize, Ordering::*};
 /// if none is, else as soon as the last one fires or is disarmed), the
 /// driver lets go of its timer and is freed; async-io drops its copy of the
 /// waker when its reactor next wakes. The driver never stops, so it never
-/// reports [`DriverStopped`].
+/// reports [`DriverStopped`](crate::DriverStopped).
 ///
 /// # Panics
 ///

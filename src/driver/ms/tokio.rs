@@ -80,8 +80,8 @@ use crate::driver::ms::runtime::{timer_driver, Clock, MsCore, Owner, Runtime, St
 ///   deadline still armed then expires at once (its token is cancelled with
 ///   [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded), from the
 ///   thread dropping the runtime), and a deadline armed later is cancelled
-///   with `DeadlineExceeded` as it is armed ([`TimerDriver::wake_at`] returns
-///   [`DriverStopped`]). This is the choice [`TimerDriver`] documents for a
+///   with `DeadlineExceeded` as it is armed ([`TimerDriver::wake_at`](crate::TimerDriver::wake_at) returns
+///   [`DriverStopped`](crate::DriverStopped)). This is the choice [`TimerDriver`](crate::TimerDriver) documents for a
 ///   stopped driver, extended to the deadlines already armed so that no one
 ///   waits forever on a deadline that can no longer pass (a thread in
 ///   [`CancelToken::wait`](crate::CancelToken::wait), another runtime's task).
