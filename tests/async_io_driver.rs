@@ -2,11 +2,14 @@
 //! outcomes only, never durations.
 #![cfg(feature = "async-io")]
 
+mod support;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cancel_token::__private::async_io_state;
 use cancel_token::{AsyncIoDriver, CancelSource, CancelToken, Reason, TimerDriver};
+use support::{wait_until, PATIENCE};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -165,10 +168,6 @@ fn auto_traits_and_debug() {
     assert!(format!("{driver:?}").starts_with("AsyncIoDriver"));
 }
 
-/// Long enough for any deadline of a few milliseconds to fire on a loaded
-/// machine; reached only if it never does.
-const PATIENCE: Duration = Duration::from_secs(10);
-
 /// The helper of the issue: a driver made for one call and dropped at once.
 fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
     let driver = AsyncIoDriver::new();
@@ -179,11 +178,12 @@ fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
 /// sets an async-io timer of its own, which wakes the reactor, so that it
 /// drops the waker of a timer the driver let go of.
 fn freed(state: &cancel_token::__private::SleeperProbe) -> bool {
-    let give_up = std::time::Instant::now() + PATIENCE;
-    while state.is_alive() && std::time::Instant::now() < give_up {
-        async_io::block_on(async_io::Timer::after(Duration::from_millis(1)));
-    }
-    !state.is_alive()
+    wait_until(
+        || !state.is_alive(),
+        || {
+            async_io::block_on(async_io::Timer::after(Duration::from_millis(1)));
+        },
+    )
 }
 
 #[test]

@@ -3,11 +3,14 @@
 //! lifetime, many deadlines.
 #![cfg(feature = "std")]
 
+mod support;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cancel_token::__private::thread_sleeper;
 use cancel_token::{CancelSource, CancelToken, Reason, ThreadDriver, TimerDriver};
+use support::{eventually, PATIENCE};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -245,19 +248,6 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());
-}
-
-/// Long enough for any deadline of a few milliseconds to fire on a loaded
-/// machine; reached only if it never does.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Waits until `done` holds, for up to `PATIENCE`, then asserts it.
-fn eventually(what: &str, done: impl Fn() -> bool) {
-    let give_up = Instant::now() + PATIENCE;
-    while !done() && Instant::now() < give_up {
-        thread::sleep(Duration::from_millis(1));
-    }
-    assert!(done(), "{what}");
 }
 
 /// The helper of the issue: a driver made for one call and dropped at once.

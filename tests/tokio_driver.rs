@@ -2,9 +2,12 @@
 //! dropping the driver, the task's lifetime, runtime shutdown, many deadlines.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::time::Duration;
 
 use cancel_token::{CancelSource, CancelToken, Reason, TimerDriver, TokioDriver};
+use support::PATIENCE;
 use tokio::runtime::Handle;
 
 const MIN: Duration = Duration::from_secs(60);
@@ -152,10 +155,6 @@ fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
     let driver = TokioDriver::new();
     parent.child_with_timeout(&driver, d)
 }
-
-/// Long enough for any deadline of a few milliseconds to fire on a loaded
-/// machine; reached only if it never does.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 #[tokio::test(start_paused = true)]
 async fn a_deadline_armed_through_a_dropped_driver_fires_on_the_paused_clock() {
