@@ -150,7 +150,7 @@ const _: fn() = || {
     send_sync::<Deadline>();
     send_sync::<StaticSource>();
     send_sync::<PinnedChild<'static>>();
-    send_sync::<PinnedDeadline<'static>>();
+    send_sync::<PinnedDeadline<'static, &'static TickDriver>>();
     send_sync::<PinnedLinked<'static, 2>>();
     send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
     send_sync::<Timers>();

@@ -45,13 +45,6 @@ impl ManualDriver {
         self.timers.advance_by(us);
     }
 
-    /// The former name of [`advance_by`](Self::advance_by).
-    #[doc(hidden)]
-    #[deprecated(note = "renamed `advance_by`")]
-    pub fn advance(&self, by: Duration) {
-        self.advance_by(by);
-    }
-
     /// How many deadlines are armed.
     pub fn pending(&self) -> usize {
         self.timers.pending()

@@ -121,7 +121,7 @@ impl CancelToken {
     /// let job = root.child_with_timeout(&driver, Duration::from_secs(1));
     /// let token = job.token();
     /// assert_eq!(token.reason(), None);
-    /// driver.advance(Duration::from_secs(1));
+    /// driver.advance_by(Duration::from_secs(1));
     /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
     /// ```
     pub fn reason(&self) -> Option<Reason> {
@@ -327,9 +327,9 @@ impl CancelToken {
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
     /// let job = root.token().child_with_deadline(&driver, Duration::from_secs(5));
-    /// driver.advance(Duration::from_secs(4));
+    /// driver.advance_by(Duration::from_secs(4));
     /// assert!(!job.is_cancelled());
-    /// driver.advance(Duration::from_secs(1));
+    /// driver.advance_by(Duration::from_secs(1));
     /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     /// ```
     pub fn child_with_deadline<D: crate::TimerDriver>(

@@ -450,12 +450,12 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
     /// static ROOT: StaticSource = StaticSource::new();
     /// static TICKS: TickDriver = TickDriver::new(); // 1 ms ticks
     ///
-    /// TICKS.advance(5);
+    /// TICKS.advance_by(5);
     /// let job = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::from_millis(2)));
     /// let job = job.into_ref();
-    /// TICKS.advance(1);
+    /// TICKS.advance_by(1);
     /// assert!(!job.is_cancelled());
-    /// TICKS.advance(1);
+    /// TICKS.advance_by(1);
     /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     ///
     /// let spent = pin!(PinnedDeadline::with_timeout(ROOT.token_ref(), &TICKS, Duration::ZERO));
