@@ -86,6 +86,8 @@ compile_error!(
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "defmt")]
+mod defmt;
 mod driver;
 pub mod grpc_timeout;
 mod handle;
