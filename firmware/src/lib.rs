@@ -14,7 +14,9 @@
 //!   `critical-section-single-core`), linked through the `cortex-m` dependency;
 //! - [`exec`], a single-future executor ([`exec::block_on`]) that sleeps in
 //!   `wfi` until an interrupt handler wakes the future, and wakers that set a
-//!   static flag ([`exec::flag_waker`]).
+//!   static flag ([`exec::flag_waker`]);
+//! - [`SysTickTime`], an embassy-time driver on SysTick for the embassy
+//!   binaries, as a board crate would provide one.
 //!
 //! No global allocator exists: a test that needs one fails to link.
 #![no_std]
@@ -132,6 +134,9 @@ pub mod exec {
         fut.poll(&mut Context::from_waker(waker))
     }
 }
+
+pub mod systick_time;
+pub use systick_time::SysTickTime;
 
 /// QEMU machine this image was linked for (from build.rs).
 pub const MACHINE: &str = env!("FIRMWARE_MACHINE");
