@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds every firmware test (firmware/src/bin/*.rs) for each Cortex-M target
-# and runs it under QEMU with semihosting; exits non-zero if any run fails.
+# Builds every firmware test (firmware/src/bin/*.rs, and the RTIC apps in
+# firmware/rtic/src/bin/*.rs) for each Cortex-M target and runs it under QEMU
+# with semihosting; exits non-zero if any run fails.
 #
-#   scripts/qemu-test.sh [BIN...]      # default: every binary in firmware/src/bin
+#   scripts/qemu-test.sh [BIN...]      # default: every binary in both folders
 #
 # Env: QEMU_TIMEOUT (seconds per run, default 60), SKIP_INSTALL=1 (no rustup/apt).
 #
@@ -56,16 +57,29 @@ install_missing() {
 [ "${SKIP_INSTALL:-0}" = 1 ] || install_missing
 command -v qemu-system-arm >/dev/null || { echo "qemu-test: qemu-system-arm not found" >&2; exit 1; }
 
+# Where a binary's source is: the harness package, or the RTIC package (its
+# own package: RTIC's device crate turns on cortex-m-rt's `device` feature).
+RTIC_PKG=cancel-token-firmware-rtic
+bin_src() {
+    local f
+    for f in "$FW/src/bin/$1.rs" "$FW/rtic/src/bin/$1.rs"; do
+        [ -f "$f" ] && { echo "$f"; return; }
+    done
+    return 1
+}
+
 # Which binaries.
 if [ $# -gt 0 ]; then
     BINS=("$@")
 else
     BINS=()
-    for f in "$FW"/src/bin/*.rs; do BINS+=("$(basename "$f" .rs)"); done
+    for f in "$FW"/src/bin/*.rs "$FW"/rtic/src/bin/*.rs; do BINS+=("$(basename "$f" .rs)"); done
 fi
 namew=14 # width of the binary column: the longest name
+want_rtic=0
 for b in "${BINS[@]}"; do
-    [ -f "$FW/src/bin/$b.rs" ] || { echo "qemu-test: no firmware/src/bin/$b.rs" >&2; exit 1; }
+    src=$(bin_src "$b") || { echo "qemu-test: no firmware/src/bin/$b.rs or firmware/rtic/src/bin/$b.rs" >&2; exit 1; }
+    [[ $src == "$FW/rtic/"* ]] && want_rtic=1
     [ "${#b}" -le "$namew" ] || namew=${#b}
 done
 
@@ -76,6 +90,13 @@ target_args=()
 for spec in "${RUNS[@]}"; do target_args+=(--target "${spec%%|*}"); done
 t0=$(now_ms)
 (cd "$FW" && cargo build --release --locked --bins "${target_args[@]}")
+# The RTIC package one target at a time: its proc macro is built for the host
+# once per invocation, and each target needs its own backend feature on it.
+if [ "$want_rtic" = 1 ]; then
+    for spec in "${RUNS[@]}"; do
+        (cd "$FW" && cargo build --release --locked -p "$RTIC_PKG" --bins --target "${spec%%|*}")
+    done
+fi
 echo "qemu-test: build $(fmt_s $(( $(now_ms) - t0 )))"
 
 passed=0 failed=0 skipped=0
@@ -86,7 +107,7 @@ for spec in "${RUNS[@]}"; do
     mkdir -p "$FW/target/qemu-test/$target"
     for bin in "${BINS[@]}"; do
         label=$(printf '%-*s %-22s %-10s %-12s' "$namew" "$bin" "$target" "$core" "$mname")
-        only=$(sed -n 's/^\/\/! *qemu-test: *targets *= *//p' "$FW/src/bin/$bin.rs")
+        only=$(sed -n 's/^\/\/! *qemu-test: *targets *= *//p' "$(bin_src "$bin")")
         if [ -n "$only" ] && ! grep -qw -- "$target" <<<"$only"; then
             echo "SKIP    $label"
             skipped=$((skipped + 1))
