@@ -27,6 +27,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=FIRMWARE_MACHINE");
 
+    // defmt's linker script (its interned strings, out of flash), for the one
+    // binary that logs with defmt: the others carry no defmt symbols.
+    println!("cargo:rustc-link-arg-bin=defmt_log=-Tdefmt.x");
+
     // Shown in the test output.
     println!("cargo:rustc-env=FIRMWARE_MACHINE={machine}");
     println!("cargo:rustc-env=FIRMWARE_TARGET={target}");

@@ -12,6 +12,11 @@
 # (not time out) after printing `FAIL:`. A binary restricts its targets with a
 # line `//! qemu-test: targets = thumbv7m-none-eabi ...`. Lines a firmware prints
 # starting with `note:` are shown under its result even when it passes.
+# A binary with a line `//! qemu-test: defmt` logs with defmt over semihosting:
+# its output is decoded with defmt-print (installed if missing) before the
+# checks. Each line `//! qemu-test: expect = TEXT` of a binary must appear as
+# a whole line of its (decoded) output. A line `//! qemu-test: features = F`
+# builds the binary (alone) with the harness's features F.
 # Logs: firmware/target/qemu-test/<target>/<bin>.log
 set -euo pipefail
 
@@ -39,6 +44,8 @@ install_missing() {
         grep -qx "$t" <<<"$have" || rustup target add "$t"
     done
 
+    command -v defmt-print >/dev/null 2>&1 || cargo install --locked defmt-print
+
     command -v qemu-system-arm >/dev/null 2>&1 && return
     # Another process (a setup script) may be installing it right now: wait for
     # it rather than fight over the dpkg lock.
@@ -56,6 +63,7 @@ install_missing() {
 
 [ "${SKIP_INSTALL:-0}" = 1 ] || install_missing
 command -v qemu-system-arm >/dev/null || { echo "qemu-test: qemu-system-arm not found" >&2; exit 1; }
+command -v defmt-print >/dev/null || { echo "qemu-test: defmt-print not found (cargo install --locked defmt-print)" >&2; exit 1; }
 
 # Where a binary's source is: the harness package, or the RTIC package (its
 # own package: RTIC's device crate turns on cortex-m-rt's `device` feature).
@@ -90,6 +98,14 @@ target_args=()
 for spec in "${RUNS[@]}"; do target_args+=(--target "${spec%%|*}"); done
 t0=$(now_ms)
 (cd "$FW" && cargo build --release --locked --bins "${target_args[@]}")
+# A binary needing features of the harness package (`//! qemu-test: features
+# = F`, its `required-features`) is built alone with them, so the others stay
+# built without them.
+for b in "${BINS[@]}"; do
+    feats=$(sed -n 's/^\/\/! *qemu-test: *features *= *//p' "$(bin_src "$b")")
+    [ -n "$feats" ] || continue
+    (cd "$FW" && cargo build --release --locked --features "$feats" --bin "$b" "${target_args[@]}")
+done
 # The RTIC package one target at a time: its proc macro is built for the host
 # once per invocation, and each target needs its own backend feature on it.
 if [ "$want_rtic" = 1 ]; then
@@ -107,7 +123,8 @@ for spec in "${RUNS[@]}"; do
     mkdir -p "$FW/target/qemu-test/$target"
     for bin in "${BINS[@]}"; do
         label=$(printf '%-*s %-22s %-10s %-12s' "$namew" "$bin" "$target" "$core" "$mname")
-        only=$(sed -n 's/^\/\/! *qemu-test: *targets *= *//p' "$(bin_src "$bin")")
+        src=$(bin_src "$bin")
+        only=$(sed -n 's/^\/\/! *qemu-test: *targets *= *//p' "$src")
         if [ -n "$only" ] && ! grep -qw -- "$target" <<<"$only"; then
             echo "SKIP    $label"
             skipped=$((skipped + 1))
@@ -117,9 +134,22 @@ for spec in "${RUNS[@]}"; do
         log="$FW/target/qemu-test/$target/$bin.log"
         t0=$(now_ms)
         rc=0
-        timeout --kill-after=5 "$TIMEOUT" qemu-system-arm "${machine_args[@]}" "${QEMU_COMMON[@]}" \
-            -kernel "$elf" </dev/null >"$log" 2>&1 || rc=$?
+        if grep -q '^//! *qemu-test: *defmt *$' "$src"; then
+            # stdout is defmt frames: decoded into the log, after QEMU's stderr.
+            timeout --kill-after=5 "$TIMEOUT" qemu-system-arm "${machine_args[@]}" "${QEMU_COMMON[@]}" \
+                -kernel "$elf" </dev/null >"$log.defmt" 2>"$log" || rc=$?
+            defmt-print --log-format '{s}' -e "$elf" <"$log.defmt" >>"$log" 2>&1 || true
+        else
+            timeout --kill-after=5 "$TIMEOUT" qemu-system-arm "${machine_args[@]}" "${QEMU_COMMON[@]}" \
+                -kernel "$elf" </dev/null >"$log" 2>&1 || rc=$?
+        fi
         took=$(fmt_s $(( $(now_ms) - t0 )))
+        # Expected lines missing from the output.
+        missing=0
+        while IFS= read -r want; do
+            [ -n "$want" ] || continue
+            grep -qxF -- "$want" "$log" || { missing=$((missing + 1)); echo "missing line: $want" >>"$log"; }
+        done < <(sed -n 's/^\/\/! *qemu-test: *expect *= *//p' "$src")
         # The firmware's own result line (ok:/FAIL:), shown next to ours.
         said=$(grep -m1 -E '^(ok|FAIL):' "$log" || true)
         if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -127,6 +157,8 @@ for spec in "${RUNS[@]}"; do
         elif [[ $bin == xfail_* ]]; then
             if [ "$rc" -ne 0 ] && grep -q '^FAIL:' "$log"; then verdict=PASS; said="(failed as expected) $said"
             else verdict=FAIL; said="expected a failure exit, got rc=$rc: $said"; fi
+        elif [ "$missing" -gt 0 ]; then
+            verdict=FAIL; said="$missing expected line(s) missing: $said"
         elif [ "$rc" -eq 0 ] && grep -q "^ok: $core " "$log"; then
             verdict=PASS
         else

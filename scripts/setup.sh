@@ -22,6 +22,11 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-arm >/dev/null
 fi
 
+# Decodes the defmt firmware's log (scripts/qemu-test.sh).
+if ! command -v defmt-print >/dev/null 2>&1; then
+    cargo install --locked defmt-print
+fi
+
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
