@@ -91,6 +91,31 @@ for b in "${BINS[@]}"; do
     [ "${#b}" -le "$namew" ] || namew=${#b}
 done
 
+# firmware/README.md shows each template_*.rs verbatim, after a line
+# `<!-- template: PATH -->` (PATH inside firmware/): the two must not drift.
+check_templates() {
+    local f rel bad=0
+    for f in "$FW"/src/bin/template_*.rs "$FW"/rtic/src/bin/template_*.rs; do
+        [ -f "$f" ] || continue
+        rel=${f#"$FW"/}
+        if ! grep -qxF "<!-- template: $rel -->" "$FW/README.md"; then
+            echo "qemu-test: firmware/README.md has no block for $rel" >&2
+            bad=1
+            continue
+        fi
+        if ! diff -u --label "firmware/README.md ($rel)" --label "firmware/$rel" \
+            <(awk -v m="<!-- template: $rel -->" '
+                $0 == m { getline; on = 1; next }
+                on && /^```$/ { exit }
+                on { print }' "$FW/README.md") "$f" >&2; then
+            echo "qemu-test: firmware/README.md's block differs from firmware/$rel (copy the file in)" >&2
+            bad=1
+        fi
+    done
+    return "$bad"
+}
+check_templates
+
 echo "qemu-test: $(qemu-system-arm --version | head -1)"
 
 # One cargo invocation builds every binary for every target.
