@@ -27,9 +27,11 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=FIRMWARE_MACHINE");
 
-    // defmt's linker script (its interned strings, out of flash), for the one
-    // binary that logs with defmt: the others carry no defmt symbols.
-    println!("cargo:rustc-link-arg-bin=defmt_log=-Tdefmt.x");
+    // defmt's linker script (its interned strings, out of flash), for the
+    // binaries that log with defmt: the others carry no defmt symbols.
+    for bin in ["defmt_log", "size_defmt_base", "size_defmt_probe"] {
+        println!("cargo:rustc-link-arg-bin={bin}=-Tdefmt.x");
+    }
 
     // Shown in the test output.
     println!("cargo:rustc-env=FIRMWARE_MACHINE={machine}");
