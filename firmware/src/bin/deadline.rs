@@ -6,7 +6,7 @@
 //!   first use, and never stays in the wheel.
 //! - A 20 ms deadline with a pinned child and grandchild: thread mode sleeps in
 //!   `block_on` on the grandchild's `Cancelled`, the SysTick handler's
-//!   `advance(1)` fires the deadline, and the grandchild completes with
+//!   `advance_by(1)` fires the deadline, and the grandchild completes with
 //!   `DeadlineExceeded` no earlier than tick 20; the wheel is empty afterwards
 //!   and the static root is untouched.
 //! - A 1000 ms deadline cancelled early from thread mode (and another one
@@ -152,7 +152,7 @@ fn main() -> ! {
     let mut sub_wait = pin!(sub.token().cancelled());
     check!(poll_once(sub_wait.as_mut(), &flag_waker(&SUB_WOKEN)).is_pending());
 
-    // Thread mode sleeps; the handler's `advance(1)` fires the deadline.
+    // Thread mode sleeps; the handler's `advance_by(1)` fires the deadline.
     let (reason, polls) = block_on(sub.token().cancelled());
     let woke_at = TICKS.now();
     let pending_after = TICKS.pending();

@@ -45,7 +45,7 @@ fn main() -> ! {
     let deadline = deadline.into_ref();
     let job = deadline.token(); // arms it
     defmt::println!("job: {}", job);
-    TICKS.advance(20);
+    TICKS.advance_by(20);
     defmt::println!("job: {}", job);
     defmt::println!("deadline: {}", *deadline);
 

@@ -22,7 +22,7 @@ static ROOT: StaticSource = StaticSource::new();
 
 #[exception]
 fn SysTick() {
-    TICKS.advance(1);
+    TICKS.advance_by(1);
 }
 
 #[entry]

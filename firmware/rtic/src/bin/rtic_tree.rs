@@ -69,7 +69,7 @@ mod app {
 
     #[task(binds = SysTick, priority = 2)]
     fn tick(_: tick::Context) {
-        TICKS.advance(1); // fires every deadline now due
+        TICKS.advance_by(1); // fires every deadline now due
         if TICKS.now() == STOP_AT {
             rtic::pend(Interrupt::GPIOA);
         }

@@ -44,7 +44,7 @@ mod app {
 
     #[task(binds = SysTick, priority = 2)]
     fn tick(_: tick::Context) {
-        TICKS.advance(1); // fires the deadlines now due
+        TICKS.advance_by(1); // fires the deadlines now due
     }
 
     /// A button, say: shuts everything down.
