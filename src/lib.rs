@@ -46,6 +46,7 @@
 //! | tokio-util | `tokio-util` | bridges to tokio-util's `CancellationToken`: `CancelToken::to_cancellation_token` and `CancelToken::child_following` |
 //! | smol, async-std | `async-io` | `AsyncIoDriver`: deadlines on async-io's reactor, nothing to spawn |
 //! | embassy | `embassy` | `EmbassyDriver`: deadlines on embassy-time, `static` and no-alloc (for [`PinnedDeadline`]s, and heap children with `alloc`), with a run task to spawn; Rust 1.85 |
+//! | defmt | `defmt` | `defmt::Format` for [`Reason`], [`Deadline`], [`DriverStopped`] and the tokens and sources (their reason and deadline); no allocator needed |
 //!
 //! A driver in a `static` ([`TickDriver`], `EmbassyDriver`) is passed as
 //! `&TICKS`, to heap children and [`PinnedDeadline`]s alike.
