@@ -1,22 +1,22 @@
 //! Callbacks run on cancellation, with C++ `std::stop_callback` rules.
 //!
 //! A callback entry is linked into its node's list. The canceller takes it out
-//! under the lock, marks it `RUNNING` (recording its thread and a pointer to a
+//! under the lock, marks it `Running` (recording its thread and a pointer to a
 //! `destroyed` flag on its own stack), releases the lock and calls it. Afterwards
-//! it retakes the lock and marks it `DONE`, unless the owner has flagged it
+//! it retakes the lock and marks it `Done`, unless the owner has flagged it
 //! destroyed meanwhile, in which case it no longer touches it.
 //!
 //! The owner removing a callback (`disarm`) takes the lock and:
-//! - `LINKED`: unlinks it; it never runs.
-//! - `RUNNING` on this thread (the callback is removing itself, or, without
+//! - `Queued`: unlinks it; it never runs.
+//! - `Running` on this thread (the callback is removing itself, or, without
 //!   `std`, an interrupt preempted the runner): sets `destroyed` and frees the
 //!   entry at once. The function was moved out of the entry before it started.
-//! - `RUNNING` on another thread (`std`): releases the lock and waits for `DONE`.
-//! - `DONE` or never linked: nothing to wait for.
+//! - `Running` on another thread (`std`): releases the lock and waits for `Done`.
+//! - `Done` or never linked (`Idle`): nothing to wait for.
 
 use core::ptr::NonNull;
 
-use crate::node::list::{Entry, Kind, DONE, IDLE, LINKED, RUNNING};
+use crate::node::list::{Entry, Kind, Status};
 use crate::node::Node;
 use crate::sync::{loom_const_fn, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
@@ -59,9 +59,9 @@ pub(crate) struct CallbackHeader {
     pub(crate) entry: Entry,
     /// Moves the function out of the entry and calls it.
     call: unsafe fn(NonNull<CallbackHeader>, Reason, Option<Cause>),
-    /// While `RUNNING`: the runner's `destroyed` flag. Guarded by the node's lock.
+    /// While `Running`: the runner's `destroyed` flag. Guarded by the node's lock.
     destroyed: UnsafeCell<*const UnsafeCell<bool>>,
-    /// While `RUNNING`: the runner's thread. Guarded by the node's lock.
+    /// While `Running`: the runner's thread. Guarded by the node's lock.
     runner: UnsafeCell<Runner>,
 }
 
@@ -88,10 +88,10 @@ impl<F: Fire> Callback<F> {
     }
 
     /// # Safety
-    /// `this` is a `Callback<F>` that the caller marked `RUNNING`.
+    /// `this` is a `Callback<F>` that the caller marked `Running`.
     unsafe fn call(this: NonNull<CallbackHeader>, reason: Reason, cause: Option<Cause>) {
         let this = this.cast::<Self>();
-        // SAFETY: RUNNING gives the runner the function; the owner does not touch it.
+        // SAFETY: `Running` gives the runner the function; the owner does not touch it.
         let f = unsafe { (*this.as_ptr()).f.with_mut(|f| (*f).take()) };
         if let Some(f) = f {
             f.fire(reason, cause);
@@ -101,7 +101,7 @@ impl<F: Fire> Callback<F> {
     /// Takes the function back out, if it did not run (for `disarm`).
     ///
     /// # Safety
-    /// No canceller can run it any more (it was unlinked, or is `DONE`).
+    /// No canceller can run it any more (it was unlinked, or is `Done`).
     pub(crate) unsafe fn take(&self) -> Option<F> {
         // SAFETY: by the caller's guarantee we are the only user.
         self.f.with_mut(|f| unsafe { (*f).take() })
@@ -127,13 +127,15 @@ pub(crate) unsafe fn register<F: Fire>(node: &Node, cb: &Callback<F>) -> bool {
         return false;
     }
     let guard = node.lock();
-    if !guard.is_cancelled() {
+    let state = guard.state();
+    if !state.is_cancelled() {
         // SAFETY: under the lock; the caller keeps `cb` pinned until unregistered.
         unsafe { node.list.push_front(NonNull::from(cb).cast()) };
         return true;
     }
     drop(guard);
-    let (reason, cause) = node.reason_and_cause().unwrap_or((Reason::Cancelled, None));
+    // Seen cancelled under the lock, which acquired the cause's publication.
+    let (reason, cause) = (state.cancelled_reason(), node.cause());
     // SAFETY: never linked: we are its only user.
     if let Some(f) = unsafe { cb.take() } {
         f.fire(reason, cause);
@@ -147,19 +149,19 @@ pub(crate) unsafe fn register<F: Fire>(node: &Node, cb: &Callback<F>) -> bool {
 /// # Safety
 /// `cb` was passed to `register` with this `node`.
 pub(crate) unsafe fn unregister(node: &Node, cb: &CallbackHeader) -> bool {
-    // Relaxed: only the owner moves a callback out of IDLE, in `register`.
-    if cb.entry.status.load(Relaxed) == IDLE {
+    // Relaxed: only the owner moves a callback out of `Idle`, in `register`.
+    if cb.entry.status.load(Relaxed) == Status::Idle {
         return false;
     }
     let guard = node.lock();
     match cb.entry.status_locked() {
-        LINKED => {
+        Status::Queued => {
             // SAFETY: under the lock, and it is in this node's list.
             unsafe { node.list.unlink(NonNull::from(cb).cast()) };
-            cb.entry.status.store(IDLE, Relaxed); // Relaxed: under the lock
+            cb.entry.status.store(Status::Idle, Relaxed); // Relaxed: under the lock
             true
         }
-        RUNNING => {
+        Status::Running => {
             // SAFETY: `runner` and `destroyed` are guarded by the lock we hold.
             let same = cb.runner.with(|r| unsafe { *r }) == current_runner();
             if same || cfg!(not(feature = "std")) {
@@ -173,18 +175,21 @@ pub(crate) unsafe fn unregister(node: &Node, cb: &CallbackHeader) -> bool {
             }
             drop(guard);
             let mut spins = 0;
-            // Acquire: pairs with the Release store of DONE, so the callback's
+            // Acquire: pairs with the Release store of `Done`, so the callback's
             // effects are visible when we return.
-            while cb.entry.status.load(Acquire) != DONE {
+            while cb.entry.status.load(Acquire) != Status::Done {
                 crate::sync::relax(&mut spins);
             }
             false
         }
-        _ => false,
+        Status::Done => false,
+        // Linked, so not `Idle` (only its owner, this caller, unlinks it);
+        // callbacks are never `Notified`.
+        s @ (Status::Idle | Status::Notified) => unreachable!("a registered callback is {s:?}"),
     }
 }
 
-/// Marks a callback just popped from `node`'s list as `RUNNING` by this thread,
+/// Marks a callback just popped from `node`'s list as `Running` by this thread,
 /// with `destroyed` as its flag.
 ///
 /// # Safety
@@ -192,16 +197,16 @@ pub(crate) unsafe fn unregister(node: &Node, cb: &CallbackHeader) -> bool {
 /// popped, and `destroyed` outlives the matching `run`.
 pub(crate) unsafe fn claim(e: NonNull<Entry>, destroyed: &UnsafeCell<bool>) {
     // SAFETY: the entry is the first field of a `#[repr(C)]` header, alive while
-    // linked or RUNNING; its cells are guarded by the lock the caller holds.
+    // linked or `Running`; its cells are guarded by the lock the caller holds.
     unsafe {
         let h = e.cast::<CallbackHeader>().as_ref();
         h.destroyed.with_mut(|d| *d = destroyed);
         h.runner.with_mut(|r| *r = current_runner());
-        h.entry.status.store(RUNNING, Relaxed); // Relaxed: under the lock
+        h.entry.status.store(Status::Running, Relaxed); // Relaxed: under the lock
     }
 }
 
-/// Runs a callback that `claim` marked `RUNNING`, then marks it `DONE` unless its
+/// Runs a callback that `claim` marked `Running`, then marks it `Done` unless its
 /// owner flagged it destroyed.
 ///
 /// # Safety
@@ -215,7 +220,7 @@ pub(crate) unsafe fn run(
     panic: &mut crate::util::panic::PanicSlot,
 ) {
     let header = cb.cast::<CallbackHeader>();
-    // SAFETY: still RUNNING: the entry is alive until we mark it DONE or the owner
+    // SAFETY: still `Running`: the entry is alive until we mark it `Done` or the owner
     // flags it destroyed, which it can only do while we are inside `call`.
     let call = unsafe { header.as_ref() }.call;
     struct Finish<'a> {
@@ -231,7 +236,7 @@ pub(crate) unsafe fn run(
                 // SAFETY: not destroyed, so the owner has not freed the entry.
                 let h = unsafe { self.header.as_ref() };
                 // Release: the callback's effects happen-before the owner's return.
-                h.entry.status.store(DONE, Release);
+                h.entry.status.store(Status::Done, Release);
             }
         }
     }
@@ -240,6 +245,6 @@ pub(crate) unsafe fn run(
         header,
         destroyed,
     };
-    // SAFETY: `call` belongs to this entry, which is RUNNING.
+    // SAFETY: `call` belongs to this entry, which is `Running`.
     panic.guard(|| unsafe { call(header, reason, cause) });
 }

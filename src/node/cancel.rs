@@ -25,16 +25,15 @@
 //! - *Two cancels*: the first to set `CANCELLED` under the lock wins and does the
 //!   draining; the other returns. Its reason and cause are discarded.
 //! - *Cancel vs child drop*: a dropping child takes its parent's lock and unlinks
-//!   itself if `LINKED`; if a canceller took it first (`NOTIFIED`), the canceller's
+//!   itself if `Queued`; if a canceller took it first (`Notified`), the canceller's
 //!   reference keeps it alive until it is done.
 
 use core::ptr::NonNull;
 
-use crate::node::list::{Entry, Kind, NOTIFIED};
+use crate::node::list::{Entry, Kind, Status};
 use crate::node::refs::release;
-use crate::node::{class, Guard, Node, Slot, CANCELLED, REASON_SHIFT, SPARE, SPARE_TIMED};
-#[cfg(any(feature = "std", cancel_token_loom))]
-use crate::node::{LOCKED, NONEMPTY};
+use crate::node::state::{Delta, State};
+use crate::node::{class, Guard, Node, Slot};
 use crate::sync::{Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
 
@@ -103,13 +102,13 @@ impl Node {
                         // SAFETY: a linked child is alive (its owner unlinks it under
                         // this lock before letting go of it); `e` came from `entry_ptr`.
                         let child = unsafe { Node::from_entry(e) };
-                        // SAFETY: as above.
+                        // SAFETY: the linked child is alive, as just said.
                         let c = unsafe { child.as_ref() };
                         // A child with nothing but waiters that fit in the batch
                         // is cancelled here, under both locks (always parent, then
                         // child); others go on the work list. Either way the
                         // child's lock is released, and a reference taken, before
-                        // NOTIFIED lets its owner free it.
+                        // `Notified` lets its owner free it.
                         let done = match c.cancel_if_idle_lock_free(reason, cause) {
                             Idle::Cancelled | Idle::Already => true,
                             Idle::Busy => {
@@ -127,8 +126,10 @@ impl Node {
                         if !done {
                             c.inc_ref();
                         }
-                        // Release: pairs with the lock-free check in `unlink_child`.
-                        entry.status.store(NOTIFIED, Release);
+                        // Release: pairs with the Acquire checks in `unlink_child`
+                        // and `refs::free_alone`, so an owner that sees it also
+                        // sees the child cancelled (or our reference taken).
+                        entry.status.store(Status::Notified, Release);
                         if !done {
                             work.push(child);
                         } else if wakers.is_full() {
@@ -154,8 +155,8 @@ impl Node {
             drop(guard);
             wakers.wake_all(panic);
             if let Some(cb) = callback {
-                // SAFETY: `cb` is a callback we marked RUNNING; its owner frees it only
-                // after DONE or after flagging it destroyed, both under this node's lock.
+                // SAFETY: `cb` is a callback we marked `Running`; its owner frees it only
+                // after `Done` or after flagging it destroyed, both under this node's lock.
                 unsafe { crate::node::callback::run(node, cb, &destroyed, reason, cause, panic) };
             }
             if !more {
@@ -173,19 +174,26 @@ impl Node {
         if cause.is_some() || self.is_timed() {
             return Idle::Busy;
         }
+        // Relaxed: only a guess for the CAS below, which fails and reloads
+        // if it is stale. `Already` on this load acquires nothing either:
+        // the caller (`cancel`, or a canceller of the parent) only returns.
         let mut state = self.state.load(Relaxed);
         loop {
-            if state & CANCELLED != 0 {
+            if state.is_cancelled() {
                 return Idle::Already;
             }
-            if state & (LOCKED | NONEMPTY | SPARE) != 0 {
+            // Only with `LOCKED` clear: so a lock holder sees `CANCELLED`
+            // change only under its own lock (see `Guard::is_cancelled`).
+            if state.intersects(State::LOCKED | State::NONEMPTY | State::SPARE) {
                 return Idle::Busy;
             }
             // Release: publishes what the canceller did before, as unlocking
             // with `CANCELLED` does. A locker that comes next sees it set.
+            // Relaxed on failure: nothing is read through the value, which
+            // only feeds the next attempt.
             match self.state.compare_exchange_weak(
                 state,
-                state | CANCELLED | (reason.to_bits() << REASON_SHIFT),
+                state.cancelled_with(reason),
                 Release,
                 Relaxed,
             ) {
@@ -224,7 +232,7 @@ impl Guard<'_> {
         this: NonNull<Node>,
         reason: Reason,
         cause: Option<Cause>,
-    ) -> (usize, crate::node::spare::Spare) {
+    ) -> (Delta, crate::node::spare::Spare) {
         let spare = self.take_spare();
         // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
         self.node.slot.with_mut(|s| unsafe { *s = Slot { cause } });
@@ -232,9 +240,10 @@ impl Guard<'_> {
             // SAFETY: `this` is a live timed node, with its whole provenance.
             unsafe { crate::time::deadline::disarm(this) };
         }
-        let spare_bits = self.state() & (SPARE | SPARE_TIMED);
-        let bits = (CANCELLED | (reason.to_bits() << REASON_SHIFT)).wrapping_sub(spare_bits);
-        (bits, crate::node::spare::Spare(spare))
+        (
+            Delta::cancel(self.state(), reason),
+            crate::node::spare::Spare(spare),
+        )
     }
 
     /// Marks a live node cancelled, keeping the lock to drain its list.
@@ -245,9 +254,10 @@ impl Guard<'_> {
         reason: Reason,
         cause: Option<Cause>,
     ) -> crate::node::spare::Spare {
-        let (bits, spare) = self.set_cause(this, reason, cause);
+        let (delta, spare) = self.set_cause(this, reason, cause);
         // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
-        self.node.state.fetch_add(bits, Release);
+        let old = self.node.state.fetch_add(delta, Release);
+        debug_assert!(!old.is_cancelled(), "cancelled twice: {old:?}");
         spare
     }
 
@@ -260,11 +270,12 @@ impl Guard<'_> {
         reason: Reason,
         cause: Option<Cause>,
     ) -> Result<(), Self> {
-        if !self.node.list.is_empty_locked() || self.state() & SPARE != 0 {
+        if !self.node.list.is_empty_locked() || self.state().contains(State::SPARE) {
             return Err(self);
         }
-        let (bits, _none) = self.set_cause(this, reason, cause);
-        let _ = self.unlock_adding(bits);
+        let (delta, _none) = self.set_cause(this, reason, cause);
+        let old = self.unlock_adding(delta);
+        debug_assert!(!old.is_cancelled(), "cancelled twice: {old:?}");
         Ok(())
     }
 
@@ -283,7 +294,9 @@ impl Guard<'_> {
             Ok(()) => return Ok(()),
             Err(guard) => guard,
         };
-        if guard.state() & SPARE != 0 || !guard.node.list.only_waiters_within(wakers.room()) {
+        if guard.state().contains(State::SPARE)
+            || !guard.node.list.only_waiters_within(wakers.room())
+        {
             return Err(guard);
         }
         // No spare: nothing to free.
@@ -291,7 +304,7 @@ impl Guard<'_> {
         // SAFETY: we hold the lock; every entry is a waiter (checked above),
         // linked, so its future is pinned and alive.
         while let Some(e) = unsafe { guard.node.list.pop_front() } {
-            // SAFETY: as above.
+            // SAFETY: `e` is a waiter (checked above), just popped under the lock.
             unsafe { crate::node::waiter::notify(e, wakers) };
         }
         Ok(())
@@ -303,21 +316,22 @@ struct WorkList(Option<NonNull<Entry>>);
 
 impl WorkList {
     fn push(&mut self, node: NonNull<Node>) {
-        // SAFETY: the node is `NOTIFIED`: its `next` link belongs to this canceller.
+        // SAFETY: the node is `Notified` and held by our reference (or
+        // borrow), so alive; its `next` link belongs to this canceller.
         let entry = unsafe { &node.as_ref().entry };
         entry.next.with_mut(|n| {
-            // SAFETY: as above, no one else touches it.
+            // SAFETY: the link is ours, as above: no one else touches it.
             unsafe { *n = self.0 };
         });
-        // SAFETY: as above.
         self.0 = Some(Node::entry_ptr(node));
     }
 
     fn pop(&mut self) -> Option<NonNull<Node>> {
         let e = self.0?;
-        // SAFETY: `e` was pushed by `push`, so it is a held node's entry.
+        // SAFETY: `e` was pushed by `push`, so it is a held node's entry, and
+        // its `next` link, read in the closure, is this canceller's.
         self.0 = unsafe { e.as_ref() }.next.with(|n| unsafe { *n });
-        // SAFETY: as above.
+        // SAFETY: `e` came from `entry_ptr` of that held node.
         Some(unsafe { Node::from_entry(e) })
     }
 }

@@ -6,7 +6,7 @@
 
 use core::ptr::NonNull;
 
-use crate::sync::{loom_const_fn, AtomicU8, Ordering::Relaxed, UnsafeCell};
+use crate::sync::{loom_const_fn, AtomicU8, Ordering, Ordering::Relaxed, UnsafeCell};
 
 /// What an entry is embedded in; fixed at construction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,21 +20,69 @@ pub(crate) enum Kind {
     Callback,
 }
 
-/// Not in any list, and never taken by a canceller. It is LOAD BEARING that this
-/// is zero: `Entry::new` builds idle entries in const context.
-pub(crate) const IDLE: u8 = 0;
-/// In its node's list. Changes only under the node's lock.
-pub(crate) const LINKED: u8 = 1;
-/// Taken out of the list by a canceller: a waiter was woken (its future may
-/// read this without the lock, with Acquire, to complete), or a child was
-/// moved to a canceller's work list (its `next` link belongs to the canceller).
-pub(crate) const NOTIFIED: u8 = 2;
-/// A callback taken out of the list whose function a canceller is running.
-pub(crate) const RUNNING: u8 = 3;
-/// A callback whose function has returned, or a waiter whose waker a
-/// canceller has taken; stored with Release, so an owner that sees it with
-/// Acquire sees everything the callback (or canceller) did with the entry.
-pub(crate) const DONE: u8 = 4;
+/// Where an entry is in its life. Changes only under the owning node's lock,
+/// except where a status says otherwise; some are also read without it (see
+/// each for who may, and with which ordering).
+///
+/// The legal paths, per [`Kind`] (every other change is a bug):
+///
+/// - `Child`: `Idle → Queued → (Idle | Notified)`. `Idle` again when its owner
+///   unlinks it; `Notified` when a canceller takes it, for good.
+/// - `Waiter`: `Idle → Queued → (Idle | Notified → Done)`. `Notified → Done`
+///   happens in one step of the canceller under the lock (`waiter::notify`),
+///   so no one that takes the lock sees `Notified`.
+/// - `Callback`: `Idle → Queued → (Idle | Running → Done)`. `Running → Done`
+///   happens after the function returns, under the lock again, unless the
+///   owner flagged the callback destroyed meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Status {
+    /// Not in any list, and never taken by a canceller. It is LOAD BEARING
+    /// that this is zero: `Entry::new` builds idle entries in const context,
+    /// and a `StaticSource` is all zeros, in `.bss`.
+    Idle = 0,
+    /// In its node's list.
+    Queued = 1,
+    /// Taken out of the list by a canceller: a waiter was woken (its future
+    /// may read this without the lock, with Acquire, to complete), or a child
+    /// was moved to a canceller's work list (its `next` link belongs to the
+    /// canceller). Stored with Release, after `CANCELLED` was set.
+    Notified = 2,
+    /// A callback taken out of the list whose function a canceller is running.
+    Running = 3,
+    /// A callback whose function has returned, or a waiter whose waker a
+    /// canceller has taken; stored with Release, so an owner that sees it with
+    /// Acquire sees everything the callback (or canceller) did with the entry.
+    Done = 4,
+}
+
+/// An entry's [`Status`], as one atomic byte.
+#[derive(Debug)]
+pub(crate) struct AtomicStatus(AtomicU8);
+
+impl AtomicStatus {
+    loom_const_fn! {
+        /// `Idle`.
+        pub(crate) fn new() -> AtomicStatus {
+            AtomicStatus(AtomicU8::new(Status::Idle as u8))
+        }
+    }
+
+    /// The status, read with `order`.
+    #[inline(always)]
+    pub(crate) fn load(&self, order: Ordering) -> Status {
+        let byte = self.0.load(order);
+        debug_assert!(byte <= Status::Done as u8, "status byte {byte}");
+        // SAFETY: only `new` and `store` write the byte, always a `Status`'s.
+        unsafe { core::mem::transmute::<u8, Status>(byte) }
+    }
+
+    /// Sets the status with `order`.
+    #[inline(always)]
+    pub(crate) fn store(&self, status: Status, order: Ordering) {
+        self.0.store(status as u8, order);
+    }
+}
 
 /// A doubly linked list member.
 #[derive(Debug)]
@@ -42,11 +90,11 @@ pub(crate) const DONE: u8 = 4;
 pub(crate) struct Entry {
     pub(crate) next: UnsafeCell<Option<NonNull<Entry>>>,
     pub(crate) prev: UnsafeCell<Option<NonNull<Entry>>>,
-    /// One of the status constants above.
-    pub(crate) status: AtomicU8,
+    /// Where the entry is in its life.
+    pub(crate) status: AtomicStatus,
     /// What this entry is embedded in.
     pub(crate) kind: Kind,
-    /// For a node's own entry: how the node's memory is owned (see `node::Class`).
+    /// For a node's own entry: how the node's memory is owned (`node::class`).
     pub(crate) class: u8,
 }
 
@@ -56,7 +104,7 @@ impl Entry {
             Entry {
                 next: UnsafeCell::new(None),
                 prev: UnsafeCell::new(None),
-                status: AtomicU8::new(IDLE),
+                status: AtomicStatus::new(),
                 kind,
                 class,
             }
@@ -65,7 +113,7 @@ impl Entry {
 
     /// The status. Relaxed is enough for callers that hold the node's lock (every
     /// change is made under it); others use their own ordering.
-    pub(crate) fn status_locked(&self) -> u8 {
+    pub(crate) fn status_locked(&self) -> Status {
         self.status.load(Relaxed)
     }
 }
@@ -109,7 +157,7 @@ impl List {
         true
     }
 
-    /// Links `entry` at the front and marks it `LINKED`.
+    /// Links `entry` at the front and marks it `Queued`.
     ///
     /// # Safety
     /// The caller holds the owning node's lock, and `entry` is valid, idle and
@@ -124,7 +172,8 @@ impl List {
             if let Some(old) = old {
                 old.as_ref().prev.with_mut(|p| *p = Some(entry));
             }
-            e.status.store(LINKED, Relaxed); // Relaxed: under the lock
+            debug_assert_eq!(e.status_locked(), Status::Idle, "linked twice");
+            e.status.store(Status::Queued, Relaxed); // Relaxed: under the lock
         }
     }
 
@@ -144,7 +193,7 @@ impl List {
     /// Removes `entry` from the list, leaving its status for the caller to set.
     ///
     /// # Safety
-    /// The caller holds the owning node's lock and `entry` is `LINKED` in this list.
+    /// The caller holds the owning node's lock and `entry` is `Queued` in this list.
     pub(crate) unsafe fn unlink(&self, entry: NonNull<Entry>) {
         // SAFETY: under the lock; `entry` and its neighbours are linked, so valid.
         unsafe {

@@ -23,27 +23,15 @@ pub(crate) mod cancel;
 pub(crate) mod list;
 pub(crate) mod refs;
 pub(crate) mod spare;
+pub(crate) mod state;
 pub(crate) mod waiter;
 
 use core::ptr::NonNull;
 
-use crate::node::list::{Entry, Kind, List, LINKED};
-use crate::sync::{loom_const_fn, AtomicUsize, Ordering::*, UnsafeCell};
+use crate::node::list::{Entry, Kind, List, Status};
+use crate::node::state::{AtomicState, Delta, State};
+use crate::sync::{loom_const_fn, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
-
-pub(crate) const CANCELLED: usize = 1 << 0;
-pub(crate) const REASON_SHIFT: u32 = 1;
-const REASON_MASK: usize = 0b11 << REASON_SHIFT;
-#[cfg(any(feature = "std", cancel_token_loom))]
-pub(crate) const LOCKED: usize = 1 << 3;
-pub(crate) const SPARE: usize = 1 << 5;
-pub(crate) const SPARE_TIMED: usize = 1 << 6;
-#[cfg(any(feature = "std", cancel_token_loom))]
-pub(crate) const NONEMPTY: usize = 1 << 7;
-pub(crate) const REF_SHIFT: u32 = 8;
-pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
-/// Past this many references something leaks handles in a loop; abort like `Arc`.
-const REF_MAX: usize = usize::MAX >> 1;
 
 /// How a node's memory is owned. Stored in its own entry's `class` byte: fixed at
 /// construction, so reading it needs no atomic.
@@ -71,44 +59,11 @@ pub(crate) mod class {
     pub(crate) const SHAPE: u8 = TIMED | LINKED | SCOPED;
 }
 
-/// A readable view of a state word, for `Debug`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct State(pub(crate) usize);
-
-impl State {
-    pub(crate) fn is_cancelled(self) -> bool {
-        self.0 & CANCELLED != 0
-    }
-
-    pub(crate) fn reason(self) -> Option<Reason> {
-        self.is_cancelled()
-            .then(|| Reason::from_bits((self.0 & REASON_MASK) >> REASON_SHIFT))
-    }
-
-    pub(crate) fn refs(self) -> usize {
-        self.0 >> REF_SHIFT
-    }
-}
-
-impl core::fmt::Debug for State {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.reason() {
-            Some(r) => write!(f, "CANCELLED({r:?})")?,
-            None => f.write_str("LIVE")?,
-        }
-        #[cfg(any(feature = "std", cancel_token_loom))]
-        if self.0 & LOCKED != 0 {
-            f.write_str(" | LOCKED")?;
-        }
-        write!(f, " refs={}", self.refs())
-    }
-}
-
 /// A token's shared state.
 #[repr(C)]
 pub(crate) struct Node {
-    /// See the module docs.
-    pub(crate) state: AtomicUsize,
+    /// The state word; see the module docs.
+    pub(crate) state: AtomicState,
     /// The cause: written once, under the lock, before `CANCELLED` is published
     /// with Release; read only after `CANCELLED` was seen with Acquire. While
     /// live, with `SPARE` set, a spare child node, used under the lock.
@@ -141,7 +96,7 @@ impl Node {
         /// A live node of `class` with `refs` references and no parent.
         pub(crate) fn new(class: u8, refs: usize) -> Node {
             Node {
-                state: AtomicUsize::new(refs << REF_SHIFT),
+                state: AtomicState::new(State::with_refs(refs)),
                 slot: UnsafeCell::new(Slot { cause: None }),
                 parent: None,
                 entry: Entry::new(Kind::Child, class),
@@ -186,11 +141,20 @@ impl Node {
     /// caller that sees it also sees the cause and whatever the canceller did first.
     #[inline(always)]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.state.load(Acquire) & CANCELLED != 0
+        self.state.load(Acquire).is_cancelled()
     }
 
+    /// The reason, once cancelled. Acquire: as in `is_cancelled`.
     pub(crate) fn reason(&self) -> Option<Reason> {
-        State(self.state.load(Acquire)).reason()
+        self.state.load(Acquire).reason()
+    }
+
+    /// The reason of a node known to be cancelled (one whose waiter's status
+    /// was stored after `CANCELLED`, and read with Acquire); debug builds
+    /// check it. Acquire: as in `is_cancelled`.
+    #[track_caller]
+    pub(crate) fn cancelled_reason(&self) -> Reason {
+        self.state.load(Acquire).cancelled_reason()
     }
 
     pub(crate) fn cause(&self) -> Option<Cause> {
@@ -202,7 +166,9 @@ impl Node {
         self.slot.with(|s| unsafe { (*s).cause })
     }
 
-    /// Reason and cause of a cancelled node, read under its lock.
+    /// Reason and cause of a cancelled node (`None` while live), each read
+    /// after an Acquire load that saw `CANCELLED`, with or without the lock.
+    #[cfg(feature = "alloc")]
     pub(crate) fn reason_and_cause(&self) -> Option<(Reason, Option<Cause>)> {
         let reason = self.reason()?;
         Some((reason, self.cause()))
@@ -217,10 +183,7 @@ impl Node {
         }
         // Relaxed: a new reference is made from an existing one, which already
         // keeps the node alive (Arc's argument).
-        let old = self.state.fetch_add(REF_ONE, Relaxed);
-        if old >> REF_SHIFT > REF_MAX >> REF_SHIFT {
-            abort();
-        }
+        self.state.add_ref(Relaxed);
     }
 
     /// Whether the caller's reference is the only one to a live heap node, so
@@ -230,7 +193,7 @@ impl Node {
     pub(crate) fn is_unobserved(&self) -> bool {
         // Acquire: pairs with the Release decrements of the other references,
         // so what their holders did (e.g. unlinking waiters) is visible.
-        let state = State(self.state.load(Acquire));
+        let state = self.state.load(Acquire);
         state.refs() == 1 && !state.is_cancelled() && self.class() == class::HEAP
     }
 
@@ -240,7 +203,7 @@ impl Node {
     #[cfg(feature = "alloc")]
     pub(crate) fn is_alone_cancelled(&self) -> bool {
         // Acquire: as in `is_unobserved`.
-        let state = State(self.state.load(Acquire));
+        let state = self.state.load(Acquire);
         state.refs() == 1 && state.is_cancelled() && self.class() == class::HEAP
     }
 
@@ -248,7 +211,7 @@ impl Node {
     pub(crate) fn wait_unborrowed(&self) {
         let mut spins = 0;
         // Acquire: pairs with the Release decrement of the canceller.
-        while State(self.state.load(Acquire)).refs() != 0 {
+        while self.state.load(Acquire).refs() != 0 {
             crate::sync::relax(&mut spins);
         }
     }
@@ -263,11 +226,19 @@ impl Node {
         {
             let mut spins = 0;
             loop {
-                // Acquire: pairs with the Release in `unlock`.
-                if self.state.fetch_or(LOCKED, Acquire) & LOCKED == 0 {
+                // Acquire: pairs with the Release of every unlock (and of the
+                // lock-free cancel, whose CAS heads a release sequence that
+                // this read-modify-write continues).
+                if !self
+                    .state
+                    .fetch_or(State::LOCKED, Acquire)
+                    .contains(State::LOCKED)
+                {
                     return Guard { node: self };
                 }
-                while self.state.load(Relaxed) & LOCKED != 0 {
+                // Relaxed: only waits for the bit to clear; the `fetch_or`
+                // above, retried, is what acquires.
+                while self.state.load(Relaxed).contains(State::LOCKED) {
                     crate::sync::relax(&mut spins);
                 }
             }
@@ -304,35 +275,44 @@ impl Node {
 
     /// Links `child` (not yet linked) into this node, unless this node is already
     /// cancelled, in which case the child is cancelled with the same reason and
-    /// cause. With a nonzero `once` bit, only the first caller that sets it in the
-    /// child's state links (lazily linked pinned children). A heap child takes
-    /// its reference on this node in the same step as the unlock.
+    /// cause. With `once` nonempty (`State::ATTACHED`), only the first caller
+    /// that sets it in the child's state links (lazily linked pinned children).
+    /// A heap child takes its reference on this node in the same step as the
+    /// unlock.
     ///
     /// Returns whether this call linked the child (false if it was born
     /// cancelled, or another caller linked it).
     ///
     /// # Safety
     /// `child` stays valid and pinned until it calls `unlink_child`.
-    pub(crate) unsafe fn link_child(&self, child_ptr: NonNull<Node>, once: usize) -> bool {
+    pub(crate) unsafe fn link_child(&self, child_ptr: NonNull<Node>, once: State) -> bool {
         // SAFETY: the caller keeps the child alive.
         let child = unsafe { child_ptr.as_ref() };
         if self.class() == class::NEVER {
-            // Relaxed: nothing is published with this bit when the parent is `never`.
-            return child.state.fetch_or(once, Relaxed) & once == 0;
+            // Relaxed: nothing is published with the bit here, since nothing
+            // was done to the child (`never` neither links nor cancels it);
+            // the read-modify-write alone elects one caller.
+            return !child.state.fetch_or(once, Relaxed).intersects(once);
         }
         let counted = child.class() == class::HEAP && self.class() != class::STATIC;
-        let refs = if counted { REF_ONE } else { 0 };
+        let refs = if counted { Delta::ADD_REF } else { Delta::NONE };
         let guard = self.lock();
         if guard.is_cancelled() {
-            let _ = guard.unlock_adding(refs);
-            let (reason, cause) = self.reason_and_cause().unwrap_or((Reason::Cancelled, None));
-            Node::cancel(child_ptr, reason, cause);
-            // Release: whoever sees the bit also sees the child cancelled.
+            let old = guard.unlock_adding(refs);
+            // CANCELLED, seen under the lock, never clears, so `old` has it;
+            // and the lock acquired the cause's publication.
+            Node::cancel(child_ptr, old.cancelled_reason(), self.cause());
+            // Release: whoever sees the bit (the Acquire in
+            // `pinned::child::ensure_linked`) also sees the child cancelled.
             child.state.fetch_or(once, Release);
             return false;
         }
-        // AcqRel: under the parent's lock; one caller links, the others see it done.
-        if once != 0 && child.state.fetch_or(once, AcqRel) & once != 0 {
+        // AcqRel: the read-modify-write elects one caller, under the parent's
+        // lock. The Release half pairs with the Acquire in
+        // `pinned::child::ensure_linked`, so a caller that sees the bit also
+        // sees what the winner did before; the Acquire half buys nothing under
+        // the lock (every winner linked under it too).
+        if once != State::EMPTY && child.state.fetch_or(once, AcqRel).intersects(once) {
             return false;
         }
         // SAFETY: under our lock; the caller keeps `child` pinned until unlinked.
@@ -345,17 +325,22 @@ impl Node {
     pub(crate) fn unlink_child(&self, child_ptr: NonNull<Node>) {
         // SAFETY: the caller, the child's owner, keeps it alive.
         let child = unsafe { child_ptr.as_ref() };
-        // Acquire: pairs with the canceller's store of NOTIFIED under our lock. IDLE
-        // (never linked) cannot be stale: only the child itself links it; once
-        // NOTIFIED, the child is out of the list for good.
-        if child.entry.status.load(Acquire) != LINKED {
+        // Acquire: pairs with the canceller's Release store of `Notified`
+        // under our lock. `Idle` (never linked) cannot be stale: only the child
+        // itself links it; once `Notified`, the child is out of the list for good.
+        if child.entry.status.load(Acquire) != Status::Queued {
             return;
         }
         let _guard = self.lock();
-        if child.entry.status_locked() == LINKED {
-            // SAFETY: under our lock and the entry is in our list.
-            unsafe { self.list.unlink(Node::entry_ptr(child_ptr)) };
-            child.entry.status.store(crate::node::list::IDLE, Relaxed); // Relaxed: under the lock
+        match child.entry.status_locked() {
+            Status::Queued => {
+                // SAFETY: under our lock and the entry is in our list.
+                unsafe { self.list.unlink(Node::entry_ptr(child_ptr)) };
+                child.entry.status.store(Status::Idle, Relaxed); // Relaxed: under the lock
+            }
+            // A canceller took it after the check above.
+            Status::Notified => {}
+            s => unreachable!("a queued child became {s:?}"),
         }
     }
 }
@@ -368,48 +353,51 @@ pub(crate) struct Guard<'a> {
 }
 
 impl Guard<'_> {
-    /// Whether the node is cancelled; Relaxed is enough, `CANCELLED` changes only under the lock.
+    /// Whether the node is cancelled. Relaxed is enough: every writer of
+    /// `CANCELLED` either holds this lock (a locked cancel, whose Release
+    /// unlock the lock acquired) or sets it lock-free with a CAS that requires
+    /// `LOCKED` clear (`cancel_if_idle_lock_free`, `std` only), which cannot
+    /// succeed while we hold the lock and, if it came before, the lock acquired.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.node.state.load(Relaxed) & CANCELLED != 0
+        self.state().is_cancelled()
     }
 
-    /// The state word; Relaxed is enough for the bits that change only under the lock.
-    pub(crate) fn state(&self) -> usize {
+    /// The state word, read under the lock. Relaxed is enough for the bits
+    /// that change only under the lock or with `LOCKED` clear (all but the
+    /// count and `ATTACHED`, which the caller must not rely on here).
+    pub(crate) fn state(&self) -> State {
         self.node.state.load(Relaxed)
     }
 
-    /// Unlocks, adding `bits` (wrapping: flag bits, or plus or minus `REF_ONE`)
-    /// to the state in the same read-modify-write, and returns the state before.
-    /// Release: publishes what was done under the lock, including `cause`.
-    pub(crate) fn unlock_adding(self, bits: usize) -> usize {
+    /// Unlocks, adding `delta` to the state in the same read-modify-write,
+    /// and returns the state before. Release: publishes what was done under
+    /// the lock, including `cause`.
+    pub(crate) fn unlock_adding(self, delta: Delta) -> State {
         let this = core::mem::ManuallyDrop::new(self);
         #[cfg(any(feature = "std", cancel_token_loom))]
-        return this
-            .node
-            .state
-            .fetch_add(bits.wrapping_add(this.unlock_bits()), Release);
+        {
+            let old = this
+                .node
+                .state
+                .fetch_add(delta.then(this.unlock_delta()), Release);
+            debug_assert!(old.contains(State::LOCKED), "unlocked twice: {old:?}");
+            old
+        }
         #[cfg(not(any(feature = "std", cancel_token_loom)))]
         {
-            let old = this.node.state.fetch_add(bits, Release);
+            let old = this.node.state.fetch_add(delta, Release);
             // SAFETY: pairs with the `acquire` in `Node::lock`, in nesting order.
             unsafe { critical_section::release(this.restore) };
             old
         }
     }
-}
 
-impl Guard<'_> {
-    /// What unlocking adds to the state: clears `LOCKED` (set, so subtracting
-    /// it borrows nothing) and brings `NONEMPTY` in line with the list.
+    /// What unlocking adds to the state: clears `LOCKED` and brings
+    /// `NONEMPTY` in line with the list.
     #[cfg(any(feature = "std", cancel_token_loom))]
-    fn unlock_bits(&self) -> usize {
-        let was = self.state() & NONEMPTY;
-        let now = if self.node.list.is_empty_locked() {
-            0
-        } else {
-            NONEMPTY
-        };
-        now.wrapping_sub(was).wrapping_sub(LOCKED)
+    #[inline]
+    fn unlock_delta(&self) -> Delta {
+        Delta::unlock(self.state(), !self.node.list.is_empty_locked())
     }
 }
 
@@ -417,20 +405,15 @@ impl Drop for Guard<'_> {
     #[inline]
     fn drop(&mut self) {
         #[cfg(any(feature = "std", cancel_token_loom))]
-        // Release: what we did under the lock happens-before the next holder.
-        self.node.state.fetch_add(self.unlock_bits(), Release);
+        {
+            // Release: what we did under the lock happens-before the next holder.
+            let old = self.node.state.fetch_add(self.unlock_delta(), Release);
+            debug_assert!(old.contains(State::LOCKED), "unlocked twice: {old:?}");
+        }
         #[cfg(not(any(feature = "std", cancel_token_loom)))]
         // SAFETY: pairs with the `acquire` in `Node::lock`, in nesting order.
         unsafe {
             critical_section::release(self.restore)
         };
     }
-}
-
-#[cold]
-fn abort() -> ! {
-    #[cfg(feature = "std")]
-    std::process::abort();
-    #[cfg(not(feature = "std"))]
-    panic!("cancel-token: reference count overflow");
 }

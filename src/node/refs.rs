@@ -4,10 +4,11 @@
 use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
-use crate::node::list::LINKED;
+use crate::node::list::Status;
 #[cfg(feature = "alloc")]
-use crate::node::SPARE;
-use crate::node::{class, Node, REF_ONE, REF_SHIFT};
+use crate::node::state::Delta;
+use crate::node::state::State;
+use crate::node::{class, Node};
 use crate::sync::Ordering::*;
 
 /// Gives back one reference; frees heap nodes that reach zero, then their parents'
@@ -24,7 +25,7 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
             return;
         }
         // Release: our uses of the node happen-before whoever frees it.
-        let old = n.state.fetch_sub(REF_ONE, Release);
+        let old = n.state.drop_ref(Release);
         // SAFETY: that was our reference, and `class` was read before.
         match unsafe { released(node, class, old) } {
             Some(parent) => node = parent,
@@ -43,8 +44,8 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
 /// `node` was alive with the reference just given back; `class` was read
 /// before that.
 #[inline] // on every child's drop
-unsafe fn released(node: NonNull<Node>, class: u8, old: usize) -> Option<NonNull<Node>> {
-    if old >> REF_SHIFT != 1 || class != class::HEAP {
+unsafe fn released(node: NonNull<Node>, class: u8, old: State) -> Option<NonNull<Node>> {
+    if old.refs() != 1 || class != class::HEAP {
         return None;
     }
     // SAFETY: the last reference to a heap node: ours alone until freed below.
@@ -93,12 +94,13 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
         // SAFETY: as the caller guarantees.
         return unsafe { free_alone_under_never(this, cancelled) };
     }
-    // Acquire: pairs with a canceller's store of NOTIFIED under the parent's lock.
-    if node.entry.status.load(Acquire) != LINKED {
+    // Acquire: pairs with a canceller's Release store of `Notified` under the
+    // parent's lock.
+    if node.entry.status.load(Acquire) != Status::Queued {
         return false;
     }
     let guard = p.lock();
-    if node.entry.status_locked() != LINKED {
+    if node.entry.status_locked() != Status::Queued {
         return false;
     }
     // Still linked, so no canceller of the parent has taken it, and none can
@@ -115,9 +117,13 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     let counted = parent_class != class::STATIC;
     // SAFETY: out of every list, and the reference was the only one.
     let kept = unsafe { guard.keep_spare(this) };
-    let unref = if counted { REF_ONE.wrapping_neg() } else { 0 };
-    let old = guard.unlock_adding(unref.wrapping_add(kept));
-    if kept == 0 {
+    let unref = if counted {
+        Delta::drop_ref(guard.state())
+    } else {
+        Delta::NONE
+    };
+    let old = guard.unlock_adding(unref.then(kept));
+    if kept == Delta::NONE {
         // SAFETY: as above.
         unsafe { free(this) };
     }
@@ -169,12 +175,21 @@ unsafe fn free_alone_under_never(this: NonNull<Node>, cancelled: bool) -> bool {
     true
 }
 
+/// Frees a heap node of any shape (`Node`, `TimedNode`, `LinkedNode` or
+/// `ScopedNode`, told apart by its class), and its spare if it keeps one.
+/// Its reference on its parent, if any, is the caller's to give back.
+///
+/// # Safety
+/// `node` is a heap node (`class::HEAP`) that no one else can reach any
+/// more: the caller owns its last reference, and has acquired every earlier
+/// use of it (an Acquire load after the last Release decrement, or the lock
+/// that took it out of every list). A timed node is out of its timers.
 #[cfg(feature = "alloc")]
 unsafe fn free(node: NonNull<Node>) {
     // SAFETY: the caller owns the last reference.
     let n = unsafe { node.as_ref() };
     // Relaxed: the caller acquired every earlier use of the node.
-    if n.state.load(Relaxed) & SPARE != 0 {
+    if n.state.load(Relaxed).contains(State::SPARE) {
         // SAFETY: `SPARE` says the slot holds a spare, now no one else's.
         drop(crate::node::spare::Spare(Some(
             n.slot.with(|s| unsafe { (*s).spare }),
@@ -199,6 +214,10 @@ unsafe fn free(node: NonNull<Node>) {
     drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
 }
 
+/// Without `alloc` there are no heap nodes, so `released` never calls this.
+///
+/// # Safety
+/// None needed: it is never called.
 #[cfg(not(feature = "alloc"))]
 unsafe fn free(_: NonNull<Node>) {
     unreachable!("no heap nodes without `alloc`")
@@ -232,7 +251,7 @@ impl Node {
             // SAFETY: the new node is pinned in its box and unlinks itself before
             // its owner releases it (`CancelSource::drop`). Linking takes the
             // node's reference on its parent.
-            unsafe { p.as_ref().link_child(node, 0) };
+            unsafe { p.as_ref().link_child(node, State::EMPTY) };
         }
         node
     }

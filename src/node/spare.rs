@@ -16,8 +16,11 @@
 use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
-use crate::node::{class, Slot, REF_ONE, SPARE_TIMED};
-use crate::node::{Guard, Node, SPARE};
+use crate::node::state::Delta;
+use crate::node::state::State;
+#[cfg(feature = "alloc")]
+use crate::node::{class, Slot};
+use crate::node::{Guard, Node};
 #[cfg(feature = "alloc")]
 use crate::sync::Ordering::Relaxed;
 
@@ -47,7 +50,7 @@ impl Guard<'_> {
     /// Takes the spare out of the slot; the caller clears `SPARE` in its next
     /// write of the state, still under the lock.
     pub(crate) fn take_spare(&self) -> Option<NonNull<Node>> {
-        if self.state() & SPARE == 0 {
+        if !self.state().contains(State::SPARE) {
             return None;
         }
         // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
@@ -55,34 +58,38 @@ impl Guard<'_> {
     }
 
     /// Keeps `child`'s memory as this node's spare if this is a live heap
-    /// node without one, returning the state bits the caller then adds in
-    /// the unlock (0 if not kept). A child that keeps a spare itself is not
+    /// node without one, returning the delta the caller then adds in the
+    /// unlock (`Delta::NONE` if not kept). A child that keeps a spare itself is not
     /// kept (its own would leak), nor a scoped one.
     ///
     /// # Safety
     /// `child` is a heap node, out of its timers if timed, that no one else
     /// refers to.
     #[cfg(feature = "alloc")]
-    pub(crate) unsafe fn keep_spare(&self, child: NonNull<Node>) -> usize {
+    pub(crate) unsafe fn keep_spare(&self, child: NonNull<Node>) -> Delta {
         // SAFETY: by the caller's guarantee, the child is ours alone.
         let c = unsafe { child.as_ref() };
+        let held = self.state();
+        // Relaxed (the child's state): the child is ours alone, and its
+        // `SPARE` changes only under its own lock, which whoever handed us the
+        // last reference released before (with the Release of that unlock).
         let keep = self.node.class() == class::HEAP
-            && self.state() & (SPARE | crate::node::CANCELLED) == 0
-            && c.state.load(Relaxed) & SPARE == 0
+            && !held.intersects(State::SPARE | State::CANCELLED)
+            && !c.state.load(Relaxed).contains(State::SPARE)
             && !c.is_scoped();
         if !keep {
-            return 0;
+            return Delta::NONE;
         }
         // SAFETY: under the lock; a live node's slot holds no cause.
         self.node
             .slot
             .with_mut(|s| unsafe { *s = Slot { spare: child } });
-        // SAFETY: as above.
-        if unsafe { child.as_ref() }.is_timed() {
-            SPARE | SPARE_TIMED
+        let bits = if c.is_timed() {
+            State::SPARE | State::SPARE_TIMED
         } else {
-            SPARE
-        }
+            State::SPARE
+        };
+        Delta::keep_spare(held, bits)
     }
 }
 
@@ -91,17 +98,17 @@ impl Guard<'_> {
 #[cfg(feature = "alloc")]
 pub(crate) trait Memory {
     /// The state bits of a spare of this kind.
-    const BITS: usize;
+    const BITS: State;
 }
 
 #[cfg(feature = "alloc")]
 impl Memory for Node {
-    const BITS: usize = SPARE;
+    const BITS: State = State::SPARE;
 }
 
 #[cfg(feature = "alloc")]
 impl Memory for crate::time::deadline::TimedNode {
-    const BITS: usize = SPARE | SPARE_TIMED;
+    const BITS: State = State::SPARE.union(State::SPARE_TIMED);
 }
 
 #[cfg(feature = "alloc")]
@@ -118,11 +125,12 @@ impl Node {
         prepare: impl FnOnce(NonNull<Node>) -> R,
     ) -> Result<(NonNull<Node>, R), F> {
         // Relaxed: a hint only, read again under the lock.
-        if self.state.load(Relaxed) & (SPARE | SPARE_TIMED) != T::BITS {
+        if self.state.load(Relaxed).spare_bits() != T::BITS {
             return Err(make);
         }
         let guard = self.lock();
-        if guard.state() & (SPARE | SPARE_TIMED) != T::BITS {
+        let held = guard.state();
+        if held.spare_bits() != T::BITS {
             return Err(make);
         }
         // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
@@ -131,14 +139,16 @@ impl Node {
         // SAFETY: under the lock; the slot is not published while live.
         self.slot
             .with_mut(|s| unsafe { *s = crate::node::Slot { cause: None } });
+        const { assert!(!core::mem::needs_drop::<T>()) };
         // SAFETY: the spare is a `Box<T>` allocation (its bits say which kind)
-        // no one refers to; assigning drops its stale value.
-        unsafe { *spare.cast::<T>().as_ptr() = make() };
+        // no one refers to. Its stale value needs no drop (asserted above), so
+        // overwriting it leaks nothing.
+        unsafe { spare.cast::<T>().as_ptr().write(make()) };
         let prepared = prepare(spare);
         // SAFETY: under our lock; the new child unlinks itself before it is freed.
         unsafe { self.list.push_front(Node::entry_ptr(spare)) };
         // The child's reference on this node, and the spare gone, in one step.
-        let _ = guard.unlock_adding(REF_ONE.wrapping_sub(T::BITS));
+        let _ = guard.unlock_adding(Delta::adopt_spare(held, T::BITS));
         Ok((spare, prepared))
     }
 }

@@ -5,7 +5,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
-use crate::node::list::{Entry, Kind, DONE, IDLE, LINKED, NOTIFIED};
+use crate::node::list::{Entry, Kind, Status};
 use crate::node::{class, Node};
 use crate::sync::{Ordering::*, WakerSlot};
 use crate::Reason;
@@ -40,9 +40,10 @@ impl Waiter {
     ///
     /// The waiter must stay pinned and used with the same `node` until `unlink`.
     pub(crate) fn poll(&self, node: &Node, cx: &mut Context<'_>) -> Poll<Reason> {
-        // Acquire: pairs with the Release store of NOTIFIED, after CANCELLED was set.
+        // Acquire: pairs with the Release store of `Notified` (and `Done`),
+        // made after `CANCELLED` was set, so the reason read then is set.
         match self.entry.status.load(Acquire) {
-            IDLE => {
+            Status::Idle => {
                 if let Some(reason) = node.reason() {
                     return Poll::Ready(reason);
                 }
@@ -51,45 +52,53 @@ impl Waiter {
                 }
                 self.waker.register(cx.waker());
                 let guard = node.lock();
-                if guard.is_cancelled() {
+                let state = guard.state();
+                if state.is_cancelled() {
                     drop(guard);
-                    return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
+                    return Poll::Ready(state.cancelled_reason());
                 }
                 // Another poller of a shared waiter (`poll_cancelled`) may have
                 // linked it since the load above; links change under this lock.
-                if self.entry.status_locked() == IDLE {
+                if self.entry.status_locked() == Status::Idle {
                     // SAFETY: under the lock; the waiter is pinned and unlinks in `unlink`.
                     unsafe { node.list.push_front(NonNull::from(self).cast()) };
                 }
                 Poll::Pending
             }
-            LINKED => {
-                // Register first, then check: a canceller sets NOTIFIED before taking
-                // the waker, so either it takes this waker or we see NOTIFIED (or DONE).
+            Status::Queued => {
+                // Register first, then check: a canceller sets `Notified` before
+                // taking the waker, so either it takes this waker or we see
+                // `Notified` (or `Done`). Acquire: as above, so the reason is set.
                 self.waker.register(cx.waker());
-                if self.entry.status.load(Acquire) != LINKED {
-                    return Poll::Ready(node.reason().unwrap_or(Reason::Cancelled));
+                if self.entry.status.load(Acquire) != Status::Queued {
+                    return Poll::Ready(node.cancelled_reason());
                 }
                 Poll::Pending
             }
-            _ => Poll::Ready(node.reason().unwrap_or(Reason::Cancelled)),
+            Status::Notified | Status::Done => Poll::Ready(node.cancelled_reason()),
+            Status::Running => unreachable!("only callbacks run"),
         }
     }
 
     /// Leaves `node`'s list. Called from the future's drop.
     pub(crate) fn unlink(&self, node: &Node) {
-        // IDLE: only this waiter moves itself out of it. DONE: the canceller
+        // Idle: only this waiter moves itself out of it. Done: the canceller
         // has taken the waker and will not touch the waiter again; Acquire
         // pairs with its Release store, so the take happens-before our drop.
-        if matches!(self.entry.status.load(Acquire), IDLE | DONE) {
+        if matches!(self.entry.status.load(Acquire), Status::Idle | Status::Done) {
             return;
         }
-        // NOTIFIED: the canceller may still be taking our waker, under the lock.
+        // Notified: the canceller may still be taking our waker, under the lock.
         let _guard = node.lock();
-        if self.entry.status_locked() == LINKED {
-            // SAFETY: under the lock, and we are in this node's list.
-            unsafe { node.list.unlink(NonNull::from(self).cast()) };
-            self.entry.status.store(IDLE, Relaxed); // Relaxed: under the lock
+        match self.entry.status_locked() {
+            Status::Queued => {
+                // SAFETY: under the lock, and we are in this node's list.
+                unsafe { node.list.unlink(NonNull::from(self).cast()) };
+                self.entry.status.store(Status::Idle, Relaxed); // Relaxed: under the lock
+            }
+            // The canceller went from `Notified` to `Done` under the lock.
+            Status::Done => {}
+            s => unreachable!("a waiter is {s:?} under the lock"),
         }
     }
 }
@@ -104,13 +113,14 @@ pub(crate) unsafe fn notify(e: NonNull<Entry>, batch: &mut WakeBatch) -> bool {
     // SAFETY: the entry is the first field of a `#[repr(C)]` waiter, alive while we
     // hold the lock (its future unlinks under the lock before it goes away).
     let waiter = unsafe { e.cast::<Waiter>().as_ref() };
-    // Release: the future that sees NOTIFIED (Acquire) also sees CANCELLED.
-    waiter.entry.status.store(NOTIFIED, Release);
+    debug_assert_eq!(waiter.entry.status_locked(), Status::Queued);
+    // Release: the future that sees `Notified` (Acquire) also sees `CANCELLED`.
+    waiter.entry.status.store(Status::Notified, Release);
     if let Some(w) = waiter.waker.take() {
         batch.push(w);
     }
     // Release: done with the waiter; its future may go without the lock.
-    waiter.entry.status.store(DONE, Release);
+    waiter.entry.status.store(Status::Done, Release);
     batch.is_full()
 }
 

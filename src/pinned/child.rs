@@ -7,15 +7,12 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::time::Duration;
 
+use crate::node::state::State;
 use crate::node::{class, Node};
 use crate::sync::{loom_const_fn, Ordering::*};
 use crate::time::deadline::TimedNode;
 use crate::time::StaticDriver;
 use crate::{Cause, Reason, TokenRef};
-
-/// Set in a pinned node's state once it has been linked into its parent (or,
-/// for a `PinnedLinked`, registered on its parents).
-pub(crate) const LINKED_ONCE: usize = 1 << 4;
 
 /// Links a pinned node into its parent on first use; returns whether this call
 /// did (the caller then arms a deadline, if any).
@@ -25,14 +22,17 @@ pub(crate) const LINKED_ONCE: usize = 1 << 4;
 unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     // SAFETY: by the caller's guarantee.
     let node = unsafe { this.as_ref() };
-    // Acquire: pairs with the fetch_or of the linking caller.
-    if node.state.load(Acquire) & LINKED_ONCE != 0 {
+    // Acquire: pairs with the Release half of the `fetch_or` that set
+    // `ATTACHED` in `Node::link_child`, so a caller that sees it also sees the
+    // child cancelled if it was born cancelled. Under a `never` parent that
+    // `fetch_or` is Relaxed: nothing was done to the child before it.
+    if node.state.load(Acquire).contains(State::ATTACHED) {
         return (node, false);
     }
     // SAFETY: the parent outlives the child.
     let parent = unsafe { node.parent.unwrap_unchecked().as_ref() };
     // SAFETY: pinned; `drop_pinned` unlinks it and waits for cancellers.
-    let linked = unsafe { parent.link_child(this, LINKED_ONCE) };
+    let linked = unsafe { parent.link_child(this, State::ATTACHED) };
     (node, linked)
 }
 
@@ -164,8 +164,10 @@ pinned_source_methods!(
 unsafe fn drop_pinned(this: NonNull<Node>) {
     // SAFETY: by the caller's guarantee.
     let node = unsafe { this.as_ref() };
-    // Relaxed: set by this thread, or published by the parent's lock.
-    if node.state.load(Relaxed) & LINKED_ONCE == 0 {
+    // Relaxed: dropping takes exclusive access, so every use through a shared
+    // pin, and the `ATTACHED` it set, happens-before this (whatever ended
+    // those borrows, such as a thread join, synchronised with this thread).
+    if !node.state.load(Relaxed).contains(State::ATTACHED) {
         return;
     }
     // SAFETY: the parent outlives the child.

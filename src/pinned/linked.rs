@@ -7,8 +7,9 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 
 use crate::node::callback::{self, Callback, Fire};
+use crate::node::state::State;
 use crate::node::{class, Node};
-use crate::pinned::child::{pinned_source_methods, LINKED_ONCE};
+use crate::pinned::child::pinned_source_methods;
 use crate::sync::Ordering::*;
 use crate::{Cause, Reason, TokenRef};
 
@@ -92,7 +93,7 @@ impl Fire for Link {
 }
 
 // SAFETY: the registrations are written once, by the caller that sets
-// `LINKED_ONCE`, and otherwise only touched under their parents' locks.
+// `ATTACHED`, and otherwise only touched under their parents' locks.
 unsafe impl<const N: usize> Send for PinnedLinked<'_, N> {}
 // SAFETY: as above.
 unsafe impl<const N: usize> Sync for PinnedLinked<'_, N> {}
@@ -141,10 +142,18 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
         let this = self.get_ref();
         let node = NonNull::from(&this.node);
-        // Acquire: pairs with the AcqRel of the registering caller. AcqRel:
-        // one caller registers; the others see the bit set.
-        if this.node.state.load(Acquire) & LINKED_ONCE == 0
-            && this.node.state.fetch_or(LINKED_ONCE, AcqRel) & LINKED_ONCE == 0
+        // The bit elects the one caller that registers (the `fetch_or`, a
+        // read-modify-write, can only be won once). No data is published with
+        // it: the winner writes the registrations after setting it, and they
+        // are read only under the parents' locks (which order them) or by
+        // `drop`, which has exclusive access. So the Acquire load and the
+        // AcqRel are stronger than this needs (Relaxed would do).
+        if !this.node.state.load(Acquire).contains(State::ATTACHED)
+            && !this
+                .node
+                .state
+                .fetch_or(State::ATTACHED, AcqRel)
+                .contains(State::ATTACHED)
         {
             for (link, parent) in this.links.iter().zip(this.parents) {
                 // SAFETY: not registered yet, and this caller alone registers.
@@ -170,8 +179,10 @@ pinned_source_methods!(
 
 impl<const N: usize> Drop for PinnedLinked<'_, N> {
     fn drop(&mut self) {
-        // Relaxed: set by this thread, or published to it by the pinning.
-        if self.node.state.load(Relaxed) & LINKED_ONCE == 0 {
+        // Relaxed: `&mut self`, so every use through a shared pin, and the
+        // `ATTACHED` it set, happens-before this drop (whatever ended those
+        // borrows, such as a thread join, synchronised with this thread).
+        if !self.node.state.load(Relaxed).contains(State::ATTACHED) {
             return;
         }
         for (link, parent) in self.links.iter().zip(self.parents) {

@@ -213,7 +213,11 @@ pub(crate) fn new_heap(
     let armed = insert(this);
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
-    unsafe { parent.as_ref().link_child(this, 0) };
+    unsafe {
+        parent
+            .as_ref()
+            .link_child(this, crate::node::state::State::EMPTY)
+    };
     finish_arm(this, armed, wake_at);
     this
 }
@@ -311,7 +315,11 @@ pub(crate) fn new_scoped(parent: NonNull<Node>, holder: NonNull<Node>) -> NonNul
     let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(scoped))).cast();
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
-    unsafe { parent.as_ref().link_child(this, 0) };
+    unsafe {
+        parent
+            .as_ref()
+            .link_child(this, crate::node::state::State::EMPTY)
+    };
     this
 }
 
