@@ -52,6 +52,8 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 /// A waiter registering while the token is cancelled is always woken
 /// (`block_on` would deadlock, which loom reports, on a lost wake-up).
+///
+/// Checks race R1 and invariant 3 of `src/node/mod.rs`.
 #[test]
 fn cancel_vs_waiter_registration() {
     model(|| {
@@ -64,6 +66,8 @@ fn cancel_vs_waiter_registration() {
 }
 
 /// A waiter on a child, woken by cancelling the parent, while it re-polls.
+///
+/// Checks races R1 and R8 (the parent's canceller may cancel the child with one CAS) of `src/node/mod.rs`.
 #[test]
 fn cancel_parent_vs_child_waiter() {
     model(|| {
@@ -82,6 +86,8 @@ fn cancel_parent_vs_child_waiter() {
 
 /// A waiter on a child dropped (unlinking itself) while the parent's cancel
 /// drains the child in place; a woken poll sees the parent's cause.
+///
+/// Checks race R3 and invariant 4 of `src/node/mod.rs`.
 #[test]
 fn cancel_parent_vs_child_waiter_drop() {
     model(|| {
@@ -107,6 +113,8 @@ fn cancel_parent_vs_child_waiter_drop() {
 }
 
 /// A waiter dropped (unlinking itself) while a canceller drains the list.
+///
+/// Checks race R3 and invariant 4 of `src/node/mod.rs`.
 #[test]
 fn cancel_vs_waiter_drop() {
     model(|| {
@@ -127,6 +135,8 @@ fn cancel_vs_waiter_drop() {
 
 /// A child source dropped while its parent is cancelled: the child is either
 /// unlinked by its owner or held by the canceller until it is done.
+///
+/// Checks race R3 and invariant 4 of `src/node/mod.rs`.
 #[test]
 fn cancel_vs_child_drop() {
     model(|| {
@@ -144,6 +154,8 @@ fn cancel_vs_child_drop() {
 
 /// A child created while its parent is cancelled is either linked and then
 /// cancelled, or born cancelled.
+///
+/// Checks races R1 and R8 and invariant 3 of `src/node/mod.rs`.
 #[test]
 fn cancel_vs_child_create() {
     model(|| {
@@ -158,6 +170,8 @@ fn cancel_vs_child_create() {
 
 /// Disarming a callback while it is being run: it runs at most once, disarm
 /// says which happened, and a `false` disarm returns after the callback did.
+///
+/// Checks race R4 of `src/node/mod.rs` (the cases in `src/node/callback.rs`).
 #[test]
 fn cancel_vs_callback_disarm() {
     model(|| {
@@ -172,6 +186,8 @@ fn cancel_vs_callback_disarm() {
 }
 
 /// The same with a callback stored in place (`PinnedOnCancel`).
+///
+/// Checks race R4 of `src/node/mod.rs` (the cases in `src/node/callback.rs`).
 #[test]
 fn cancel_vs_pinned_callback_disarm() {
     model(|| {
@@ -206,6 +222,8 @@ fn disarm_while_cancelled(source: CancelSource, ran: &AtomicUsize, disarm: impl 
 /// A linked source stored in place (`PinnedLinked`) dropped while its
 /// parent is cancelled: the registration is removed or has finished
 /// cancelling it before the drop returns (loom reports any access after).
+///
+/// Checks race R4 and invariant 4 of `src/node/mod.rs`.
 #[test]
 fn pinned_linked_drop_vs_parent_cancel() {
     model(|| {
@@ -222,6 +240,8 @@ fn pinned_linked_drop_vs_parent_cancel() {
 
 /// Registering a callback while the token is cancelled: it runs exactly once,
 /// inline or on the canceller.
+///
+/// Checks race R1 and invariant 3 of `src/node/mod.rs`.
 #[test]
 fn cancel_vs_callback_register() {
     model(|| {
@@ -242,6 +262,8 @@ fn cancel_vs_callback_register() {
 }
 
 /// Two cancels with different causes: one wins everywhere.
+///
+/// Checks race R2 and invariant 1 of `src/node/mod.rs`.
 #[test]
 fn two_cancels_with_different_causes() {
     model(|| {
@@ -263,6 +285,8 @@ fn two_cancels_with_different_causes() {
 }
 
 /// Two threads cancelling the same source with different causes.
+///
+/// Checks race R2 and invariant 1 of `src/node/mod.rs`.
 #[test]
 fn two_cancels_of_one_node() {
     model(|| {
@@ -279,6 +303,8 @@ fn two_cancels_of_one_node() {
 }
 
 /// A linked source whose two parents are cancelled at once.
+///
+/// Checks race R2 of `src/node/mod.rs`.
 #[test]
 fn linked_parents_cancel_concurrently() {
     model(|| {
@@ -293,6 +319,8 @@ fn linked_parents_cancel_concurrently() {
 }
 
 /// A linked source dropped while a parent cancels.
+///
+/// Checks race R4 of `src/node/mod.rs` (a linked source's registrations are callbacks).
 #[test]
 fn linked_drop_vs_parent_cancel() {
     model(|| {
@@ -306,6 +334,8 @@ fn linked_drop_vs_parent_cancel() {
 
 /// Re-polling with a new waker races the canceller: if the last poll was
 /// pending, the last registered waker is woken.
+///
+/// Checks race R1 of `src/node/mod.rs` (register, then check).
 #[test]
 fn repoll_vs_cancel() {
     struct Count(AtomicUsize);
@@ -342,6 +372,8 @@ fn repoll_vs_cancel() {
 
 /// A deadline firing races its source's cancel: one reason wins, the callback
 /// runs once, and the wheel entry is gone either way.
+///
+/// Checks race R6 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn deadline_fire_vs_cancel() {
     model(|| {
@@ -367,6 +399,8 @@ fn deadline_fire_vs_cancel() {
 }
 
 /// A deadline source dropped while the deadline fires.
+///
+/// Checks race R6 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn deadline_fire_vs_drop() {
     model(|| {
@@ -386,6 +420,8 @@ fn deadline_fire_vs_drop() {
 }
 
 /// A deadline child created while its parent is cancelled: never left armed.
+///
+/// Checks race R1 and invariants 3 and 7 of `src/node/mod.rs`.
 #[test]
 fn deadline_arm_vs_parent_cancel() {
     model(|| {
@@ -403,6 +439,8 @@ fn deadline_arm_vs_parent_cancel() {
 
 /// A child source with no token left is dropped (freed without being marked)
 /// while its parent's cancel takes it from the list.
+///
+/// Checks race R5 and invariant 5 of `src/node/mod.rs`.
 #[test]
 fn cancel_vs_unobserved_child_drop() {
     model(|| {
@@ -420,6 +458,8 @@ fn cancel_vs_unobserved_child_drop() {
 /// list. Invariant: exactly one of them lets go of it (loom reports a node
 /// touched after it was freed), and a child made afterwards is born
 /// cancelled.
+///
+/// Checks race R5 and invariant 5 of `src/node/mod.rs`.
 #[test]
 fn cancelled_child_drop_vs_parent_cancel() {
     model(|| {
@@ -437,6 +477,8 @@ fn cancelled_child_drop_vs_parent_cancel() {
 /// so freed its orphaned timers) is dropped alone while its parent cancels.
 /// Invariant: the drop does not touch the timers again (their second use or
 /// free fails the model), whichever goes first.
+///
+/// Checks race R5 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn cancelled_deadline_drop_vs_parent_cancel_on_orphaned_timers() {
     orphaned_deadline_drop_vs_parent_cancel(true);
@@ -445,6 +487,8 @@ fn cancelled_deadline_drop_vs_parent_cancel_on_orphaned_timers() {
 /// A deadline source with no token left is dropped (its deadline taken out
 /// under its parent's lock, unless it is being popped) while the deadline
 /// fires.
+///
+/// Checks races R5 and R6 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn deadline_fire_vs_unobserved_drop() {
     model(|| {
@@ -455,6 +499,8 @@ fn deadline_fire_vs_unobserved_drop() {
 
 /// A deadline child of `never` (linked nowhere, so taken out of its timers
 /// without a parent's lock) is dropped unobserved while its deadline fires.
+///
+/// Checks race R6 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn deadline_fire_vs_unobserved_drop_under_never() {
     model(|| fire_vs_unobserved_drop(&CancelToken::never()));
@@ -473,6 +519,8 @@ fn fire_vs_unobserved_drop(parent: &CancelToken) {
 
 /// A driver dropped while the last deadline on it is dropped: its timers
 /// are freed exactly once, by whichever goes last, and never used after.
+///
+/// Checks invariant 7 of `src/node/mod.rs` (a deadline's hold on its timers).
 #[test]
 fn driver_drop_vs_deadline_drop() {
     model(|| {
@@ -494,6 +542,8 @@ fn driver_drop_vs_deadline_drop() {
 /// only while the node is still in its parent's list) and the cancel, only
 /// one gives up its hold (and frees the timers); the other must not touch
 /// them.
+///
+/// Checks race R5 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn parent_cancel_vs_unobserved_deadline_drop_on_orphaned_timers() {
     orphaned_deadline_drop_vs_parent_cancel(false);
@@ -525,6 +575,8 @@ fn orphaned_deadline_drop_vs_parent_cancel(cancel_first: bool) {
 /// An unobserved child dropped (its node kept as the parent's spare) and a
 /// new child made, perhaps in that spare, while the parent is cancelled: the
 /// new child ends cancelled, whichever happened first.
+///
+/// Checks race R7 and invariant 6 of `src/node/mod.rs`.
 #[test]
 fn spare_reuse_vs_parent_cancel() {
     model(|| {
@@ -543,6 +595,8 @@ fn spare_reuse_vs_parent_cancel() {
 
 /// A spare kept by one thread and reused by another: the reused node is a
 /// live, linked child that its parent's cancel reaches.
+///
+/// Checks race R7 and invariant 6 of `src/node/mod.rs`.
 #[test]
 fn spare_handoff_between_threads() {
     model(|| {
@@ -561,6 +615,8 @@ fn spare_handoff_between_threads() {
 /// A deadline child dropped into the parent's spare and a new one made in
 /// it, while the parent is cancelled: the new child ends cancelled and no
 /// deadline is left armed.
+///
+/// Checks race R7 and invariants 6 and 7 of `src/node/mod.rs`.
 #[test]
 fn timed_spare_reuse_vs_parent_cancel() {
     model(|| {
@@ -583,6 +639,8 @@ fn timed_spare_reuse_vs_parent_cancel() {
 /// A timed child armed in its parent's spare (under the parent's lock, before
 /// it is linked) while its deadline is reached on another thread: it expires
 /// once, either as it is armed or from the wheel, and leaves nothing armed.
+///
+/// Checks race R7 and invariant 7 of `src/node/mod.rs`.
 #[test]
 fn timed_spare_reuse_vs_fire() {
     model(|| {
@@ -667,6 +725,8 @@ fn poll_once(
 /// threads finish and the linked parent is cancelled, every waiter is ready
 /// and was woken at most once, every callback ran once or was removed before
 /// it ran (never both), and the deadline is out of the wheel.
+///
+/// Checks races R1 to R8 pairwise, and invariants 3, 4 and 7, of `src/node/mod.rs`.
 #[test]
 fn every_pair_of_operations_on_one_node() {
     for (i, &a) in OPS.iter().enumerate() {
@@ -778,6 +838,8 @@ fn every_pair_of_operations_on_one_node() {
 /// (a second link would loop the list, which loom reports as a hang), and
 /// if either poll was pending, exactly one wake-up reaches a registered
 /// waker.
+///
+/// Checks race R1 and invariant 4 (linked once) of `src/node/mod.rs`.
 #[test]
 fn shared_waiter_first_polls_vs_cancel() {
     struct Count(AtomicUsize);
@@ -827,6 +889,8 @@ impl std::task::Wake for NotifyWaker {
 /// no deadline is armed, neither ends while the deadline is armed nor sleeps
 /// on after both (loom reports a sleeper never woken as a deadlock), and the
 /// timers are freed once.
+///
+/// Checks "Why the sleeper neither ends early nor lingers" in `src/driver/ms/mod.rs`.
 #[test]
 fn last_handle_drop_vs_last_deadline_disarm() {
     use cancel_token::__private::LoomSleeper;

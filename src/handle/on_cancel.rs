@@ -42,6 +42,11 @@ unsafe impl Sync for OnCancel {}
 
 impl OnCancel {
     pub(crate) fn register<F: Fire>(token: &CancelToken, f: F) -> OnCancel {
+        /// Frees the boxed callback behind `p`.
+        ///
+        /// # Safety
+        /// `p` came from `Box::leak` of a `Callback<F>`, unregistered (or
+        /// never registered), and is not used after.
         unsafe fn free<F>(p: NonNull<CallbackHeader>) {
             // SAFETY: `p` came from `Box::leak` of a `Callback<F>` (header first).
             drop(unsafe { Box::from_raw(p.cast::<Callback<F>>().as_ptr()) });

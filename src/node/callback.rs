@@ -13,6 +13,8 @@
 //!   entry at once. The function was moved out of the entry before it started.
 //! - `Running` on another thread (`std`): releases the lock and waits for `Done`.
 //! - `Done` or never linked (`Idle`): nothing to wait for.
+//!
+//! This is race R4 of the `node` module docs.
 
 use core::ptr::NonNull;
 

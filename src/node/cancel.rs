@@ -11,22 +11,17 @@
 //!
 //! A child with nothing in its list is cancelled on the spot, under its
 //! parent's lock and its own, which saves the work list's reference. That is the
-//! only place two node locks are held, always parent then child, so there is no
-//! cycle (a timer wheel's lock is only ever taken last, under a node's). With `std`, where the lock lives in the state word, such a child
-//! (unlocked, no cause to write, no deadline to take out) is cancelled by one
-//! compare-and-swap of its state instead: `NONEMPTY`, kept by every unlock,
-//! says whether its list is empty.
+//! only place two node locks are held, always parent then child (see `# Lock
+//! order` in the `node` module docs). With `std`, where the lock lives in the
+//! state word, such a child (unlocked, no cause to write, no deadline to take
+//! out) is cancelled by one compare-and-swap of its state instead: `NONEMPTY`,
+//! kept by every unlock, says whether its list is empty.
 //!
 //! # Races
 //!
-//! - *Cancel vs registration*: registration takes the lock and links only if
-//!   `CANCELLED` is clear; cancel sets it under the same lock before draining, so
-//!   an entry is either drained or sees the token cancelled.
-//! - *Two cancels*: the first to set `CANCELLED` under the lock wins and does the
-//!   draining; the other returns. Its reason and cause are discarded.
-//! - *Cancel vs child drop*: a dropping child takes its parent's lock and unlinks
-//!   itself if `Queued`; if a canceller took it first (`Notified`), the canceller's
-//!   reference keeps it alive until it is done.
+//! Gathered in the `node` module docs: R1 (cancel vs registration), R2 (two
+//! cancels), R3 (cancel vs an owner's unlink) and R8 (the lock-free cancel vs
+//! a locker) are this walk's.
 
 use core::ptr::NonNull;
 

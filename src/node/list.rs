@@ -57,8 +57,14 @@ pub(crate) enum Status {
 }
 
 /// An entry's [`Status`], as one atomic byte.
-#[derive(Debug)]
 pub(crate) struct AtomicStatus(AtomicU8);
+
+impl core::fmt::Debug for AtomicStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Relaxed: a snapshot for printing; nothing is read through it.
+        self.load(Relaxed).fmt(f)
+    }
+}
 
 impl AtomicStatus {
     loom_const_fn! {
@@ -145,13 +151,13 @@ impl List {
         // SAFETY: the caller holds the lock; linked entries are valid until unlinked.
         let mut next = self.head.with(|h| unsafe { *h });
         while let Some(e) = next {
-            // SAFETY: as above.
+            // SAFETY: `e` is in the list, so valid until unlinked under the lock.
             let entry = unsafe { e.as_ref() };
             if entry.kind != Kind::Waiter || room == 0 {
                 return false;
             }
             room -= 1;
-            // SAFETY: as above.
+            // SAFETY: links change only under the lock, which the caller holds.
             next = entry.next.with(|n| unsafe { *n });
         }
         true

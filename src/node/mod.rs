@@ -1,21 +1,142 @@
-//! The node behind every token: its state word, lock and list. The cancel
-//! walk is in `cancel`, references and freeing in `release`.
+//! The engine: the node behind every token, its state word, lock and list.
+//!
+//! `Node` is one type spread over this folder's files, which therefore call
+//! each other (an import circle inside `node/`, and only here): the state word
+//! in `state`, the list and its entries in `list`, the cancel walk in
+//! `cancel`, references and freeing in `refs`, the spare child in `spare`,
+//! and the two other kinds of list entry in `waiter` and `callback`.
+//!
+//! # Glossary
+//!
+//! - *node*: a token's shared state (`Node`), first field of the larger
+//!   shapes (`TimedNode`, `LinkedNode`, `ScopedNode`) its `class` byte names.
+//! - *class*: how a node's memory is owned: `STATIC`, `NEVER` (neither is
+//!   counted), `HEAP` (freed at the last *reference*) or `PINNED` (its owner
+//!   waits until no canceller *borrows* it); the count is one field for both.
+//! - *entry*: the intrusive link (`list::Entry`) of a child node, a waiter or
+//!   a callback in its node's *list*; its *status* (`list::Status`) says
+//!   where it is in its life: `Idle`, `Queued` (in the list), `Notified`,
+//!   `Running`, `Done`.
+//! - *canceller*: whoever runs `Node::cancel` (a source's `cancel`, a firing
+//!   deadline, a parent's canceller); the node's *owner* is the handle that
+//!   links and unlinks it (a source, a `Cancelled` future, an `OnCancel`).
+//! - *attached*: a pinned node linked into its parent (or registered on its
+//!   parents) on first use; the `ATTACHED` bit. Not to be confused with a
+//!   *linked source* (`LinkedNode`, several parents) or `Queued`.
+//! - *spare*: the memory of a dropped child a heap parent keeps for its next
+//!   child (see `spare`).
+//! - *unobserved*: a live heap node whose one reference is its source's,
+//!   being dropped: freed under its parent's lock with no read-modify-write
+//!   of its own (`refs::free_alone`).
+//! - *disarm*, *take out*: a timed node's deadline removed from its wheel,
+//!   by its cancel or by an unobserved drop.
 //!
 //! # State
 //!
-//! One word, read by `is_cancelled` with a single Acquire load:
+//! One word (`state::State`), read by `is_cancelled` with a single Acquire load:
 //!
 //! | bits  | meaning |
 //! |-------|---------|
-//! | 0     | `CANCELLED`: set once, under the lock, with Release, after `cause` is written |
+//! | 0     | `CANCELLED`: set once, with Release, after `cause` is written; under the lock, or (`std`) by a lock-free CAS that requires `LOCKED` clear (invariant 2) |
 //! | 1..3  | the `Reason`, valid once `CANCELLED` is set |
 //! | 3     | `LOCKED`: the spin lock of the `std` tier (unused elsewhere) |
-//! | 4     | `LINKED_ONCE`: a pinned node has linked into its parent(s) |
+//! | 4     | `ATTACHED`: a pinned node has attached to its parent(s) |
 //! | 5     | `SPARE`: `slot` holds a spare child node (see `spare`); never with `CANCELLED` |
 //! | 6     | `SPARE_TIMED`: with `SPARE`, the spare is a node with a deadline |
 //! | 7     | `NONEMPTY`: the list has entries; accurate whenever `LOCKED` is clear (`std` tier) |
 //! | 8..   | reference count of heap nodes; borrow count of pinned nodes |
 //!
+//! Who changes which bits, and how ("lock-free" means with no lock held, by
+//! an atomic read-modify-write):
+//!
+//! | operation | where | changes | how |
+//! |-----------|-------|---------|-----|
+//! | lock | `Node::lock` | sets `LOCKED` | lock-free `fetch_or` (Acquire), won only with `LOCKED` clear |
+//! | unlock | `Guard::drop`, `Guard::unlock_adding` | clears `LOCKED`, sets `NONEMPTY` as the list is, plus the caller's delta | under the lock, released by the same RMW (Release) |
+//! | link | `link_child`, `Waiter::poll`, `callback::register` | the parent's `NONEMPTY` (at unlock); `+1` ref for a heap child of a counted parent | under the parent's lock, only with `CANCELLED` clear |
+//! | attach | `link_child` | the child's `ATTACHED` | lock-free `fetch_or` on the child's word (under the parent's lock, not the child's) |
+//! | unlink | `unlink_child`, `Waiter::unlink`, `callback::unregister`, `refs::free_alone` | `NONEMPTY` (at unlock); `-1` ref on the parent in `free_alone` | under the lock |
+//! | cancel, locked | `cancel::mark_cancelled`, `cancel_if_idle` | sets `CANCELLED` and the reason, clears `SPARE`/`SPARE_TIMED` | under the lock, only with `CANCELLED` clear |
+//! | cancel, CAS (`std`) | `cancel_if_idle_lock_free` | sets `CANCELLED` and the reason | lock-free CAS (Release), only with `LOCKED`, `NONEMPTY`, `SPARE` clear, no cause, no deadline |
+//! | keep spare | `Guard::keep_spare` (from `free_alone`) | sets `SPARE` (and `SPARE_TIMED`) | under the lock of a live heap node without a spare |
+//! | take spare | `link_in_spare`; the locked cancel | clears `SPARE`/`SPARE_TIMED` (`+1` ref in `link_in_spare`) | under the lock |
+//! | inc ref | `Node::inc_ref` | `+1` ref | lock-free (Relaxed), from a reference already held (a firing deadline: under the wheel's lock) |
+//! | dec ref | `refs::release` | `-1` ref | lock-free (Release; Acquire before freeing) |
+//!
+//! # Invariants
+//!
+//! These hold at all times, for every node.
+//!
+//! 1. `CANCELLED` is set once and never cleared, and whoever sets it drains
+//!    the list. The cause is written before it is published (with Release)
+//!    and never after, so a reader that saw it with Acquire may read the cause.
+//! 2. Every writer of `CANCELLED` either holds the node's lock or (`std`) sets
+//!    it with a CAS that requires `LOCKED` clear. So `CANCELLED` does not
+//!    change under a lock holder, who may read it Relaxed (`Guard::is_cancelled`).
+//! 3. No entry is linked into a cancelled node: linking takes the lock and
+//!    requires `CANCELLED` clear; a cancel sets it under the same lock before
+//!    draining (or, lock-free, only while the list is empty and unlocked). So
+//!    every entry is either drained by the canceller or sees the node cancelled.
+//! 4. An entry follows its kind's path (`list::Status`). A `Queued` entry is
+//!    alive: its owner unlinks it under the node's lock before letting it go.
+//!    Once a canceller takes it (`Notified`, `Running`), the canceller owns its
+//!    links, and the owner waits (`Done`, a borrow count) or the canceller's
+//!    reference keeps it alive, so exactly one of them lets go of it.
+//! 5. Every child, waiter and callback in a heap node's list holds a reference
+//!    on it, so a count of one means an empty list (`is_unobserved`). A node
+//!    is freed exactly once: by whoever takes its count to zero, or, alone, by
+//!    `free_alone` under its parent's lock while still `Queued` (so no
+//!    canceller of the parent can take it meanwhile).
+//! 6. `SPARE` is set only on a live heap node, under its lock, never with
+//!    `CANCELLED`; the slot holds a spare exactly while `SPARE` is set, `None`
+//!    while live without one, and the cause once cancelled. A spare is in no
+//!    list and no wheel.
+//! 7. A deadline is armed only on a live node under its lock (or, in a spare,
+//!    under its parent's, before it is linked), and a cancel takes it out
+//!    under that lock, so a cancelled node holds no timer. An armed deadline
+//!    leaves its wheel exactly once: fired, disarmed by a cancel, or taken out
+//!    by an unobserved drop.
+//! 8. `NONEMPTY` matches the list whenever `LOCKED` is clear (`std`): every
+//!    unlock sets it from the list in the same RMW.
+//!
+//! # Lock order
+//!
+//! A node's lock is the spin lock in its state word (`std`) or a critical
+//! section. Two node locks are held together only by a canceller cancelling a
+//! child in place, always parent then child, and a child is made after its
+//! parent, so there is no cycle. A timer wheel's lock is a leaf: taken last,
+//! under a node's lock (arming, disarming, taking out) or alone (firing, which
+//! takes a reference under it and cancels after releasing it). Wakers are
+//! woken and callbacks run with no lock held; a wait for another thread
+//! (`callback::unregister`, `wait_unborrowed`) holds none either.
+//!
+//! # Races
+//!
+//! Each is checked by the loom models in `tests/loom.rs` that name it.
+//!
+//! - **R1, cancel vs registration** (a waiter, callback, child or deadline
+//!   child): by invariant 3. A waiter registers its waker before it checks,
+//!   and a canceller marks it `Notified` before it takes the waker, so either
+//!   the canceller takes this waker or the poll sees `Notified` (`waiter`).
+//! - **R2, two cancels**: the first to set `CANCELLED` wins (invariant 1)
+//!   and drains; the other returns, its reason and cause discarded.
+//! - **R3, cancel vs an owner's unlink** (a child or waiter dropped): the
+//!   owner unlinks under the lock if still `Queued`; otherwise the canceller
+//!   has it, and its reference or the owner's wait covers the rest (invariant 4).
+//! - **R4, cancel vs callback disarm**: the case analysis in `callback`.
+//! - **R5, cancel vs an unobserved drop**: `free_alone` acts only while the
+//!   node is `Queued`, under the parent's lock, where a canceller of the
+//!   parent would take it; one of the two lets go of it (invariant 5).
+//! - **R6, a firing deadline vs cancel or drop**: the wheel's lock decides
+//!   who takes the deadline out (invariant 7); firing holds a reference.
+//! - **R7, spare reuse vs cancel or fire**: a spare is kept and taken only
+//!   under its parent's lock, and a child built in it is armed before it is
+//!   linked (invariants 6 and 7).
+//! - **R8, the lock-free cancel vs a locker**: the CAS needs `LOCKED`,
+//!   `NONEMPTY` and `SPARE` clear, so it fails while anyone holds the lock or
+//!   anything is linked (invariants 2 and 8).
+//!
+//! The driver's wake-request protocol has its own races, in `driver::ms`.
 
 #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) mod callback;
@@ -90,6 +211,18 @@ pub(crate) union Slot {
 unsafe impl Send for Node {}
 // SAFETY: as above.
 unsafe impl Sync for Node {}
+
+/// `Node { state: LIVE | NONEMPTY, refs=2, class: 1, status: Queued, .. }`:
+/// a snapshot, for debugging the engine.
+impl core::fmt::Debug for Node {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Node")
+            .field("state", &self.state)
+            .field("class", &self.entry.class)
+            .field("status", &self.entry.status)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Node {
     loom_const_fn! {

@@ -124,7 +124,8 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     };
     let old = guard.unlock_adding(unref.then(kept));
     if kept == Delta::NONE {
-        // SAFETY: as above.
+        // SAFETY: out of every list and not kept: the only reference, to a
+        // heap node that nothing else can reach, is ours to free.
         unsafe { free(this) };
     }
     if counted {

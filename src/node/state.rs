@@ -455,6 +455,11 @@ mod tests {
             "LIVE | LOCKED | ATTACHED | SPARE | SPARE_TIMED | NONEMPTY, refs=1"
         );
         assert_eq!(format!("{:?}", State::EMPTY), "LIVE, refs=0");
+        let node = crate::node::Node::new(crate::node::class::HEAP, 2);
+        assert_eq!(
+            format!("{node:?}"),
+            "Node { state: LIVE, refs=2, class: 1, status: Idle, .. }"
+        );
         assert_eq!(format!("{:?}", State(0b10)), "LIVE | UNKNOWN(0b10), refs=0");
         assert_eq!(
             format!("{:?}", State(0b111)),

@@ -3,6 +3,8 @@
 use core::fmt;
 use core::ptr::NonNull;
 
+#[cfg(feature = "alloc")]
+use crate::node::state::State;
 use crate::node::{class, Node};
 use crate::wheel::timers::{Timers, TimersHandle, TimersId};
 use crate::wheel::WheelEntry;
@@ -213,11 +215,7 @@ pub(crate) fn new_heap(
     let armed = insert(this);
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
-    unsafe {
-        parent
-            .as_ref()
-            .link_child(this, crate::node::state::State::EMPTY)
-    };
+    unsafe { parent.as_ref().link_child(this, State::EMPTY) };
     finish_arm(this, armed, wake_at);
     this
 }
@@ -315,11 +313,7 @@ pub(crate) fn new_scoped(parent: NonNull<Node>, holder: NonNull<Node>) -> NonNul
     let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(scoped))).cast();
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
-    unsafe {
-        parent
-            .as_ref()
-            .link_child(this, crate::node::state::State::EMPTY)
-    };
+    unsafe { parent.as_ref().link_child(this, State::EMPTY) };
     this
 }
 

@@ -149,13 +149,18 @@ impl NextWake {
     /// that is earlier than the sleeper's current target, so it must be woken.
     /// Wait-free (one `fetch_min`).
     pub(crate) fn request(&self, tick: u64) -> bool {
-        // AcqRel: releases the deadline's insertion to `served`; see the module docs.
+        // AcqRel: the Release half publishes the deadline's insertion to the
+        // `served` that forgets this request (see the module docs). The
+        // Acquire half is not needed: the target read here carries no data,
+        // and the wake-up it leads to synchronises by its own primitive.
         self.0.fetch_min(tick, AcqRel) > tick
     }
 
     /// From the sleeper, before `advance(now)`: forgets the requests that call serves.
     pub(crate) fn served(&self, now: u64) {
-        // AcqRel: acquires the insertions of the requests it forgets.
+        // AcqRel: the Acquire half acquires the insertions of the requests it
+        // forgets (pairs with the Release in `request`); the Release half is
+        // not needed (what the sleeper did before publishes nothing).
         let _ = self
             .0
             .fetch_update(AcqRel, Acquire, |t| (t <= now).then_some(u64::MAX));
@@ -164,7 +169,10 @@ impl NextWake {
     /// From the sleeper, after `advance` returned `due` (`u64::MAX` for none):
     /// the tick to sleep until. Requests made from now on compare against it.
     pub(crate) fn target(&self, due: u64) -> u64 {
-        // AcqRel: one total order with `request`; see the module docs.
+        // AcqRel, though Relaxed would do: the total order with `request` that
+        // the module docs use is this atomic's modification order, which holds
+        // at any ordering, and the insertions of the requests read here are
+        // acquired by the next `served` before the `advance` that serves them.
         self.0.fetch_min(due, AcqRel).min(due)
     }
 }
