@@ -70,9 +70,10 @@ impl Guard<'_> {
         // SAFETY: by the caller's guarantee, the child is ours alone.
         let c = unsafe { child.as_ref() };
         let held = self.state();
-        // Relaxed (the child's state): the child is ours alone, and its
-        // `SPARE` changes only under its own lock, which whoever handed us the
-        // last reference released before (with the Release of that unlock).
+        // Relaxed (the child's state): its `SPARE` changes only under its own
+        // lock, and every other thread that held that lock did so through a
+        // reference it has given back (Release) before the caller's Acquire
+        // load found its own reference the only one (`is_unobserved`).
         let keep = self.node.class() == class::HEAP
             && !held.intersects(State::SPARE | State::CANCELLED)
             && !c.state.load(Relaxed).contains(State::SPARE)
