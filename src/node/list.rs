@@ -2,7 +2,7 @@
 //!
 //! A node's list holds all three kinds, so a node needs one head pointer. Links
 //! are touched only under the owning node's lock; `status` is also read without
-//! it (see each status for who may do so).
+//! it (see [`Status`] for who may do so).
 
 use core::ptr::NonNull;
 
@@ -20,9 +20,9 @@ pub(crate) enum Kind {
     Callback,
 }
 
-/// Where an entry is in its life. Changes only under the owning node's lock,
-/// except where a status says otherwise; some are also read without it (see
-/// each for who may, and with which ordering).
+/// Where an entry is in its life. Changes only under the owning node's lock;
+/// some statuses are also read without it (see each for who may, and with
+/// which ordering).
 ///
 /// The legal paths, per [`Kind`] (every other change is a bug):
 ///
