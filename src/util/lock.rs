@@ -41,7 +41,9 @@ impl<T> Lock<T> {
         #[cfg(any(feature = "std", cancel_token_loom))]
         {
             let mut spins = 0;
-            // Acquire: pairs with the Release store below.
+            // Acquire: pairs with the Release store below. Relaxed on failure:
+            // a failed attempt reads nothing the lock guards; only the attempt
+            // that takes it must see the last holder's writes.
             while self
                 .locked
                 .compare_exchange_weak(0, 1, Acquire, Relaxed)
