@@ -192,14 +192,14 @@ fn deadlines_timers_and_the_manual_driver_print_their_clock() {
 
     static TIMERS: Timers = Timers::new();
     assert_eq!(dbg(&TIMERS), "Timers { pending: 0, now: 0 }");
-    TIMERS.advance(7);
+    TIMERS.advance_to(7);
     assert_eq!(dbg(&TIMERS), "Timers { pending: 0, now: 7 }");
     assert_eq!(
         dbg(&TimersHandle::from_static(&TIMERS)),
         "Timers { pending: 0, now: 7 }"
     );
     let shared = Timers::new_shared();
-    shared.advance(3);
+    shared.advance_to(3);
     assert_eq!(dbg(&shared), "Timers { pending: 0, now: 3 }");
     assert_eq!(
         dbg(&TimersHandle::from_shared(&shared)),

@@ -100,7 +100,7 @@ impl EmbassyDriver {
             self.waker.register(cx.waker());
             loop {
                 let now = Instant::now().as_ticks();
-                let next = self.timers.advance(now).unwrap_or(u64::MAX);
+                let next = self.timers.advance_to(now).unwrap_or(u64::MAX);
                 if next <= now {
                     continue;
                 }

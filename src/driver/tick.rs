@@ -67,7 +67,7 @@ impl<const HZ: u32> TickDriver<HZ> {
 
     /// Sets the clock to `now` (if later) and fires every deadline now due.
     pub fn advance_to(&self, now: u64) -> Option<u64> {
-        self.timers.advance(now)
+        self.timers.advance_to(now)
     }
 
     /// The current tick.

@@ -81,6 +81,78 @@ pub(crate) unsafe fn node_of(e: NonNull<WheelEntry>) -> NonNull<Node> {
     unsafe { NonNull::new_unchecked(e.as_ptr().byte_sub(offset).cast::<Node>()) }
 }
 
+impl Timers {
+    /// Fires every deadline at or before `now` (cancelling those tokens with
+    /// [`Reason::DeadlineExceeded`], with no lock held), and returns the tick at
+    /// which to call again, if any deadline is left.
+    ///
+    /// A `now` earlier than a previous call's is treated as that call's.
+    ///
+    /// ```
+    /// use cancel_token::Timers;
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// assert_eq!(TIMERS.advance_to(10), None); // nothing armed
+    /// TIMERS.advance_to(4); // the clock does not go back
+    /// assert_eq!(TIMERS.now(), 10);
+    /// ```
+    pub fn advance_to(&self, now: u64) -> Option<u64> {
+        self.advance_with(|_| now)
+    }
+
+    /// Moves the clock forward by `ticks` (added under the lock, so concurrent
+    /// calls add up) and fires what is due, as [`advance_to`](Self::advance_to) does.
+    ///
+    /// ```
+    /// use cancel_token::Timers;
+    ///
+    /// static TIMERS: Timers = Timers::new();
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| TIMERS.advance_by(5));
+    ///     }
+    /// });
+    /// assert_eq!(TIMERS.now(), 20);
+    /// ```
+    pub fn advance_by(&self, ticks: u64) -> Option<u64> {
+        self.advance_with(|now| now.saturating_add(ticks))
+    }
+
+    /// `advance_to` the tick `target` computes from the current one.
+    fn advance_with(&self, target: impl FnOnce(u64) -> u64) -> Option<u64> {
+        let mut target = Some(target);
+        loop {
+            let due = self.pop_due(
+                |now| target.take().map_or(now, |target| target(now)),
+                |e| {
+                    // SAFETY: an entry in the wheel belongs to a live timed node
+                    // (a node takes its entry out before it can be freed, under
+                    // the wheel's lock, which `pop_due` holds), so taking a
+                    // reference here is sound.
+                    let this = unsafe { node_of(e) };
+                    // SAFETY: as above.
+                    unsafe { this.as_ref() }.inc_ref();
+                    this
+                },
+            );
+            let this = match due {
+                Ok(this) => this,
+                Err(next) => return next,
+            };
+            // Gives back the reference taken above, even if a callback panics.
+            struct DropRef(NonNull<Node>);
+            impl Drop for DropRef {
+                fn drop(&mut self) {
+                    // SAFETY: we own the reference taken under the lock.
+                    unsafe { crate::node::refs::release(self.0) };
+                }
+            }
+            let _drop_ref = DropRef(this);
+            Node::cancel(this, Reason::DeadlineExceeded, None);
+        }
+    }
+}
+
 /// Arms the deadline of a linked timed node, unless the node is cancelled; cancels
 /// it at once if the deadline is already due or the driver has stopped.
 ///
@@ -139,7 +211,7 @@ pub(crate) unsafe fn disarm(this: NonNull<Node>) {
     // SAFETY: live.
     let timed = unsafe { t.as_ref() };
     // SAFETY: the entry belongs to these timers, and a node is cancelled once.
-    unsafe { Timers::release(timed.timers.ptr, TimedNode::entry_ptr(t)) };
+    unsafe { Timers::disarm(timed.timers.ptr, TimedNode::entry_ptr(t)) };
 }
 
 /// Takes the entry of an unobserved timed node out of its wheel and gives up

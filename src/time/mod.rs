@@ -15,7 +15,7 @@ pub(crate) mod deadline;
 /// The crate keeps every deadline in a [`Timers`] (a hierarchical timer wheel
 /// whose entries live inside the token nodes, so arming allocates nothing and
 /// arming or disarming is O(1)). A driver only tells time and arranges for
-/// [`Timers::advance`] to be called when the earliest deadline is due: one
+/// [`Timers::advance_to`] to be called when the earliest deadline is due: one
 /// runtime timer, not one per deadline.
 ///
 /// Time is counted in `u64` *ticks* since the driver's epoch; the tick length is
@@ -36,15 +36,15 @@ pub(crate) mod deadline;
 ///   ([`TimersHandle::from_shared`]). Armed deadlines hold shared timers
 ///   without counting an owner each, so a driver may be dropped while
 ///   deadlines are armed.
-/// - After `wake_at(t)`, the driver MUST call `timers().advance(now)` at some
+/// - After `wake_at(t)`, the driver MUST call `timers().advance_to(now)` at some
 ///   moment with `now >= t` (later is allowed; earlier calls are harmless),
-///   and then again at the tick `advance` returns, if any. A deadline at or
+///   and then again at the tick `advance_to` returns, if any. A deadline at or
 ///   before the current tick may fire at once.
 /// - `wake_at` is called with no lock of this crate held, from whichever
 ///   thread, task or interrupt arms a deadline. It returns `Err` if the driver
 ///   can no longer fire deadlines (its runtime has shut down); the token being
 ///   armed is then cancelled at once with [`Reason::DeadlineExceeded`].
-/// - `advance` may be called from a thread, a task or an interrupt handler; it
+/// - `advance_to` may be called from a thread, a task or an interrupt handler; it
 ///   runs the cancellation (wakers, callbacks) of every due token.
 ///
 /// # Implementing a driver
@@ -53,7 +53,7 @@ pub(crate) mod deadline;
 /// clock that its owner moves (as a timer interrupt would) and one alarm,
 /// kept as the earliest tick `wake_at` asked for: each time the clock
 /// reaches it, the owner advances the timers and sets the alarm for the tick
-/// `advance` returns.
+/// `advance_to` returns.
 ///
 /// ```
 /// use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -105,9 +105,9 @@ pub(crate) mod deadline;
 ///     fn tick(&self, now: u64) {
 ///         self.now.store(now, SeqCst);
 ///         if self.alarm.load(SeqCst) <= now {
-///             // Cleared before `advance`, so a `wake_at` during it is kept.
+///             // Cleared before `advance_to`, so a `wake_at` during it is kept.
 ///             self.alarm.store(u64::MAX, SeqCst);
-///             let next = self.timers.advance(now).unwrap_or(u64::MAX);
+///             let next = self.timers.advance_to(now).unwrap_or(u64::MAX);
 ///             self.alarm.fetch_min(next, SeqCst);
 ///         }
 ///     }
@@ -128,7 +128,7 @@ pub(crate) mod deadline;
 /// ```
 ///
 /// [`Timers`]: crate::Timers
-/// [`Timers::advance`]: crate::Timers::advance
+/// [`Timers::advance_to`]: crate::Timers::advance_to
 /// [`SharedTimers`]: crate::SharedTimers
 /// [`Reason::DeadlineExceeded`]: crate::Reason::DeadlineExceeded
 #[diagnostic::on_unimplemented(
@@ -153,7 +153,7 @@ pub trait TimerDriver {
     /// The timer state this driver advances.
     fn timers(&self) -> TimersHandle<'_>;
 
-    /// Asks for `Timers::advance` to be called once tick `tick` is reached.
+    /// Asks for `Timers::advance_to` to be called once tick `tick` is reached.
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped>;
 }
 

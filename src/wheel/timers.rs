@@ -1,16 +1,14 @@
-//! The deadline bookkeeping every driver shares: `Timers` (a timer wheel whose
-//! entries live inside token nodes) and the `TimerDriver` trait.
+//! The deadline bookkeeping every driver shares: `Timers`, a timer wheel whose
+//! entries live inside token nodes (firing them is `time::deadline`'s).
 
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::node::Node;
 #[cfg(feature = "alloc")]
 use crate::sync::AtomicUsize;
 use crate::sync::{AtomicPtr, Ordering::*};
 use crate::util::lock::Lock;
 use crate::wheel::{Wheel, WheelEntry};
-use crate::Reason;
 
 #[cfg(feature = "alloc")]
 mod shared;
@@ -23,7 +21,7 @@ use shared::{free_shared, next_generation};
 
 struct State {
     wheel: Wheel,
-    /// The latest tick `advance` was called with.
+    /// The latest tick the clock was advanced to.
     now: u64,
     /// The earliest tick the driver was asked to wake at, or 0 for none (a
     /// wake-up is never asked for tick 0, which is always due). Zero, so timers
@@ -46,7 +44,7 @@ struct State {
 /// Deadlines of one driver: a timer wheel under a short lock (a spin lock with
 /// `std`, a critical section otherwise, so an interrupt handler may advance it).
 ///
-/// Driver authors hold one and call [`advance`](Self::advance); users see it
+/// Driver authors hold one and call [`advance_to`](Self::advance_to); users see it
 /// through [`pending`](Self::pending).
 ///
 /// # Examples
@@ -67,9 +65,9 @@ struct State {
 /// let driver = &TICKS;
 /// let timers = driver.timers().get();
 /// assert_eq!(timers.pending(), 1);
-/// assert!(timers.advance(9).is_some()); // not due: call again later
+/// assert!(timers.advance_to(9).is_some()); // not due: call again later
 /// assert!(!token.is_cancelled());
-/// assert_eq!(timers.advance(10), None); // fired; nothing left
+/// assert_eq!(timers.advance_to(10), None); // fired; nothing left
 /// assert_eq!(token.reason(), Some(Reason::DeadlineExceeded));
 /// ```
 pub struct Timers {
@@ -178,95 +176,41 @@ impl Timers {
         self.state.with(f)
     }
 
-    /// Fires every deadline at or before `now` (cancelling those tokens with
-    /// [`Reason::DeadlineExceeded`], with no lock held), and returns the tick at
-    /// which to call again, if any deadline is left.
-    ///
-    /// A `now` earlier than a previous call's is treated as that call's.
-    ///
-    /// ```
-    /// use cancel_token::Timers;
-    ///
-    /// static TIMERS: Timers = Timers::new();
-    /// assert_eq!(TIMERS.advance(10), None); // nothing armed
-    /// TIMERS.advance(4); // the clock does not go back
-    /// assert_eq!(TIMERS.now(), 10);
-    /// ```
-    pub fn advance(&self, now: u64) -> Option<u64> {
-        self.advance_with(|_| now)
-    }
-
-    /// Moves the clock forward by `ticks` (added under the lock, so concurrent
-    /// calls add up) and fires what is due, as [`advance`](Self::advance) does.
-    ///
-    /// ```
-    /// use cancel_token::Timers;
-    ///
-    /// static TIMERS: Timers = Timers::new();
-    /// std::thread::scope(|s| {
-    ///     for _ in 0..4 {
-    ///         s.spawn(|| TIMERS.advance_by(5));
-    ///     }
-    /// });
-    /// assert_eq!(TIMERS.now(), 20);
-    /// ```
-    pub fn advance_by(&self, ticks: u64) -> Option<u64> {
-        self.advance_with(|now| now.saturating_add(ticks))
-    }
-
-    /// `advance` to the tick `target` computes from the current one.
-    fn advance_with(&self, target: impl FnOnce(u64) -> u64) -> Option<u64> {
-        let mut target = Some(target);
-        let mut now = 0;
-        loop {
-            let due = self.with_state(|s| {
-                if let Some(target) = target.take() {
-                    now = target(s.now);
-                }
-                s.now = s.now.max(now);
-                let Some(e) = s.wheel.pop_expired(s.now) else {
-                    // Return the very tick recorded in `scheduled`, read under
-                    // the same lock: a later read could see a removal and
-                    // return a later tick than `scheduled`, and an insert
-                    // between the two (not earlier than `scheduled`, so not
-                    // reported through `wake_at`) would then fire late.
-                    let next = s.wheel.next_expiration();
-                    s.scheduled = next.unwrap_or(0);
-                    return Err(next);
-                };
-                // SAFETY: an entry in the wheel belongs to a live timed node
-                // (a node takes its entry out before it can be freed, under
-                // this lock), so taking a reference here is sound.
-                let this = unsafe { crate::time::deadline::node_of(e) };
-                // SAFETY: as above.
-                unsafe { this.as_ref() }.inc_ref();
-                Ok(this)
-            });
-            let this = match due {
-                Ok(this) => this,
-                Err(next) => return next,
+    /// Moves the clock to `to(now)` (computed under the lock, so concurrent
+    /// calls of a relative `to` add up), unless that is earlier, then pops
+    /// the earliest entry due by the clock and runs `hold` on it, still under
+    /// the lock: while an entry is in the wheel, its owner cannot free it, so
+    /// `hold` may take what keeps it alive after. `Err` with the tick at which
+    /// to call again, if any entry is left, once none is due.
+    pub(crate) fn pop_due<R>(
+        &self,
+        to: impl FnOnce(u64) -> u64,
+        hold: impl FnOnce(NonNull<WheelEntry>) -> R,
+    ) -> Result<R, Option<u64>> {
+        self.with_state(|s| {
+            s.now = s.now.max(to(s.now));
+            let Some(e) = s.wheel.pop_expired(s.now) else {
+                // Return the very tick recorded in `scheduled`, read under
+                // the same lock: a later read could see a removal and
+                // return a later tick than `scheduled`, and an insert
+                // between the two (not earlier than `scheduled`, so not
+                // reported through `wake_at`) would then fire late.
+                let next = s.wheel.next_expiration();
+                s.scheduled = next.unwrap_or(0);
+                return Err(next);
             };
-            // Gives back the reference taken above, even if a callback panics.
-            struct Release(NonNull<Node>);
-            impl Drop for Release {
-                fn drop(&mut self) {
-                    // SAFETY: we own the reference taken under the lock.
-                    unsafe { crate::node::refs::release(self.0) };
-                }
-            }
-            let _release = Release(this);
-            Node::cancel(this, Reason::DeadlineExceeded, None);
-        }
+            Ok(hold(e))
+        })
     }
 
-    /// The tick `advance` was last called with (the latest, if calls went
+    /// The tick the clock was last advanced to (the latest, if calls went
     /// back).
     ///
     /// ```
     /// use cancel_token::Timers;
     ///
     /// static TIMERS: Timers = Timers::new();
-    /// TIMERS.advance(7);
+    /// TIMERS.advance_to(7);
     /// TIMERS.advance_by(1);
     /// assert_eq!(TIMERS.now(), 8);
     /// ```
@@ -329,7 +273,7 @@ impl Timers {
     ) -> Result<Option<u64>, ()> {
         self.with_state(|s| {
             // The node holds shared timers from here until it disarms
-            // (`release`), already due or not.
+            // (`disarm`), already due or not.
             #[cfg(feature = "alloc")]
             {
                 s.holders += usize::from(self.shared);
@@ -415,7 +359,7 @@ impl Timers {
     /// `entry` belongs to a timed node of `timers` that holds them (inserted,
     /// or found due, and not taken out by [`take_out`](Self::take_out)), and
     /// this is that node's one disarm.
-    pub(crate) unsafe fn release(timers: NonNull<Timers>, entry: NonNull<WheelEntry>) {
+    pub(crate) unsafe fn disarm(timers: NonNull<Timers>, entry: NonNull<WheelEntry>) {
         // SAFETY: by the caller's guarantee.
         unsafe { Self::give_up(timers, entry, false) };
     }
@@ -435,7 +379,7 @@ impl Timers {
         unsafe { Self::give_up(timers, entry, true) }
     }
 
-    /// `take_out` if `only_if_inserted`, else `release` (returning true).
+    /// `take_out` if `only_if_inserted`, else `disarm` (returning true).
     ///
     /// # Safety
     /// As for those.
@@ -534,7 +478,7 @@ pub(crate) struct TimersId {
 /// static TIMERS: Timers = Timers::new();
 /// let handle = TimersHandle::from_static(&TIMERS);
 /// let copy = handle; // `Copy`
-/// TIMERS.advance(3);
+/// TIMERS.advance_to(3);
 /// assert_eq!((handle.get().now(), copy.get().now()), (3, 3));
 /// ```
 #[derive(Clone, Copy)]
@@ -577,7 +521,7 @@ impl<'a> TimersHandle<'a> {
     ///
     /// let timers = Timers::new_shared();
     /// let handle = TimersHandle::from_shared(&timers);
-    /// timers.advance(2);
+    /// timers.advance_to(2);
     /// assert_eq!(handle.get().now(), 2);
     /// ```
     #[cfg(feature = "alloc")]

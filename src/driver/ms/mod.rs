@@ -12,7 +12,7 @@
 //! wake-up) loops:
 //!
 //! 1. `served(now)`: requests at or before `now` are about to be served by
-//!    the `Timers::advance(now)` that follows, so they are forgotten.
+//!    the `Timers::advance_to(now)` that follows, so they are forgotten.
 //! 2. `due = advance(now)`.
 //! 3. Arm its wake-up (a `Notify` permit, an event listener), *then*
 //!    `target(due)`: the earlier of `due` and every request still standing.
@@ -135,7 +135,7 @@ impl Sleeper {
     }
 }
 
-/// The tick a driver's sleeper will next call `Timers::advance` at; `u64::MAX`
+/// The tick a driver's sleeper will next call `Timers::advance_to` at; `u64::MAX`
 /// when it sleeps until woken.
 pub(crate) struct NextWake(AtomicU64);
 
@@ -177,14 +177,15 @@ impl NextWake {
     }
 }
 
-/// Calls `timers.advance(now)` and returns the next tick due (`u64::MAX` for
+/// Calls `timers.advance_to(now)` and returns the next tick due (`u64::MAX` for
 /// none). A panic from a callback run by an expiring token (already reported
 /// by the panic hook) is caught so the driver keeps firing the others: the
 /// sleeper is shared by every token of the driver, and one bad callback must
 /// not stop them all.
 pub(crate) fn advance(timers: &crate::Timers, now: u64) -> u64 {
     loop {
-        let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| timers.advance(now)));
+        let fired =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| timers.advance_to(now)));
         if let Ok(next) = fired {
             return next.unwrap_or(u64::MAX);
         }

@@ -27,7 +27,7 @@ pub(super) fn next_generation() -> usize {
 /// once the last `SharedTimers` is gone and no deadline holds them. So
 /// dropping a driver while tokens hold deadlines is safe; whether those
 /// deadlines still fire is up to whoever still calls
-/// [`advance`](Timers::advance) (the runtime drivers' sleepers do, while a
+/// [`advance_to`](Timers::advance_to) (the runtime drivers' sleepers do, while a
 /// deadline is armed).
 ///
 /// ```
@@ -35,9 +35,9 @@ pub(super) fn next_generation() -> usize {
 ///
 /// // A driver keeps one, and hands deadlines `TimersHandle::from_shared`.
 /// let timers = Timers::new_shared();
-/// let task = timers.clone(); // e.g. for the task that calls `advance`
+/// let task = timers.clone(); // e.g. for the task that calls `advance_to`
 /// drop(timers);
-/// assert_eq!(task.advance(5), None); // nothing armed
+/// assert_eq!(task.advance_to(5), None); // nothing armed
 /// assert_eq!(TimersHandle::from_shared(&task).get().now(), 5);
 /// ```
 pub struct SharedTimers {
@@ -73,7 +73,7 @@ impl Drop for SharedTimers {
             return;
         }
         // Acquire: pairs with the other owners' Release decrements (one
-        // release sequence); a load rather than a fence, as in `release`.
+        // release sequence); a load rather than a fence, as in `drop_ref`.
         self.owners.load(Acquire);
         let free = self.with_state(|s| {
             s.orphaned = true;
