@@ -184,11 +184,11 @@ pub mod __private {
     pub const NODE_SIZE: usize = core::mem::size_of::<crate::node::Node>();
 
     /// Size of a heap node with a deadline (a timer-wheel entry), for benches.
-    pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::time::deadline::TimedNode>();
+    pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::node::kind::TimedNode>();
 
     /// Size of a heap node below a deadline that has none of its own.
     #[cfg(feature = "alloc")]
-    pub const SCOPED_NODE_SIZE: usize = core::mem::size_of::<crate::time::deadline::ScopedNode>();
+    pub const SCOPED_NODE_SIZE: usize = core::mem::size_of::<crate::node::kind::ScopedNode>();
 
     #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
     std::thread_local! {

@@ -8,8 +8,8 @@
 const _: () = {
     use core::mem::size_of;
 
+    use crate::node::kind::TimedNode;
     use crate::node::Node;
-    use crate::time::deadline::TimedNode;
     use crate::{CancelToken, Cancelled};
 
     // A plain node and the future that waits on it fit a cache line.
@@ -26,8 +26,8 @@ const _: () = {
 const _: () = {
     use core::mem::size_of;
 
+    use crate::node::kind::ScopedNode;
     use crate::node::Node;
-    use crate::time::deadline::ScopedNode;
     use crate::CancelSource;
 
     // A source is one pointer, like a token.

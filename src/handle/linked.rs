@@ -1,24 +1,16 @@
 //! Linked sources: a root node cancelled when any of several parents is,
 //! through a callback registered on each. The registrations live beside the
-//! node, so a `CancelSource` stays one pointer.
+//! node (`kind::LinkedNode`), so a `CancelSource` stays one pointer.
 
 use alloc::boxed::Box;
 use core::ptr::NonNull;
 
-use crate::node::{class, Node};
+use crate::node::kind::{
+    register_all, unregister_all, Class, LinkedNode, Ownership, Registration, Shape,
+};
+use crate::node::Node;
 use crate::sync::UnsafeCell;
-use crate::{CancelSource, CancelToken, Cause, OnCancel, Reason};
-
-/// The node of a linked source. `#[repr(C)]` with the node first, so a node
-/// pointer of a linked node is also a pointer to this (the `LINKED` class
-/// flag says so).
-#[repr(C)]
-pub(crate) struct LinkedNode {
-    node: Node,
-    /// The registrations on each parent. Only the source touches them: it
-    /// writes them once made, and takes them out as it drops.
-    links: UnsafeCell<Option<Box<[OnCancel]>>>,
-}
+use crate::{CancelSource, CancelToken};
 
 impl CancelSource {
     /// A source cancelled when **any** of `parents` is (with that parent's reason
@@ -41,15 +33,19 @@ impl CancelSource {
     /// ```
     pub fn linked<'a>(parents: impl IntoIterator<Item = &'a CancelToken>) -> Self {
         let node = Box::new(LinkedNode {
-            node: Node::new(class::HEAP | class::LINKED, 1),
+            node: Node::new(Class::new(Ownership::Heap, Shape::AnyOf), 1),
             links: UnsafeCell::new(None),
         });
         let this = NonNull::from(Box::leak(node));
         let source = CancelSource::from_node(this.cast());
-        let links: Box<[OnCancel]> = parents
+        let links: Box<[Registration]> = parents
             .into_iter()
-            .map(|p| OnCancel::register(p, Link(source.token())))
+            // SAFETY: the caller borrows each parent's token, and the source
+            // holds the linked node.
+            .map(|p| unsafe { Registration::new(p.raw(), this.cast()) })
             .collect();
+        // SAFETY: as above; `unregister` takes them.
+        let links = unsafe { register_all(links) };
         // SAFETY: live (the source holds it), and only the source, ours
         // here, touches `links`.
         unsafe { this.as_ref() }
@@ -70,23 +66,8 @@ pub(crate) unsafe fn unregister(node: NonNull<Node>) {
     let links = unsafe { node.cast::<LinkedNode>().as_ref() }
         .links
         .with_mut(|l| unsafe { (*l).take() });
-    drop(links);
-}
-
-/// Frees a linked node.
-///
-/// # Safety
-/// The last reference to a `Box<LinkedNode>`.
-pub(crate) unsafe fn free(node: NonNull<Node>) {
-    // SAFETY: by the caller's guarantee.
-    drop(unsafe { Box::from_raw(node.cast::<LinkedNode>().as_ptr()) });
-}
-
-/// A linked source's registration on one parent.
-struct Link(CancelToken);
-
-impl crate::node::callback::Fire for Link {
-    fn fire(self, reason: Reason, cause: Option<Cause>) {
-        Node::cancel(self.0.raw(), reason, cause);
+    if let Some(links) = links {
+        // SAFETY: from `register_all`, taken out once.
+        unsafe { unregister_all(links) };
     }
 }

@@ -56,7 +56,7 @@ impl OnCancel {
             token: token.clone(),
             entry: None,
             free: free::<F>,
-            never_ran: node.class() == crate::node::class::NEVER,
+            never_ran: node.ownership() == crate::node::kind::Ownership::Never,
         };
         if let Some((reason, cause)) = node.reason_and_cause() {
             f.fire(reason, cause);

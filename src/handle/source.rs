@@ -173,7 +173,7 @@ impl Drop for CancelSource {
     fn drop(&mut self) {
         let this = self.token.raw();
         let node = self.token.node();
-        if node.is_linked() {
+        if node.is_any_of() {
             // SAFETY: a live linked node, and we are its source.
             unsafe { crate::handle::linked::unregister(this) };
         }

@@ -83,14 +83,17 @@ impl CancelToken {
     pub fn never() -> Self {
         #[cfg(not(cancel_token_loom))]
         {
-            static NEVER: Node = Node::new(node::class::NEVER, 0);
+            static NEVER: Node =
+                Node::new(node::kind::Class::plain(node::kind::Ownership::Never), 0);
             CancelToken::from_ref(NonNull::from(&NEVER))
         }
         #[cfg(cancel_token_loom)]
         {
             extern crate alloc;
-            let never =
-                alloc::boxed::Box::leak(alloc::boxed::Box::new(Node::new(node::class::NEVER, 0)));
+            let never = alloc::boxed::Box::leak(alloc::boxed::Box::new(Node::new(
+                node::kind::Class::plain(node::kind::Ownership::Never),
+                0,
+            )));
             CancelToken::from_ref(NonNull::from(&*never))
         }
     }

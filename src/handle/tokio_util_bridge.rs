@@ -33,7 +33,7 @@ impl CancelToken {
     /// ```
     pub fn to_cancellation_token(&self) -> CancellationToken {
         let theirs = CancellationToken::new();
-        if self.node().class() == crate::node::class::NEVER {
+        if self.node().ownership() == crate::node::kind::Ownership::Never {
             return theirs;
         }
         // The guard is kept where the callback can take it and drop it as it

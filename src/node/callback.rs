@@ -125,7 +125,7 @@ impl<F: Fire> Callback<F> {
 /// # Safety
 /// `cb` stays valid and pinned until `unregister` returns.
 pub(crate) unsafe fn register<F: Fire>(node: &Node, cb: &Callback<F>) -> bool {
-    if node.class() == crate::node::class::NEVER {
+    if node.ownership() == crate::node::kind::Ownership::Never {
         return false;
     }
     let guard = node.lock();

@@ -25,10 +25,11 @@
 
 use core::ptr::NonNull;
 
+use crate::node::kind::{self, Ownership};
 use crate::node::list::{Entry, Kind, Status};
 use crate::node::refs::release;
 use crate::node::state::{Delta, State};
-use crate::node::{class, Guard, Node, Slot};
+use crate::node::{Guard, Node, Slot};
 use crate::sync::{Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
 
@@ -65,7 +66,7 @@ impl Node {
     ) -> bool {
         // SAFETY: the caller keeps the node alive.
         let node = unsafe { this.as_ref() };
-        if node.class() == class::NEVER {
+        if node.ownership() == Ownership::Never {
             return false;
         }
         match node.cancel_if_idle_lock_free(reason, cause) {
@@ -231,10 +232,9 @@ impl Guard<'_> {
         let spare = self.take_spare();
         // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
         self.node.slot.with_mut(|s| unsafe { *s = Slot { cause } });
-        if self.node.is_timed() {
-            // SAFETY: `this` is a live timed node, with its whole provenance.
-            unsafe { crate::time::deadline::disarm(this) };
-        }
+        // SAFETY: `this` is live, with its whole provenance, and cancelled
+        // here, under its lock.
+        unsafe { kind::disarm_on_cancel(this) };
         (
             Delta::cancel(self.state(), reason),
             crate::node::spare::Spare(spare),

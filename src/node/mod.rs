@@ -4,15 +4,18 @@
 //! each other (an import circle inside `node/`, and only here): the state word
 //! in `state`, the list and its entries in `list`, the cancel walk in
 //! `cancel`, references and freeing in `refs`, the spare child in `spare`,
-//! and the two other kinds of list entry in `waiter` and `callback`.
+//! the shapes a node can be the head of in `kind`, and the two other kinds
+//! of list entry in `waiter` and `callback`.
 //!
 //! # Glossary
 //!
 //! - *node*: a token's shared state (`Node`), first field of the larger
-//!   shapes (`TimedNode`, `LinkedNode`, `ScopedNode`) its `class` byte names.
-//! - *class*: how a node's memory is owned: `STATIC`, `NEVER` (neither is
-//!   counted), `HEAP` (freed at the last *reference*) or `PINNED` (its owner
-//!   waits until no canceller *borrows* it); the count is one field for both.
+//!   shapes (`kind::TimedNode`, `LinkedNode`, `ScopedNode`) its `class` byte
+//!   names.
+//! - *class*: a node's ownership and shape in one byte (`kind::Class`). The
+//!   ownership: `Static`, `Never` (neither is counted), `Heap` (freed at the
+//!   last *reference*) or `Pinned` (its owner waits until no canceller
+//!   *borrows* it); the count is one field for both.
 //! - *entry*: the intrusive link (`list::Entry`) of a child node, a waiter or
 //!   a callback in its node's *list*; its *status* (`list::Status`) says
 //!   where it is in its life: `Idle`, `Queued` (in the list), `Notified`,
@@ -141,6 +144,7 @@
 #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) mod callback;
 pub(crate) mod cancel;
+pub(crate) mod kind;
 pub(crate) mod list;
 pub(crate) mod refs;
 pub(crate) mod spare;
@@ -149,36 +153,11 @@ pub(crate) mod waiter;
 
 use core::ptr::NonNull;
 
+use crate::node::kind::{Class, Ownership, Shape};
 use crate::node::list::{Entry, Kind, List, Status};
 use crate::node::state::{AtomicState, Delta, State};
 use crate::sync::{loom_const_fn, Ordering::*, UnsafeCell};
 use crate::{Cause, Reason};
-
-/// How a node's memory is owned. Stored in its own entry's `class` byte: fixed at
-/// construction, so reading it needs no atomic.
-pub(crate) mod class {
-    /// In a `static`: never freed, not counted. Zero, so a `StaticSource` is
-    /// all zeros and goes in `.bss` rather than `.data`.
-    pub(crate) const STATIC: u8 = 0;
-    /// A `Box<Node>`, freed when its count reaches zero.
-    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-    pub(crate) const HEAP: u8 = 1;
-    /// The `static` behind `CancelToken::never`: never cancelled either.
-    pub(crate) const NEVER: u8 = 2;
-    /// Pinned by its owner, who waits for the borrow count to reach zero.
-    pub(crate) const PINNED: u8 = 3;
-    /// Flag: the node is the head of a `deadline::TimedNode` (with a deadline).
-    pub(crate) const TIMED: u8 = 0x10;
-    /// Flag: the node is the head of a `linked::LinkedNode` (a linked source).
-    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-    pub(crate) const LINKED: u8 = 0x20;
-    /// Flag: the node is the head of a `deadline::ScopedNode`: a heap child
-    /// without a deadline of its own below one that has one, which it names.
-    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-    pub(crate) const SCOPED: u8 = 0x40;
-    /// The flags above: the bits of `entry.class` that are not the ownership.
-    pub(crate) const SHAPE: u8 = TIMED | LINKED | SCOPED;
-}
 
 /// A token's shared state.
 #[repr(C)]
@@ -191,7 +170,8 @@ pub(crate) struct Node {
     pub(crate) slot: UnsafeCell<Slot>,
     /// Fixed at construction. A heap or pinned child holds a reference on a heap parent.
     pub(crate) parent: Option<NonNull<Node>>,
-    /// This node's link in its parent's list (`Kind::Child`); `class` says who owns it.
+    /// This node's link in its parent's list (`Kind::Child`); its `class` is the
+    /// node's (`kind::Class`).
     pub(crate) entry: Entry,
     /// Children, waiters and callbacks; guarded by the lock.
     pub(crate) list: List,
@@ -227,12 +207,12 @@ impl core::fmt::Debug for Node {
 impl Node {
     loom_const_fn! {
         /// A live node of `class` with `refs` references and no parent.
-        pub(crate) fn new(class: u8, refs: usize) -> Node {
+        pub(crate) fn new(class: Class, refs: usize) -> Node {
             Node {
                 state: AtomicState::new(State::with_refs(refs)),
                 slot: UnsafeCell::new(Slot { cause: None }),
                 parent: None,
-                entry: Entry::new(Kind::Child, class),
+                entry: Entry::new(Kind::Child, class.byte()),
                 list: List::new(),
             }
         }
@@ -241,33 +221,38 @@ impl Node {
     loom_const_fn! {
         /// A live pinned or static node of `class`, with no references, whose
         /// parent is `parent`.
-        pub(crate) fn with_parent(class: u8, parent: NonNull<Node>) -> Node {
+        pub(crate) fn with_parent(class: Class, parent: NonNull<Node>) -> Node {
             let mut node = Node::new(class, 0);
             node.parent = Some(parent);
             node
         }
     }
 
-    /// How the node's memory is owned (`class::*`).
-    pub(crate) fn class(&self) -> u8 {
-        self.entry.class & !class::SHAPE
+    /// How the node's memory is owned and what it is the head of.
+    pub(crate) fn class(&self) -> Class {
+        Class::from_byte(self.entry.class)
     }
 
-    /// Whether the node is the head of a `deadline::TimedNode`.
+    /// How the node's memory is owned.
+    pub(crate) fn ownership(&self) -> Ownership {
+        self.class().ownership()
+    }
+
+    /// Whether the node is the head of a `kind::TimedNode`.
     pub(crate) fn is_timed(&self) -> bool {
-        self.entry.class & class::TIMED != 0
+        self.class().shape() == Shape::Timed
     }
 
-    /// Whether the node is the head of a `linked::LinkedNode`.
+    /// Whether the node is the head of a `kind::LinkedNode`.
     #[cfg(feature = "alloc")]
-    pub(crate) fn is_linked(&self) -> bool {
-        self.entry.class & class::LINKED != 0
+    pub(crate) fn is_any_of(&self) -> bool {
+        self.class().shape() == Shape::AnyOf
     }
 
-    /// Whether the node is the head of a `deadline::ScopedNode`.
+    /// Whether the node is the head of a `kind::ScopedNode`.
     #[cfg(feature = "alloc")]
     pub(crate) fn is_scoped(&self) -> bool {
-        self.entry.class & class::SCOPED != 0
+        self.class().shape() == Shape::Scoped
     }
 
     /// One Acquire load: pairs with the Release that publishes `CANCELLED`, so a
@@ -311,7 +296,7 @@ impl Node {
 
     /// Takes a reference on a heap node (a borrow on a pinned one).
     pub(crate) fn inc_ref(&self) {
-        if matches!(self.class(), class::STATIC | class::NEVER) {
+        if matches!(self.ownership(), Ownership::Static | Ownership::Never) {
             return;
         }
         // Relaxed: a new reference is made from an existing one, which already
@@ -327,7 +312,7 @@ impl Node {
         // Acquire: pairs with the Release decrements of the other references,
         // so what their holders did (e.g. unlinking waiters) is visible.
         let state = self.state.load(Acquire);
-        state.refs() == 1 && !state.is_cancelled() && self.class() == class::HEAP
+        state.refs() == 1 && !state.is_cancelled() && self.ownership() == Ownership::Heap
     }
 
     /// Whether the caller's reference is the only one to a cancelled heap
@@ -337,7 +322,7 @@ impl Node {
     pub(crate) fn is_alone_cancelled(&self) -> bool {
         // Acquire: as in `is_unobserved`.
         let state = self.state.load(Acquire);
-        state.refs() == 1 && state.is_cancelled() && self.class() == class::HEAP
+        state.refs() == 1 && state.is_cancelled() && self.ownership() == Ownership::Heap
     }
 
     /// Waits until no canceller borrows this pinned node.
@@ -421,13 +406,13 @@ impl Node {
     pub(crate) unsafe fn link_child(&self, child_ptr: NonNull<Node>, once: State) -> bool {
         // SAFETY: the caller keeps the child alive.
         let child = unsafe { child_ptr.as_ref() };
-        if self.class() == class::NEVER {
+        if self.ownership() == Ownership::Never {
             // Relaxed: nothing is published with the bit here, since nothing
             // was done to the child (`never` neither links nor cancels it);
             // the read-modify-write alone elects one caller.
             return !child.state.fetch_or(once, Relaxed).intersects(once);
         }
-        let counted = child.class() == class::HEAP && self.class() != class::STATIC;
+        let counted = child.ownership() == Ownership::Heap && self.ownership() != Ownership::Static;
         let refs = if counted { Delta::ADD_REF } else { Delta::NONE };
         let guard = self.lock();
         if guard.is_cancelled() {

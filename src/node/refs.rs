@@ -3,12 +3,15 @@
 
 use core::ptr::NonNull;
 
+use crate::node::kind::Ownership;
+#[cfg(feature = "alloc")]
+use crate::node::kind::{self, Class};
 #[cfg(feature = "alloc")]
 use crate::node::list::Status;
 #[cfg(feature = "alloc")]
 use crate::node::state::Delta;
 use crate::node::state::State;
-use crate::node::{class, Node};
+use crate::node::Node;
 use crate::sync::Ordering::*;
 
 /// Gives back one reference; frees heap nodes that reach zero, then their parents'
@@ -20,32 +23,32 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
     loop {
         // SAFETY: we own a reference, so the node is alive.
         let n = unsafe { node.as_ref() };
-        let class = n.class();
-        if matches!(class, class::STATIC | class::NEVER) {
+        let ownership = n.ownership();
+        if matches!(ownership, Ownership::Static | Ownership::Never) {
             return;
         }
         // Release: our uses of the node happen-before whoever frees it.
         let old = n.state.drop_ref(Release);
-        // SAFETY: that was our reference, and `class` was read before.
-        match unsafe { released(node, class, old) } {
+        // SAFETY: that was our reference, and `ownership` was read before.
+        match unsafe { released(node, ownership, old) } {
             Some(parent) => node = parent,
             None => return,
         }
     }
 }
 
-/// After a reference to `node`, of class `class`, was given back by a
+/// After a reference to `node`, owned as `ownership`, was given back by a
 /// Release read-modify-write that saw `old`: frees the node if that was the
 /// last reference to a heap node, and returns its parent, whose reference the
 /// caller then releases. It touches the node only then: otherwise another
 /// owner may be freeing it already.
 ///
 /// # Safety
-/// `node` was alive with the reference just given back; `class` was read
-/// before that.
+/// `node` was alive with the reference just given back; `ownership` was
+/// read before that.
 #[inline] // on every child's drop
-unsafe fn released(node: NonNull<Node>, class: u8, old: State) -> Option<NonNull<Node>> {
-    if old.refs() != 1 || class != class::HEAP {
+unsafe fn released(node: NonNull<Node>, ownership: Ownership, old: State) -> Option<NonNull<Node>> {
+    if old.refs() != 1 || ownership != Ownership::Heap {
         return None;
     }
     // SAFETY: the last reference to a heap node: ours alone until freed below.
@@ -90,7 +93,7 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     };
     // SAFETY: a child holds a reference on its parent until it is freed.
     let p = unsafe { parent.as_ref() };
-    if p.class() == class::NEVER {
+    if p.ownership() == Ownership::Never {
         // SAFETY: as the caller guarantees.
         return unsafe { free_alone_under_never(this, cancelled) };
     }
@@ -107,14 +110,14 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     // once it is unlinked below: only its timers, while it is live, can
     // still reach it.
     // SAFETY: live, so armed, and reachable by no other canceller, as above.
-    if !cancelled && node.is_timed() && !unsafe { crate::time::deadline::take_out(this) } {
+    if !cancelled && node.is_timed() && !unsafe { kind::take_out_unobserved(this) } {
         return false;
     }
     // SAFETY: under the parent's lock and the entry is in its list.
     unsafe { p.list.unlink(Node::entry_ptr(this)) };
     // Only a heap child of a non-static parent holds a reference on it.
-    let parent_class = p.class();
-    let counted = parent_class != class::STATIC;
+    let parent_ownership = p.ownership();
+    let counted = parent_ownership != Ownership::Static;
     // SAFETY: out of every list, and the reference was the only one.
     let kept = unsafe { guard.keep_spare(this) };
     let unref = if counted {
@@ -129,9 +132,9 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
         unsafe { free(this) };
     }
     if counted {
-        // SAFETY: that was the child's reference on the parent, whose class
-        // was read before.
-        if let Some(grandparent) = unsafe { released(parent, parent_class, old) } {
+        // SAFETY: that was the child's reference on the parent, whose
+        // ownership was read before.
+        if let Some(grandparent) = unsafe { released(parent, parent_ownership, old) } {
             // SAFETY: the parent's reference on its own parent, now ours.
             unsafe { release(grandparent) };
         }
@@ -168,7 +171,7 @@ unsafe fn free_alone_under_never(this: NonNull<Node>, cancelled: bool) -> bool {
     // SAFETY: the caller owns a reference.
     let timed = unsafe { this.as_ref() }.is_timed();
     // SAFETY: live, so armed, if timed; only its timers can reach it.
-    if !cancelled && timed && !unsafe { crate::time::deadline::take_out(this) } {
+    if !cancelled && timed && !unsafe { kind::take_out_unobserved(this) } {
         return false;
     }
     // SAFETY: the only reference, to a heap node, out of its timers.
@@ -181,7 +184,7 @@ unsafe fn free_alone_under_never(this: NonNull<Node>, cancelled: bool) -> bool {
 /// Its reference on its parent, if any, is the caller's to give back.
 ///
 /// # Safety
-/// `node` is a heap node (`class::HEAP`) that no one else can reach any
+/// `node` is a heap node (`Ownership::Heap`) that no one else can reach any
 /// more: the caller owns its last reference, and has acquired every earlier
 /// use of it (an Acquire load after the last Release decrement, or the lock
 /// that took it out of every list). A timed node is out of its timers.
@@ -196,23 +199,9 @@ unsafe fn free(node: NonNull<Node>) {
             n.slot.with(|s| unsafe { (*s).spare }),
         )));
     }
-    if n.is_timed() {
-        // SAFETY: timed heap nodes are boxed `TimedNode`s (node first, `repr(C)`).
-        unsafe { crate::time::deadline::free(node) };
-        return;
-    }
-    if n.is_linked() {
-        // SAFETY: linked nodes are boxed `LinkedNode`s (node first, `repr(C)`).
-        unsafe { crate::handle::linked::free(node) };
-        return;
-    }
-    if n.is_scoped() {
-        // SAFETY: scoped nodes are boxed `ScopedNode`s (node first, `repr(C)`).
-        unsafe { crate::time::deadline::free_scoped(node) };
-        return;
-    }
-    // SAFETY: heap nodes are made by `Box::new` in `Node::new_heap`.
-    drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
+    // SAFETY: the last reference to a heap node, made by `Box::new` of its
+    // shape (`Node::new_heap`, or a constructor in `kind` or `deadline`).
+    unsafe { kind::drop_box(node) };
 }
 
 /// Without `alloc` there are no heap nodes, so `released` never calls this.
@@ -230,13 +219,13 @@ impl Node {
     /// and linked into it.
     pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
         if let Some(p) = parent {
-            if let Some(holder) = crate::time::deadline::holder(p) {
+            if let Some(holder) = kind::holder(p) {
                 // Below a deadline: a node that names it.
-                return crate::time::deadline::new_scoped(p, holder);
+                return kind::new_scoped(p, holder);
             }
         }
         let mut make = || {
-            let mut node = Node::new(class::HEAP, 1);
+            let mut node = Node::new(Class::plain(Ownership::Heap), 1);
             node.parent = parent;
             node
         };

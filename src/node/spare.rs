@@ -2,7 +2,7 @@
 //! again and again under a long-lived parent (requests under a server's root)
 //! reuse a node rather than call the allocator each time.
 //!
-//! When an unobserved child is dropped (see `release::free_alone`), its
+//! When an unobserved child is dropped (see `refs::free_alone`), its
 //! heap parent keeps its memory if it has none yet; the next child of the
 //! same kind (with a deadline or without) takes it. The spare lives in the
 //! parent's `slot`, which holds the cause only once the parent is cancelled;
@@ -16,10 +16,12 @@
 use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
+use crate::node::kind::{Memory, Ownership};
+#[cfg(feature = "alloc")]
 use crate::node::state::Delta;
 use crate::node::state::State;
 #[cfg(feature = "alloc")]
-use crate::node::{class, Slot};
+use crate::node::Slot;
 use crate::node::{Guard, Node};
 #[cfg(feature = "alloc")]
 use crate::sync::Ordering::Relaxed;
@@ -34,14 +36,9 @@ impl Drop for Spare {
         #[cfg(feature = "alloc")]
         if let Some(spare) = self.0 {
             // SAFETY: a spare is a `Box` allocation that no one else refers
-            // to; its stale value is a valid node (timed or not) to drop.
-            if unsafe { spare.as_ref() }.is_timed() {
-                // SAFETY: as above; a `Box<TimedNode>`, out of its wheel.
-                unsafe { crate::time::deadline::free(spare) };
-            } else {
-                // SAFETY: as above; a `Box<Node>`.
-                drop(unsafe { alloc::boxed::Box::from_raw(spare.as_ptr()) });
-            }
+            // to; its stale value is a valid node (timed or not, out of its
+            // wheel) to drop.
+            unsafe { crate::node::kind::drop_box(spare) };
         }
     }
 }
@@ -74,7 +71,7 @@ impl Guard<'_> {
         // lock, and every other thread that held that lock did so through a
         // reference it has given back (Release) before the caller's Acquire
         // load found its own reference the only one (`is_unobserved`).
-        let keep = self.node.class() == class::HEAP
+        let keep = self.node.ownership() == Ownership::Heap
             && !held.intersects(State::SPARE | State::CANCELLED)
             && !c.state.load(Relaxed).contains(State::SPARE)
             && !c.is_scoped();
@@ -92,24 +89,6 @@ impl Guard<'_> {
         };
         Delta::keep_spare(held, bits)
     }
-}
-
-/// The two kinds of node memory a spare can be: a `Node`, or a
-/// `deadline::TimedNode` (the `SPARE_TIMED` bit says which).
-#[cfg(feature = "alloc")]
-pub(crate) trait Memory {
-    /// The state bits of a spare of this kind.
-    const BITS: State;
-}
-
-#[cfg(feature = "alloc")]
-impl Memory for Node {
-    const BITS: State = State::SPARE;
-}
-
-#[cfg(feature = "alloc")]
-impl Memory for crate::time::deadline::TimedNode {
-    const BITS: State = State::SPARE.union(State::SPARE_TIMED);
 }
 
 #[cfg(feature = "alloc")]

@@ -455,7 +455,10 @@ mod tests {
             "LIVE | LOCKED | ATTACHED | SPARE | SPARE_TIMED | NONEMPTY, refs=1"
         );
         assert_eq!(format!("{:?}", State::EMPTY), "LIVE, refs=0");
-        let node = crate::node::Node::new(crate::node::class::HEAP, 2);
+        let node = crate::node::Node::new(
+            crate::node::kind::Class::plain(crate::node::kind::Ownership::Heap),
+            2,
+        );
         assert_eq!(
             format!("{node:?}"),
             "Node { state: LIVE, refs=2, class: 1, status: Idle, .. }"

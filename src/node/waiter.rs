@@ -5,8 +5,9 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
+use crate::node::kind::Ownership;
 use crate::node::list::{Entry, Kind, Status};
-use crate::node::{class, Node};
+use crate::node::Node;
 use crate::sync::{Ordering::*, WakerSlot};
 use crate::Reason;
 
@@ -47,7 +48,7 @@ impl Waiter {
                 if let Some(reason) = node.reason() {
                     return Poll::Ready(reason);
                 }
-                if node.class() == class::NEVER {
+                if node.ownership() == Ownership::Never {
                     return Poll::Pending;
                 }
                 self.waker.register(cx.waker());

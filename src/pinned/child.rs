@@ -7,10 +7,10 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::time::Duration;
 
+use crate::node::kind::{Class, Ownership, TimedNode};
 use crate::node::state::State;
-use crate::node::{class, Node};
+use crate::node::Node;
 use crate::sync::{loom_const_fn, Ordering::*};
-use crate::time::deadline::TimedNode;
 use crate::time::StaticDriver;
 use crate::{Cause, Reason, TokenRef};
 
@@ -294,7 +294,7 @@ impl<'a> PinnedChild<'a> {
         /// ```
         pub fn new(parent: TokenRef<'a>) -> Self {
             PinnedChild {
-                node: Node::with_parent(class::PINNED, parent.ptr),
+                node: Node::with_parent(Class::plain(Ownership::Pinned), parent.ptr),
                 _parent: PhantomData,
                 _pin: PhantomPinned,
             }
@@ -482,7 +482,7 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
             // it due and cancels it.
             at = at.min(handle.get().now());
         }
-        let mut timed = TimedNode::with_extra(class::PINNED, 0, at, timers, driver);
+        let mut timed = TimedNode::with_extra(Ownership::Pinned, 0, at, timers, driver);
         timed.node.parent = Some(parent.ptr);
         PinnedDeadline {
             timed,

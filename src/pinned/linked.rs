@@ -7,8 +7,9 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 
 use crate::node::callback::{self, Callback, Fire};
+use crate::node::kind::{Class, Ownership};
 use crate::node::state::State;
-use crate::node::{class, Node};
+use crate::node::Node;
 use crate::pinned::child::pinned_source_methods;
 use crate::sync::Ordering::*;
 use crate::{Cause, Reason, TokenRef};
@@ -119,7 +120,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     #[cfg(not(cancel_token_loom))]
     pub const fn new(parents: [TokenRef<'a>; N]) -> Self {
         PinnedLinked {
-            node: Node::new(class::PINNED, 0),
+            node: Node::new(Class::plain(Ownership::Pinned), 0),
             links: [const { Callback::new(Link(NonNull::dangling())) }; N],
             parents,
             _pin: PhantomPinned,
@@ -130,7 +131,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     #[cfg(cancel_token_loom)]
     pub fn new(parents: [TokenRef<'a>; N]) -> Self {
         PinnedLinked {
-            node: Node::new(class::PINNED, 0),
+            node: Node::new(Class::plain(Ownership::Pinned), 0),
             links: core::array::from_fn(|_| Callback::new(Link(NonNull::dangling()))),
             parents,
             _pin: PhantomPinned,

@@ -5,7 +5,8 @@ use core::marker::PhantomPinned;
 use core::pin::Pin;
 
 use crate::node::callback::{self, Callback, UserFn};
-use crate::node::{class, Node};
+use crate::node::kind::Ownership;
+use crate::node::Node;
 use crate::{Reason, TokenRef};
 
 /// A callback run when a token is cancelled, stored in place (a stack frame,
@@ -151,7 +152,7 @@ impl<'a, F: FnOnce(Reason) + Send + 'static> PinnedOnCancel<'a, F> {
         // SAFETY: only `phase` is changed; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         // A token that is never cancelled keeps nothing: it stays `New`.
-        if this.phase != Phase::New || this.node.class() == class::NEVER {
+        if this.phase != Phase::New || this.node.ownership() == Ownership::Never {
             return;
         }
         this.phase = Phase::Armed;

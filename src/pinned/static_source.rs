@@ -3,7 +3,8 @@
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::node::{class, Node};
+use crate::node::kind::{Class, Ownership};
+use crate::node::Node;
 use crate::sync::loom_const_fn;
 use crate::{CancelToken, Cause, Reason, TokenRef};
 
@@ -44,7 +45,7 @@ impl StaticSource {
         /// assert!(!SHUTDOWN.is_cancelled());
         /// ```
         pub fn new() -> StaticSource {
-            StaticSource { node: Node::new(class::STATIC, 0) }
+            StaticSource { node: Node::new(Class::plain(Ownership::Static), 0) }
         }
     }
 

@@ -1,85 +1,17 @@
-//! Tokens with a deadline: nodes that carry a timer-wheel entry.
+//! Tokens with a deadline: arming a timed node (`kind::TimedNode`), firing
+//! the due ones, and a token's effective deadline.
 
 use core::fmt;
 use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
+use crate::node::kind::Ownership;
+use crate::node::kind::{holder, node_of, TimedNode};
+#[cfg(feature = "alloc")]
 use crate::node::state::State;
-use crate::node::{class, Node};
+use crate::node::Node;
 use crate::wheel::timers::{Timers, TimersHandle, TimersId};
-use crate::wheel::WheelEntry;
 use crate::Reason;
-
-/// A node with a deadline. `#[repr(C)]` with the node first, so a node pointer
-/// of a timed node is also a pointer to this (the `TIMED` class flag says so).
-///
-/// `extra` is its owner's, last, so every `TimedNode<X>` starts as a
-/// `TimedNode` (`X = ()`) and is used through one: a `PinnedDeadline` keeps
-/// its driver there, in what would be the trailing padding on 32-bit targets.
-/// It is written only as the node is made.
-#[repr(C)]
-pub(crate) struct TimedNode<X = ()> {
-    pub(crate) node: Node,
-    entry: WheelEntry,
-    /// The deadline's tick; fixed.
-    at: u64,
-    /// Static, or shared and held by this node from its arming until it is
-    /// disarmed (by its cancel) or taken out (by its unobserved drop); not
-    /// touched after.
-    timers: TimersId,
-    pub(crate) extra: X,
-}
-
-impl TimedNode {
-    #[cfg(feature = "alloc")]
-    pub(crate) fn new(ownership: u8, refs: usize, at: u64, timers: TimersHandle<'_>) -> Self {
-        TimedNode::with_extra(ownership, refs, at, timers.id(), ())
-    }
-}
-
-impl<X> TimedNode<X> {
-    pub(crate) fn with_extra(
-        ownership: u8,
-        refs: usize,
-        at: u64,
-        timers: TimersId,
-        extra: X,
-    ) -> Self {
-        TimedNode {
-            node: Node::new(ownership | class::TIMED, refs),
-            entry: WheelEntry::new(),
-            at,
-            timers,
-            extra,
-        }
-    }
-}
-
-impl TimedNode {
-    /// The timers this node's deadline is kept in, until it is disarmed.
-    ///
-    /// # Safety
-    /// The node is not disarmed yet, or its timers are static.
-    pub(crate) unsafe fn timers(&self) -> &Timers {
-        // SAFETY: by the caller's guarantee.
-        unsafe { self.timers.ptr.as_ref() }
-    }
-
-    fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
-        // SAFETY: in bounds; no reference is created.
-        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).entry)) }
-    }
-}
-
-/// The timed node whose wheel entry is `e`.
-///
-/// # Safety
-/// `e` is the entry of a live `TimedNode`, derived from that node's pointer.
-pub(crate) unsafe fn node_of(e: NonNull<WheelEntry>) -> NonNull<Node> {
-    let offset = core::mem::offset_of!(TimedNode, entry);
-    // SAFETY: `e` points `offset` bytes into a `TimedNode`.
-    unsafe { NonNull::new_unchecked(e.as_ptr().byte_sub(offset).cast::<Node>()) }
-}
 
 impl Timers {
     /// Fires every deadline at or before `now` (cancelling those tokens with
@@ -199,50 +131,6 @@ fn finish_arm(
     }
 }
 
-/// Takes a timed node's entry out of its wheel, if it is there, and gives up
-/// its hold on its timers: the node is being cancelled, under its lock.
-///
-/// # Safety
-/// `this` is a live timed node with its whole provenance, cancelled by the
-/// caller (so this runs once); if its timers are shared, it was inserted
-/// (armed, or found due), which is when the node took its hold.
-pub(crate) unsafe fn disarm(this: NonNull<Node>) {
-    let t = this.cast::<TimedNode>();
-    // SAFETY: live.
-    let timed = unsafe { t.as_ref() };
-    // SAFETY: the entry belongs to these timers, and a node is cancelled once.
-    unsafe { Timers::disarm(timed.timers.ptr, TimedNode::entry_ptr(t)) };
-}
-
-/// Takes the entry of an unobserved timed node out of its wheel and gives up
-/// its hold on its timers, as it is freed; false, touching nothing, if its
-/// deadline is firing (that cancel then disarms it).
-///
-/// # Safety
-/// `this` is a live, armed, uncancelled timed node with its whole provenance
-/// that no canceller but its timers can reach (the caller holds its parent's
-/// lock and found it still linked).
-#[cfg(feature = "alloc")]
-#[inline(never)] // keeps `free_alone`, inlined in every child's drop, small
-pub(crate) unsafe fn take_out(this: NonNull<Node>) -> bool {
-    let t = this.cast::<TimedNode>();
-    // SAFETY: live.
-    let timed = unsafe { t.as_ref() };
-    // SAFETY: the node holds its timers (armed, not cancelled) and only
-    // they can still reach it.
-    unsafe { Timers::take_out(timed.timers.ptr, TimedNode::entry_ptr(t)) }
-}
-
-/// Frees a heap timed node.
-///
-/// # Safety
-/// The last reference to a `Box<TimedNode>`, disarmed.
-#[cfg(feature = "alloc")]
-pub(crate) unsafe fn free(this: NonNull<Node>) {
-    // SAFETY: by the caller's guarantee.
-    drop(unsafe { alloc::boxed::Box::from_raw(this.cast::<TimedNode>().as_ptr()) });
-}
-
 /// A new heap timed child of `parent`, linked and armed; cancelled before
 /// this returns if `due` (its deadline is not later than the driver's clock,
 /// whatever tick the timers were last advanced to).
@@ -255,7 +143,7 @@ pub(crate) fn new_heap(
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> NonNull<Node> {
     let make = move || {
-        let mut timed = TimedNode::new(class::HEAP, 1, at, timers);
+        let mut timed = TimedNode::new(Ownership::Heap, 1, at, timers);
         timed.node.parent = Some(parent);
         timed
     };
@@ -292,68 +180,7 @@ pub(crate) fn new_heap(
     this
 }
 
-/// A heap child with no deadline of its own whose parent has one, at or
-/// above it: it names the node whose deadline is its own effective deadline
-/// (its *holder*), so that finding it takes one step at any depth. The
-/// `SCOPED` class flag says a node is one. 72 bytes on 64-bit targets, one
-/// pointer more than a plain node (`tests/sizes.rs`).
-#[cfg(feature = "alloc")]
-#[repr(C)]
-pub(crate) struct ScopedNode {
-    pub(crate) node: Node,
-    /// The nearest timed ancestor; fixed. Alive while this node is: a child
-    /// keeps its ancestors alive (a reference, or a borrow).
-    holder: NonNull<Node>,
-}
-
-/// The node whose deadline is `node`'s effective deadline: the nearest
-/// timed node at or above it, or `None` if there is none.
-///
-/// One step for heap nodes, which name their holder (`ScopedNode`) or know
-/// they have none; a pinned node without a deadline asks its parent, as
-/// pinned nodes cannot grow a field (their sizes are budgets).
-///
-/// A timed node's own deadline is its effective one: a heap child whose
-/// parent expires no later on the same driver is made without a deadline,
-/// and a pinned one takes its parent's when that is earlier (`capped`).
-#[inline(always)] // on every child's creation: one byte compared
-pub(crate) fn holder(node: NonNull<Node>) -> Option<NonNull<Node>> {
-    #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
-    crate::__private::count_deadline_step();
-    // SAFETY: the caller keeps the node alive.
-    if unsafe { node.as_ref() }.entry.class == class::HEAP {
-        // A plain heap node without a holder: most parents.
-        return None;
-    }
-    holder_of_other(node)
-}
-
-/// [`holder`] for nodes other than plain heap ones without a holder.
-#[inline(never)]
-fn holder_of_other(mut node: NonNull<Node>) -> Option<NonNull<Node>> {
-    loop {
-        // SAFETY: a node keeps its ancestors alive (reference or borrow).
-        let n = unsafe { node.as_ref() };
-        if n.is_timed() {
-            return Some(node);
-        }
-        #[cfg(feature = "alloc")]
-        if n.is_scoped() {
-            // SAFETY: scoped nodes are `ScopedNode`s, and `node` has their provenance.
-            return Some(unsafe { node.cast::<ScopedNode>().as_ref() }.holder);
-        }
-        if n.class() != class::PINNED {
-            // Heap nodes were made scoped if they had a holder; static ones
-            // and `never` are roots.
-            return None;
-        }
-        node = n.parent?;
-        #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
-        crate::__private::count_deadline_step();
-    }
-}
-
-/// The effective deadline of `node`; see [`holder`].
+/// The effective deadline of `node`; see [`holder`](crate::node::kind::holder).
 pub(crate) fn effective(node: NonNull<Node>) -> Option<Deadline> {
     let holder = holder(node)?;
     // SAFETY: holders are timed nodes, alive while `node` is.
@@ -372,31 +199,6 @@ pub(crate) fn capped(parent: NonNull<Node>, at: u64, timers: TimersId) -> u64 {
         Some(d) if d.timers == timers => d.ticks.min(at),
         _ => at,
     }
-}
-
-/// A new heap child of `parent` without a deadline of its own, under
-/// `holder`, the node whose deadline it inherits; linked.
-#[cfg(feature = "alloc")]
-#[cold]
-pub(crate) fn new_scoped(parent: NonNull<Node>, holder: NonNull<Node>) -> NonNull<Node> {
-    let mut node = Node::new(class::HEAP | class::SCOPED, 1);
-    node.parent = Some(parent);
-    let scoped = ScopedNode { node, holder };
-    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(scoped))).cast();
-    // SAFETY: the parent is alive (the caller borrows its token); the child is
-    // pinned in its box and unlinks itself before its owner lets go.
-    unsafe { parent.as_ref().link_child(this, State::EMPTY) };
-    this
-}
-
-/// Frees a heap scoped node.
-///
-/// # Safety
-/// The last reference to a `Box<ScopedNode>`.
-#[cfg(feature = "alloc")]
-pub(crate) unsafe fn free_scoped(this: NonNull<Node>) {
-    // SAFETY: by the caller's guarantee.
-    drop(unsafe { alloc::boxed::Box::from_raw(this.cast::<ScopedNode>().as_ptr()) });
 }
 
 /// When a token expires: the earliest deadline of the token and its

@@ -1,0 +1,470 @@
+//! The shapes of a node: what a node is the head of, and the only code that
+//! dispatches on it.
+//!
+//! Every node starts with a `Node`. Some are the first field of a larger
+//! `#[repr(C)]` struct, told apart by the shape half of their class byte:
+//! a [`TimedNode`] (with a deadline), a [`ScopedNode`] (a heap child below a
+//! deadline, naming it) and a [`LinkedNode`] (a linked source, with its
+//! registrations). Freeing a box, disarming on cancel and taking an
+//! unobserved timed node out of its timers look at the shape here, and
+//! nowhere else.
+
+use core::ptr::NonNull;
+
+#[cfg(feature = "alloc")]
+use crate::node::callback::{self, Callback, Fire};
+#[cfg(feature = "alloc")]
+use crate::node::state::State;
+use crate::node::Node;
+#[cfg(feature = "alloc")]
+use crate::sync::UnsafeCell;
+#[cfg(feature = "alloc")]
+use crate::wheel::timers::TimersHandle;
+use crate::wheel::timers::{Timers, TimersId};
+use crate::wheel::WheelEntry;
+#[cfg(feature = "alloc")]
+use crate::{Cause, Reason};
+
+/// How a node's memory is owned: the low half of its class byte.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Ownership {
+    /// In a `static`: never freed, not counted. Zero, so a `StaticSource` is
+    /// all zeros and goes in `.bss` rather than `.data`.
+    Static = 0,
+    /// A box (of the node's shape), freed when its count reaches zero.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    Heap = 1,
+    /// The `static` behind `CancelToken::never`: never cancelled either.
+    Never = 2,
+    /// Pinned by its owner, who waits for the borrow count to reach zero.
+    Pinned = 3,
+}
+
+/// What a node is the head of: the high half of its class byte.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Shape {
+    /// A bare `Node`.
+    Plain = 0,
+    /// A [`TimedNode`]: a node with a deadline.
+    Timed = 0x10,
+    /// A [`LinkedNode`]: a linked source, cancelled when any of its parents is.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    AnyOf = 0x20,
+    /// A [`ScopedNode`]: a heap child without a deadline of its own below one
+    /// that has one, which it names.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    Scoped = 0x40,
+}
+
+/// A node's ownership and shape in one byte, kept in its own entry's `class`:
+/// fixed at construction, so reading it needs no atomic.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Class(u8);
+
+impl Class {
+    /// A bare node, owned as `ownership`.
+    pub(crate) const fn plain(ownership: Ownership) -> Class {
+        Class::new(ownership, Shape::Plain)
+    }
+
+    pub(crate) const fn new(ownership: Ownership, shape: Shape) -> Class {
+        Class(ownership as u8 | shape as u8)
+    }
+
+    /// The byte kept in the entry.
+    pub(crate) const fn byte(self) -> u8 {
+        self.0
+    }
+
+    /// The class whose byte is `byte`, as [`byte`](Self::byte) made it.
+    pub(crate) const fn from_byte(byte: u8) -> Class {
+        Class(byte)
+    }
+
+    pub(crate) fn ownership(self) -> Ownership {
+        match self.0 & 0x0f {
+            0 => Ownership::Static,
+            1 => Ownership::Heap,
+            2 => Ownership::Never,
+            _ => Ownership::Pinned,
+        }
+    }
+
+    pub(crate) fn shape(self) -> Shape {
+        match self.0 & 0xf0 {
+            0 => Shape::Plain,
+            0x10 => Shape::Timed,
+            0x20 => Shape::AnyOf,
+            _ => Shape::Scoped,
+        }
+    }
+}
+
+// ---- timed nodes -------------------------------------------------------------
+
+/// A node with a deadline. `#[repr(C)]` with the node first, so a node pointer
+/// of a timed node is also a pointer to this (`Shape::Timed` says so).
+///
+/// `extra` is its owner's, last, so every `TimedNode<X>` starts as a
+/// `TimedNode` (`X = ()`) and is used through one: a `PinnedDeadline` keeps
+/// its driver there, in what would be the trailing padding on 32-bit targets.
+/// It is written only as the node is made.
+#[repr(C)]
+pub(crate) struct TimedNode<X = ()> {
+    pub(crate) node: Node,
+    entry: WheelEntry,
+    /// The deadline's tick; fixed.
+    pub(crate) at: u64,
+    /// Static, or shared and held by this node from its arming until it is
+    /// disarmed (by its cancel) or taken out (by its unobserved drop); not
+    /// touched after.
+    pub(crate) timers: TimersId,
+    pub(crate) extra: X,
+}
+
+impl TimedNode {
+    #[cfg(feature = "alloc")]
+    pub(crate) fn new(
+        ownership: Ownership,
+        refs: usize,
+        at: u64,
+        timers: TimersHandle<'_>,
+    ) -> Self {
+        TimedNode::with_extra(ownership, refs, at, timers.id(), ())
+    }
+}
+
+impl<X> TimedNode<X> {
+    pub(crate) fn with_extra(
+        ownership: Ownership,
+        refs: usize,
+        at: u64,
+        timers: TimersId,
+        extra: X,
+    ) -> Self {
+        TimedNode {
+            node: Node::new(Class::new(ownership, Shape::Timed), refs),
+            entry: WheelEntry::new(),
+            at,
+            timers,
+            extra,
+        }
+    }
+}
+
+impl TimedNode {
+    /// The timers this node's deadline is kept in, until it is disarmed.
+    ///
+    /// # Safety
+    /// The node is not disarmed yet, or its timers are static.
+    pub(crate) unsafe fn timers(&self) -> &Timers {
+        // SAFETY: by the caller's guarantee.
+        unsafe { self.timers.ptr.as_ref() }
+    }
+
+    pub(crate) fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
+        // SAFETY: in bounds; no reference is created.
+        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).entry)) }
+    }
+}
+
+/// The timed node whose wheel entry is `e`.
+///
+/// # Safety
+/// `e` is the entry of a live `TimedNode`, derived from that node's pointer.
+pub(crate) unsafe fn node_of(e: NonNull<WheelEntry>) -> NonNull<Node> {
+    let offset = core::mem::offset_of!(TimedNode, entry);
+    // SAFETY: `e` points `offset` bytes into a `TimedNode`.
+    unsafe { NonNull::new_unchecked(e.as_ptr().byte_sub(offset).cast::<Node>()) }
+}
+
+/// Takes a timed node's entry out of its wheel, if it is there, and gives up
+/// its hold on its timers, as the node is being cancelled, under its lock;
+/// nothing for other shapes.
+///
+/// # Safety
+/// `this` is a live node with its whole provenance, cancelled by the caller
+/// (so this runs once); if it is timed with shared timers, it was inserted
+/// (armed, or found due), which is when the node took its hold.
+pub(crate) unsafe fn disarm_on_cancel(this: NonNull<Node>) {
+    // SAFETY: live, by the caller's guarantee.
+    if unsafe { this.as_ref() }.is_timed() {
+        let t = this.cast::<TimedNode>();
+        // SAFETY: live, and a timed node.
+        let timed = unsafe { t.as_ref() };
+        // SAFETY: the entry belongs to these timers, and a node is cancelled once.
+        unsafe { Timers::disarm(timed.timers.ptr, TimedNode::entry_ptr(t)) };
+    }
+}
+
+/// Takes the entry of an unobserved timed node out of its wheel and gives up
+/// its hold on its timers, as it is freed; false, touching nothing, if its
+/// deadline is firing (that cancel then disarms it).
+///
+/// # Safety
+/// `this` is a live, armed, uncancelled timed node with its whole provenance
+/// that no canceller but its timers can reach (the caller holds its parent's
+/// lock and found it still linked).
+#[cfg(feature = "alloc")]
+#[inline(never)] // keeps `free_alone`, inlined in every child's drop, small
+pub(crate) unsafe fn take_out_unobserved(this: NonNull<Node>) -> bool {
+    let t = this.cast::<TimedNode>();
+    // SAFETY: live.
+    let timed = unsafe { t.as_ref() };
+    // SAFETY: the node holds its timers (armed, not cancelled) and only
+    // they can still reach it.
+    unsafe { Timers::take_out(timed.timers.ptr, TimedNode::entry_ptr(t)) }
+}
+
+// ---- scoped nodes ------------------------------------------------------------
+
+/// A heap child with no deadline of its own whose parent has one, at or
+/// above it: it names the node whose deadline is its own effective deadline
+/// (its *holder*), so that finding it takes one step at any depth.
+/// `Shape::Scoped` says a node is one. 72 bytes on 64-bit targets, one
+/// pointer more than a plain node (`tests/sizes.rs`).
+#[cfg(feature = "alloc")]
+#[repr(C)]
+pub(crate) struct ScopedNode {
+    pub(crate) node: Node,
+    /// The nearest timed ancestor; fixed. Alive while this node is: a child
+    /// keeps its ancestors alive (a reference, or a borrow).
+    holder: NonNull<Node>,
+}
+
+/// The node whose deadline is `node`'s effective deadline: the nearest
+/// timed node at or above it, or `None` if there is none.
+///
+/// One step for heap nodes, which name their holder (`ScopedNode`) or know
+/// they have none; a pinned node without a deadline asks its parent, as
+/// pinned nodes cannot grow a field (their sizes are budgets).
+///
+/// A timed node's own deadline is its effective one: a heap child whose
+/// parent expires no later on the same driver is made without a deadline,
+/// and a pinned one takes its parent's when that is earlier (`capped`).
+#[inline(always)] // on every child's creation: one byte compared
+pub(crate) fn holder(node: NonNull<Node>) -> Option<NonNull<Node>> {
+    #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+    crate::__private::count_deadline_step();
+    // SAFETY: the caller keeps the node alive.
+    if unsafe { node.as_ref() }.class() == Class::plain(Ownership::Heap) {
+        // A plain heap node without a holder: most parents.
+        return None;
+    }
+    holder_of_other(node)
+}
+
+/// [`holder`] for nodes other than plain heap ones without a holder.
+#[inline(never)]
+fn holder_of_other(mut node: NonNull<Node>) -> Option<NonNull<Node>> {
+    loop {
+        // SAFETY: a node keeps its ancestors alive (reference or borrow).
+        let n = unsafe { node.as_ref() };
+        if n.is_timed() {
+            return Some(node);
+        }
+        #[cfg(feature = "alloc")]
+        if n.is_scoped() {
+            // SAFETY: scoped nodes are `ScopedNode`s, and `node` has their provenance.
+            return Some(unsafe { node.cast::<ScopedNode>().as_ref() }.holder);
+        }
+        if n.ownership() != Ownership::Pinned {
+            // Heap nodes were made scoped if they had a holder; static ones
+            // and `never` are roots.
+            return None;
+        }
+        node = n.parent?;
+        #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
+        crate::__private::count_deadline_step();
+    }
+}
+
+/// A new heap child of `parent` without a deadline of its own, under
+/// `holder`, the node whose deadline it inherits; linked.
+#[cfg(feature = "alloc")]
+#[cold]
+pub(crate) fn new_scoped(parent: NonNull<Node>, holder: NonNull<Node>) -> NonNull<Node> {
+    let mut node = Node::new(Class::new(Ownership::Heap, Shape::Scoped), 1);
+    node.parent = Some(parent);
+    let scoped = ScopedNode { node, holder };
+    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(scoped))).cast();
+    // SAFETY: the parent is alive (the caller borrows its token); the child is
+    // pinned in its box and unlinks itself before its owner lets go.
+    unsafe { parent.as_ref().link_child(this, State::EMPTY) };
+    this
+}
+
+// ---- linked nodes ------------------------------------------------------------
+
+/// The node of a linked source. `#[repr(C)]` with the node first, so a node
+/// pointer of a linked node is also a pointer to this (`Shape::AnyOf` says
+/// so).
+#[cfg(feature = "alloc")]
+#[repr(C)]
+pub(crate) struct LinkedNode {
+    pub(crate) node: Node,
+    /// The registrations on each parent, a leaked box (see
+    /// [`register_all`]). Only the source touches them: it writes them once
+    /// made, and takes them out as it drops, before the node can be freed.
+    pub(crate) links: UnsafeCell<Option<NonNull<[Registration]>>>,
+}
+
+/// A linked node's registration on one parent, which it holds a reference
+/// on. Dropping it gives the reference back; [`unregister_all`] unregisters
+/// it first.
+#[cfg(feature = "alloc")]
+pub(crate) struct Registration {
+    parent: NonNull<Node>,
+    callback: Callback<LinkedRegistration>,
+}
+
+/// What a linked node's registration does when its parent is cancelled:
+/// cancel the linked node like it. Holds a reference on the linked node.
+#[cfg(feature = "alloc")]
+struct LinkedRegistration(NonNull<Node>);
+
+// SAFETY: the node is `Sync` and reference counted with atomics.
+#[cfg(feature = "alloc")]
+unsafe impl Send for LinkedRegistration {}
+
+#[cfg(feature = "alloc")]
+impl Fire for LinkedRegistration {
+    fn fire(self, reason: Reason, cause: Option<Cause>) {
+        Node::cancel(self.0, reason, cause);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for LinkedRegistration {
+    fn drop(&mut self) {
+        // SAFETY: we own a reference on the linked node.
+        unsafe { crate::node::refs::release(self.0) };
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Registration {
+    /// A registration of `linked` on `parent`, not registered yet; takes a
+    /// reference on each.
+    ///
+    /// # Safety
+    /// The caller keeps both nodes alive meanwhile.
+    pub(crate) unsafe fn new(parent: NonNull<Node>, linked: NonNull<Node>) -> Registration {
+        // SAFETY: by the caller's guarantee.
+        unsafe { parent.as_ref() }.inc_ref();
+        // SAFETY: as above.
+        unsafe { linked.as_ref() }.inc_ref();
+        Registration {
+            parent,
+            callback: Callback::new(LinkedRegistration(linked)),
+        }
+    }
+
+    /// Registers on the parent, or, if it is cancelled, cancels the linked
+    /// node now. A parent that is never cancelled gets nothing, and the
+    /// reference on the linked node is given back at once.
+    ///
+    /// # Safety
+    /// Called once; the registration stays where it is until
+    /// [`unregister_all`] has unregistered it.
+    pub(crate) unsafe fn register(&self) {
+        // SAFETY: we hold a reference on the parent; the caller keeps `self`
+        // in place until its drop unregisters it.
+        if !unsafe { callback::register(self.parent.as_ref(), &self.callback) } {
+            // SAFETY: not linked: ours alone. (It is gone already if it ran.)
+            drop(unsafe { self.callback.take() });
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: unregistered (or never linked): no canceller touches it.
+        drop(unsafe { self.callback.take() });
+        // SAFETY: the reference taken in `new`.
+        unsafe { crate::node::refs::release(self.parent) };
+    }
+}
+
+/// Registers each of `links` on its parent, and leaks them for the
+/// parents' lists to point into: a box would claim them unique again when
+/// moved, while those pointers are still live.
+///
+/// # Safety
+/// The nodes of every registration are alive; the result goes to
+/// [`unregister_all`].
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn register_all(
+    links: alloc::boxed::Box<[Registration]>,
+) -> NonNull<[Registration]> {
+    let links = NonNull::from(alloc::boxed::Box::leak(links));
+    // SAFETY: just leaked; shared from here on.
+    for link in unsafe { links.as_ref() } {
+        // SAFETY: once each; the leaked slice stays put until `unregister_all`.
+        unsafe { link.register() };
+    }
+    links
+}
+
+/// Unregisters each of `links` (with `std`, waiting for a run of it on
+/// another thread), then frees them, giving their references back.
+///
+/// # Safety
+/// `links` came from [`register_all`], once.
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn unregister_all(links: NonNull<[Registration]>) {
+    // SAFETY: leaked by `register_all` and not freed yet.
+    for link in unsafe { links.as_ref() } {
+        // SAFETY: we hold a reference on the parent, and `register` was the
+        // one call of `callback::register` with it (or none: then it is idle).
+        unsafe { callback::unregister(link.parent.as_ref(), &link.callback.header) };
+    }
+    // SAFETY: unregistered: no list points into them any more; the box
+    // `register_all` leaked.
+    drop(unsafe { alloc::boxed::Box::from_raw(links.as_ptr()) });
+}
+
+// ---- boxes -------------------------------------------------------------------
+
+/// Frees the box of a heap node, by its shape.
+///
+/// # Safety
+/// The last reference to a heap node, made by `Box::new` of its shape's
+/// struct, out of its timers if timed.
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn drop_box(node: NonNull<Node>) {
+    use alloc::boxed::Box;
+    // SAFETY: the caller owns the node.
+    match unsafe { node.as_ref() }.class().shape() {
+        // SAFETY: by the caller's guarantee, a box of this shape (node first,
+        // `repr(C)`), here and below.
+        Shape::Plain => drop(unsafe { Box::from_raw(node.as_ptr()) }),
+        // SAFETY: as above.
+        Shape::Timed => drop(unsafe { Box::from_raw(node.cast::<TimedNode>().as_ptr()) }),
+        // SAFETY: as above.
+        Shape::AnyOf => drop(unsafe { Box::from_raw(node.cast::<LinkedNode>().as_ptr()) }),
+        // SAFETY: as above.
+        Shape::Scoped => drop(unsafe { Box::from_raw(node.cast::<ScopedNode>().as_ptr()) }),
+    }
+}
+
+/// The two kinds of node memory a spare can be: a `Node`, or a
+/// `TimedNode` (the `SPARE_TIMED` bit says which).
+#[cfg(feature = "alloc")]
+pub(crate) trait Memory {
+    /// The state bits of a spare of this kind.
+    const BITS: State;
+}
+
+#[cfg(feature = "alloc")]
+impl Memory for Node {
+    const BITS: State = State::SPARE;
+}
+
+#[cfg(feature = "alloc")]
+impl Memory for TimedNode {
+    const BITS: State = State::SPARE.union(State::SPARE_TIMED);
+}
