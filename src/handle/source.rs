@@ -71,7 +71,7 @@ impl CancelSource {
     /// assert_eq!(server.deadline(), None);
     /// ```
     pub fn new() -> Self {
-        CancelSource::from_node(Node::new_heap(None))
+        CancelSource::from_node(Node::new_child(None))
     }
 
     /// A token observing this source. It is cancelled when the source is

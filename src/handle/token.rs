@@ -281,7 +281,7 @@ impl CancelToken {
     /// ```
     #[doc(alias = "child_token")]
     pub fn child(&self) -> crate::CancelSource {
-        crate::CancelSource::from_node(Node::new_heap(Some(self.node)))
+        crate::CancelSource::from_node(Node::new_child(Some(self.node)))
     }
 
     /// Runs `f` once, on the thread that cancels this token, outside any internal
@@ -398,8 +398,9 @@ impl CancelToken {
             }
             return child;
         }
-        let node =
-            crate::time::deadline::new_heap(self.node, at, timers, due, |t| driver.wake_at(t));
+        let node = crate::time::deadline::new_timed_child(self.node, at, timers, due, |t| {
+            driver.wake_at(t)
+        });
         crate::CancelSource::from_node(node)
     }
 }
@@ -465,7 +466,7 @@ impl Clone for CancelToken {
 impl Drop for CancelToken {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
-        unsafe { crate::node::refs::release(self.node) };
+        unsafe { crate::node::refs::drop_ref(self.node) };
     }
 }
 

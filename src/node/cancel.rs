@@ -27,7 +27,7 @@ use core::ptr::NonNull;
 
 use crate::node::kind::{self, Ownership};
 use crate::node::list::{Entry, Kind, Status};
-use crate::node::refs::release;
+use crate::node::refs::drop_ref;
 use crate::node::state::{Delta, State};
 use crate::node::{Guard, Node, Slot};
 use crate::sync::{Ordering::*, UnsafeCell};
@@ -50,7 +50,7 @@ impl Node {
             // The work list holds a reference (or borrow) on each node in it.
             Node::cancel_one(child, reason, cause, &mut work, &mut wakers, &mut panic);
             // SAFETY: gives back the work list's reference.
-            unsafe { release(child) };
+            unsafe { drop_ref(child) };
         }
         panic.resume();
         did

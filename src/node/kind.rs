@@ -340,7 +340,7 @@ impl Fire for LinkedRegistration {
 impl Drop for LinkedRegistration {
     fn drop(&mut self) {
         // SAFETY: we own a reference on the linked node.
-        unsafe { crate::node::refs::release(self.0) };
+        unsafe { crate::node::refs::drop_ref(self.0) };
     }
 }
 
@@ -385,7 +385,7 @@ impl Drop for Registration {
         // SAFETY: unregistered (or never linked): no canceller touches it.
         drop(unsafe { self.callback.take() });
         // SAFETY: the reference taken in `new`.
-        unsafe { crate::node::refs::release(self.parent) };
+        unsafe { crate::node::refs::drop_ref(self.parent) };
     }
 }
 

@@ -64,7 +64,7 @@
 //! | keep spare | `Guard::keep_spare` (from `free_alone`) | sets `SPARE` (and `SPARE_TIMED`) | under the lock of a live heap node without a spare |
 //! | take spare | `link_in_spare`; the locked cancel | clears `SPARE`/`SPARE_TIMED` (`+1` ref in `link_in_spare`) | under the lock |
 //! | inc ref | `Node::inc_ref` | `+1` ref | lock-free (Relaxed), from a reference already held (a firing deadline: under the wheel's lock) |
-//! | dec ref | `refs::release` | `-1` ref | lock-free (Release; Acquire before freeing) |
+//! | dec ref | `refs::drop_ref` | `-1` ref | lock-free (Release; Acquire before freeing) |
 //!
 //! # Invariants
 //!

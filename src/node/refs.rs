@@ -19,7 +19,7 @@ use crate::sync::Ordering::*;
 ///
 /// # Safety
 /// The caller owns one reference on `node`.
-pub(crate) unsafe fn release(mut node: NonNull<Node>) {
+pub(crate) unsafe fn drop_ref(mut node: NonNull<Node>) {
     loop {
         // SAFETY: we own a reference, so the node is alive.
         let n = unsafe { node.as_ref() };
@@ -30,7 +30,7 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
         // Release: our uses of the node happen-before whoever frees it.
         let old = n.state.drop_ref(Release);
         // SAFETY: that was our reference, and `ownership` was read before.
-        match unsafe { released(node, ownership, old) } {
+        match unsafe { free_if_last(node, ownership, old) } {
             Some(parent) => node = parent,
             None => return,
         }
@@ -40,14 +40,18 @@ pub(crate) unsafe fn release(mut node: NonNull<Node>) {
 /// After a reference to `node`, owned as `ownership`, was given back by a
 /// Release read-modify-write that saw `old`: frees the node if that was the
 /// last reference to a heap node, and returns its parent, whose reference the
-/// caller then releases. It touches the node only then: otherwise another
+/// caller then drops. It touches the node only then: otherwise another
 /// owner may be freeing it already.
 ///
 /// # Safety
 /// `node` was alive with the reference just given back; `ownership` was
 /// read before that.
 #[inline] // on every child's drop
-unsafe fn released(node: NonNull<Node>, ownership: Ownership, old: State) -> Option<NonNull<Node>> {
+unsafe fn free_if_last(
+    node: NonNull<Node>,
+    ownership: Ownership,
+    old: State,
+) -> Option<NonNull<Node>> {
     if old.refs() != 1 || ownership != Ownership::Heap {
         return None;
     }
@@ -134,9 +138,9 @@ pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     if counted {
         // SAFETY: that was the child's reference on the parent, whose
         // ownership was read before.
-        if let Some(grandparent) = unsafe { released(parent, parent_ownership, old) } {
+        if let Some(grandparent) = unsafe { free_if_last(parent, parent_ownership, old) } {
             // SAFETY: the parent's reference on its own parent, now ours.
-            unsafe { release(grandparent) };
+            unsafe { drop_ref(grandparent) };
         }
     }
     true
@@ -200,11 +204,11 @@ unsafe fn free(node: NonNull<Node>) {
         )));
     }
     // SAFETY: the last reference to a heap node, made by `Box::new` of its
-    // shape (`Node::new_heap`, or a constructor in `kind` or `deadline`).
+    // shape (`Node::new_child`, or a constructor in `kind` or `deadline`).
     unsafe { kind::drop_box(node) };
 }
 
-/// Without `alloc` there are no heap nodes, so `released` never calls this.
+/// Without `alloc` there are no heap nodes, so `free_if_last` never calls this.
 ///
 /// # Safety
 /// None needed: it is never called.
@@ -217,7 +221,7 @@ unsafe fn free(_: NonNull<Node>) {
 impl Node {
     /// A heap node with one reference, child of `parent` (which gains a reference)
     /// and linked into it.
-    pub(crate) fn new_heap(parent: Option<NonNull<Node>>) -> NonNull<Node> {
+    pub(crate) fn new_child(parent: Option<NonNull<Node>>) -> NonNull<Node> {
         if let Some(p) = parent {
             if let Some(holder) = kind::holder(p) {
                 // Below a deadline: a node that names it.

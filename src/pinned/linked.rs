@@ -75,19 +75,19 @@ use crate::{Cause, Reason, TokenRef};
 /// ```
 pub struct PinnedLinked<'a, const N: usize> {
     node: Node,
-    links: [Callback<Link>; N],
+    links: [Callback<PinnedRegistration>; N],
     parents: [TokenRef<'a>; N],
     _pin: PhantomPinned,
 }
 
 /// A registration's action: cancel the linked node like its parent.
-struct Link(NonNull<Node>);
+struct PinnedRegistration(NonNull<Node>);
 
 // SAFETY: the node is `Sync`; the pointer is followed only while the node is
 // pinned, as its owner's drop removes every registration first.
-unsafe impl Send for Link {}
+unsafe impl Send for PinnedRegistration {}
 
-impl Fire for Link {
+impl Fire for PinnedRegistration {
     fn fire(self, reason: Reason, cause: Option<Cause>) {
         Node::cancel(self.0, reason, cause);
     }
@@ -121,7 +121,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     pub const fn new(parents: [TokenRef<'a>; N]) -> Self {
         PinnedLinked {
             node: Node::new(Class::plain(Ownership::Pinned), 0),
-            links: [const { Callback::new(Link(NonNull::dangling())) }; N],
+            links: [const { Callback::new(PinnedRegistration(NonNull::dangling())) }; N],
             parents,
             _pin: PhantomPinned,
         }
@@ -132,7 +132,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
     pub fn new(parents: [TokenRef<'a>; N]) -> Self {
         PinnedLinked {
             node: Node::new(Class::plain(Ownership::Pinned), 0),
-            links: core::array::from_fn(|_| Callback::new(Link(NonNull::dangling()))),
+            links: core::array::from_fn(|_| Callback::new(PinnedRegistration(NonNull::dangling()))),
             parents,
             _pin: PhantomPinned,
         }
@@ -158,7 +158,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
         {
             for (link, parent) in this.links.iter().zip(this.parents) {
                 // SAFETY: not registered yet, and this caller alone registers.
-                unsafe { link.set(Link(node)) };
+                unsafe { link.set(PinnedRegistration(node)) };
                 // SAFETY: pinned with `self`, whose drop unregisters it first.
                 unsafe { callback::register(parent.node(), link) };
             }

@@ -76,7 +76,7 @@ impl Timers {
             impl Drop for DropRef {
                 fn drop(&mut self) {
                     // SAFETY: we own the reference taken under the lock.
-                    unsafe { crate::node::refs::release(self.0) };
+                    unsafe { crate::node::refs::drop_ref(self.0) };
                 }
             }
             let _drop_ref = DropRef(this);
@@ -135,7 +135,7 @@ fn finish_arm(
 /// this returns if `due` (its deadline is not later than the driver's clock,
 /// whatever tick the timers were last advanced to).
 #[cfg(feature = "alloc")]
-pub(crate) fn new_heap(
+pub(crate) fn new_timed_child(
     parent: NonNull<Node>,
     at: u64,
     timers: TimersHandle<'_>,
