@@ -55,7 +55,8 @@ fn rank_of_module(name: &str) -> Option<Rank> {
 fn root_exports(lib: &str) -> BTreeMap<String, Rank> {
     let mut out = BTreeMap::new();
     for line in lib.lines() {
-        let Some(path) = line.trim().strip_prefix("pub use ") else {
+        // Unindented lines only: the root's own re-exports.
+        let Some(path) = line.strip_prefix("pub use ") else {
             continue;
         };
         let path = path.trim_end_matches(';');
