@@ -217,6 +217,7 @@ fn violations(src: &Path) -> (Vec<String>, [usize; 7]) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads the sources; Miri isolates the file system
 fn imports_run_only_downward() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let (upward, seen) = violations(&src);

@@ -188,6 +188,7 @@ pub(crate) unsafe fn node_of(e: NonNull<WheelEntry>) -> NonNull<Node> {
 /// `this` is a live node with its whole provenance, cancelled by the caller
 /// (so this runs once); if it is timed with shared timers, it was inserted
 /// (armed, or found due), which is when the node took its hold.
+#[inline]
 pub(crate) unsafe fn disarm_on_cancel(this: NonNull<Node>) {
     // SAFETY: live, by the caller's guarantee.
     if unsafe { this.as_ref() }.is_timed() {
@@ -435,6 +436,7 @@ pub(crate) unsafe fn unregister_all(links: NonNull<[Registration]>) {
 /// The last reference to a heap node, made by `Box::new` of its shape's
 /// struct, out of its timers if timed.
 #[cfg(feature = "alloc")]
+#[inline]
 pub(crate) unsafe fn drop_box(node: NonNull<Node>) {
     use alloc::boxed::Box;
     // SAFETY: the caller owns the node.
