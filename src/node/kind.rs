@@ -5,9 +5,10 @@
 //! `#[repr(C)]` struct, told apart by the shape half of their class byte:
 //! a [`TimedNode`] (with a deadline), a [`ScopedNode`] (a heap child below a
 //! deadline, naming it) and a [`LinkedNode`] (a linked source, with its
-//! registrations). Freeing a box, disarming on cancel and taking an
-//! unobserved timed node out of its timers look at the shape here, and
-//! nowhere else.
+//! registrations). What the engine does by shape is here: freeing a box,
+//! disarming a timed node as it is cancelled, and taking an unobserved one
+//! out of its timers as it is freed. The rest of `node` only asks a node its
+//! shape (`Node::is_timed` and the like).
 
 use core::ptr::NonNull;
 
