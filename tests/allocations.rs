@@ -68,6 +68,19 @@ fn child_is_one_allocation_of_at_most_64_bytes() {
     drop(child);
 }
 
+/// A linked source is two allocations, its node and its registrations, for
+/// any number of parents; dropping it frees both.
+#[test]
+fn a_linked_source_is_two_allocations() {
+    let parents: Vec<CancelSource> = (0..3).map(|_| CancelSource::new()).collect();
+    let tokens: Vec<CancelToken> = parents.iter().map(CancelSource::token).collect();
+    let (linked, allocs, _) = measure(|| CancelSource::linked(tokens.iter()));
+    assert_eq!(allocs, 2);
+    let ((), _, live) = measure(|| drop(linked));
+    assert!(live < 0, "the linked source's memory was not freed");
+    assert!(parents.iter().all(|p| !p.is_cancelled()));
+}
+
 #[test]
 fn waiting_allocates_nothing() {
     let root = CancelSource::new();
