@@ -2,8 +2,9 @@
 //! layer names no module of a layer above it, nor a type the crate root
 //! re-exports from one. Bottom to top: `util`, `wheel`, `node`, `time`,
 //! `handle`, `pinned`, `driver`. `sync` and `reason` may be used by all;
-//! `lib.rs`, `__private` and `grpc_timeout` are outside the order (they sit
-//! above it, so no layer names them but `__private`'s probes).
+//! `lib.rs` and its other modules (`grpc_timeout`, `sizes`, `defmt`, …) are
+//! outside the order, above it: no layer names them, but for `__private`'s
+//! probes.
 //!
 //! Read from the sources at test time: every `crate::X` path outside a
 //! comment (and `$crate::X` in macros), with `use crate::{X, Y::…}` groups
@@ -37,22 +38,32 @@ enum Rank {
     Top,
 }
 
-fn rank_of_module(name: &str) -> Option<Rank> {
+/// The rank of a top-level module of `lib.rs` (`modules`, every `mod` it
+/// declares).
+fn rank_of_module(name: &str, modules: &[String]) -> Option<Rank> {
     if let Some(i) = LAYERS.iter().position(|l| *l == name) {
         return Some(Rank::Layer(i));
     }
     if SHARED.contains(&name) {
         return Some(Rank::Shared);
     }
-    if name == "grpc_timeout" {
-        return Some(Rank::Top);
-    }
-    None
+    modules.iter().any(|m| m == name).then_some(Rank::Top)
+}
+
+/// Every module `lib.rs` declares (`mod x;`, `pub mod x;`).
+fn root_modules(lib: &str) -> Vec<String> {
+    lib.lines()
+        .filter_map(|l| {
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("mod "))
+        })
+        .map(|rest| identifier(rest).to_string())
+        .collect()
 }
 
 /// Each name `lib.rs` re-exports (`pub use module::…::{A, B};`), with the
 /// rank of the module it comes from.
-fn root_exports(lib: &str) -> BTreeMap<String, Rank> {
+fn root_exports(lib: &str, modules: &[String]) -> BTreeMap<String, Rank> {
     let mut out = BTreeMap::new();
     for line in lib.lines() {
         // Unindented lines only: the root's own re-exports.
@@ -61,7 +72,7 @@ fn root_exports(lib: &str) -> BTreeMap<String, Rank> {
         };
         let path = path.trim_end_matches(';');
         let module = path.split("::").next().unwrap();
-        let rank = rank_of_module(module)
+        let rank = rank_of_module(module, modules)
             .unwrap_or_else(|| panic!("lib.rs re-exports from an unknown module: {line}"));
         let names = match path.split_once('{') {
             Some((_, list)) => list.trim_end_matches('}').to_string(),
@@ -169,7 +180,12 @@ fn layer_of(src: &Path, file: &Path) -> Option<usize> {
 /// Every import that runs upward, as `path:line: message`.
 fn violations(src: &Path) -> (Vec<String>, [usize; 7]) {
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
-    let exports = root_exports(&lib);
+    let modules = root_modules(&lib);
+    assert!(
+        LAYERS.iter().all(|l| modules.iter().any(|m| m == l)),
+        "lib.rs does not declare every layer: {modules:?}"
+    );
+    let exports = root_exports(&lib, &modules);
     assert!(
         exports.contains_key("CancelToken") && exports.contains_key("Timers"),
         "no re-exports read from lib.rs"
@@ -186,7 +202,7 @@ fn violations(src: &Path) -> (Vec<String>, [usize; 7]) {
         seen[layer] += 1;
         let text = std::fs::read_to_string(file).unwrap();
         for (line, name) in crate_names(&text) {
-            let rank = rank_of_module(&name)
+            let rank = rank_of_module(&name, &modules)
                 .or_else(|| exports.get(&name).copied())
                 .unwrap_or_else(|| {
                     panic!(
