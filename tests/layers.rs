@@ -21,14 +21,6 @@ const LAYERS: &[&str] = &[
 /// Top-level modules any layer may name.
 const SHARED: &[&str] = &["sync", "reason", "__private"];
 
-/// Upward names allowed, each with its reason: (file under `src/`, name).
-const EXCEPTIONS: &[(&str, &str)] = &[
-    // The default of `PinnedDeadline`'s public driver parameter,
-    // `D = &'static TickDriver`: a type named, no driver code used (the
-    // deadline works through `time::StaticDriver`).
-    ("pinned/child.rs", "TickDriver"),
-];
-
 /// What a name after `crate::` is: a layer (by index), shared, or above all
 /// layers.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -216,10 +208,7 @@ fn violations(src: &Path) -> (Vec<String>, [usize; 7]) {
                 Rank::Top => true,
             };
             let rel = file.strip_prefix(src).unwrap();
-            let excepted = EXCEPTIONS
-                .iter()
-                .any(|(f, n)| Path::new(f) == rel && *n == name);
-            if upward && !excepted {
+            if upward {
                 out.push(format!(
                     "{}:{line}: `{}` names `crate::{name}` ({:?}), above it",
                     rel.display(),
