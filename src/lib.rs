@@ -102,7 +102,8 @@ mod util;
 mod wheel;
 
 pub use handle::cancelled::{Cancelled, CancelledOwned};
-pub use handle::token::{CancelToken, TokenRef};
+pub use handle::token::CancelToken;
+pub use handle::token_ref::TokenRef;
 pub use handle::until_cancelled::{CancelFutureExt, RunUntilCancelled, RunUntilCancelledOwned};
 pub use pinned::child::{PinnedChild, PinnedDeadline};
 pub use pinned::linked::PinnedLinked;

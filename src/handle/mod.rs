@@ -1,6 +1,6 @@
 //! The handles users hold: tokens, sources and the futures that wait.
 //!
-//! [`CancelToken`](token::CancelToken) and [`TokenRef`](token::TokenRef)
+//! [`CancelToken`](token::CancelToken) and [`TokenRef`](token_ref::TokenRef)
 //! observe, in every tier; [`CancelSource`](source::CancelSource) cancels,
 //! with an allocator. This layer may use `time`, `node`, `wheel`, `util` and
 //! `sync`. Its files are peers that use each other's public types.
@@ -13,6 +13,7 @@ pub(crate) mod on_cancel;
 #[cfg(feature = "alloc")]
 pub(crate) mod source;
 pub(crate) mod token;
+pub(crate) mod token_ref;
 #[cfg(feature = "tokio-util")]
 pub(crate) mod tokio_util_bridge;
 pub(crate) mod until_cancelled;

@@ -84,22 +84,24 @@ impl Class {
         Class(byte)
     }
 
+    /// The low half. A read of the byte and a mask: on every child's drop.
+    #[inline(always)]
     pub(crate) fn ownership(self) -> Ownership {
-        match self.0 & 0x0f {
-            0 => Ownership::Static,
-            1 => Ownership::Heap,
-            2 => Ownership::Never,
-            _ => Ownership::Pinned,
-        }
+        let bits = self.0 & 0x0f;
+        debug_assert!(bits <= Ownership::Pinned as u8, "class {:#04x}", self.0);
+        // SAFETY: a class byte is made only by `Class::new` (or read back by
+        // `from_byte` from what `byte` gave), from an `Ownership` in the low
+        // half and a `Shape` in the high half: the low half is a discriminant.
+        unsafe { core::mem::transmute::<u8, Ownership>(bits) }
     }
 
+    /// The high half. A read of the byte and a mask: on every child's drop.
+    #[inline(always)]
     pub(crate) fn shape(self) -> Shape {
-        match self.0 & 0xf0 {
-            0 => Shape::Plain,
-            0x10 => Shape::Timed,
-            0x20 => Shape::AnyOf,
-            _ => Shape::Scoped,
-        }
+        let bits = self.0 & 0xf0;
+        debug_assert!(matches!(bits, 0 | 0x10 | 0x20 | 0x40), "class {:#04x}", self.0);
+        // SAFETY: as in `ownership`: the high half is a `Shape` discriminant.
+        unsafe { core::mem::transmute::<u8, Shape>(bits) }
     }
 }
 
