@@ -95,11 +95,24 @@ impl Class {
         unsafe { core::mem::transmute::<u8, Ownership>(bits) }
     }
 
+    /// Whether the node is the head of `shape`, one other than `Plain`: a bit
+    /// test, as each such shape is one bit of the high half.
+    #[inline(always)]
+    pub(crate) fn is(self, shape: Shape) -> bool {
+        debug_assert!(shape != Shape::Plain);
+        self.0 & shape as u8 != 0
+    }
+
     /// The high half. A read of the byte and a mask: on every child's drop.
     #[inline(always)]
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))] // only boxes need it
     pub(crate) fn shape(self) -> Shape {
         let bits = self.0 & 0xf0;
-        debug_assert!(matches!(bits, 0 | 0x10 | 0x20 | 0x40), "class {:#04x}", self.0);
+        debug_assert!(
+            matches!(bits, 0 | 0x10 | 0x20 | 0x40),
+            "class {:#04x}",
+            self.0
+        );
         // SAFETY: as in `ownership`: the high half is a `Shape` discriminant.
         unsafe { core::mem::transmute::<u8, Shape>(bits) }
     }
@@ -439,15 +452,32 @@ pub(crate) unsafe fn unregister_all(links: NonNull<[Registration]>) {
 /// The last reference to a heap node, made by `Box::new` of its shape's
 /// struct, out of its timers if timed.
 #[cfg(feature = "alloc")]
-#[inline]
+#[inline] // on every child's drop: a plain node is freed in line
 pub(crate) unsafe fn drop_box(node: NonNull<Node>) {
-    use alloc::boxed::Box;
     // SAFETY: the caller owns the node.
-    match unsafe { node.as_ref() }.class().shape() {
+    let shape = unsafe { node.as_ref() }.class().shape();
+    if shape == Shape::Plain {
+        // SAFETY: by the caller's guarantee, a plain box.
+        drop(unsafe { alloc::boxed::Box::from_raw(node.as_ptr()) });
+    } else {
+        // SAFETY: as ours.
+        unsafe { drop_shaped_box(node, shape) };
+    }
+}
+
+/// [`drop_box`] for the larger shapes, out of line so that the plain path
+/// stays small enough to inline.
+///
+/// # Safety
+/// As for [`drop_box`], and `shape` is the node's.
+#[cfg(feature = "alloc")]
+#[inline(never)]
+unsafe fn drop_shaped_box(node: NonNull<Node>, shape: Shape) {
+    use alloc::boxed::Box;
+    match shape {
+        Shape::Plain => unreachable!("plain boxes are freed by `drop_box`"),
         // SAFETY: by the caller's guarantee, a box of this shape (node first,
         // `repr(C)`), here and below.
-        Shape::Plain => drop(unsafe { Box::from_raw(node.as_ptr()) }),
-        // SAFETY: as above.
         Shape::Timed => drop(unsafe { Box::from_raw(node.cast::<TimedNode>().as_ptr()) }),
         // SAFETY: as above.
         Shape::AnyOf => drop(unsafe { Box::from_raw(node.cast::<LinkedNode>().as_ptr()) }),

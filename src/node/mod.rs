@@ -240,19 +240,19 @@ impl Node {
 
     /// Whether the node is the head of a `kind::TimedNode`.
     pub(crate) fn is_timed(&self) -> bool {
-        self.class().shape() == Shape::Timed
+        self.class().is(Shape::Timed)
     }
 
     /// Whether the node is the head of a `kind::LinkedNode`.
     #[cfg(feature = "alloc")]
     pub(crate) fn is_any_of(&self) -> bool {
-        self.class().shape() == Shape::AnyOf
+        self.class().is(Shape::AnyOf)
     }
 
     /// Whether the node is the head of a `kind::ScopedNode`.
     #[cfg(feature = "alloc")]
     pub(crate) fn is_scoped(&self) -> bool {
-        self.class().shape() == Shape::Scoped
+        self.class().is(Shape::Scoped)
     }
 
     /// One Acquire load: pairs with the Release that publishes `CANCELLED`, so a

@@ -19,6 +19,7 @@ use crate::sync::Ordering::*;
 ///
 /// # Safety
 /// The caller owns one reference on `node`.
+#[inline] // on every token's drop
 pub(crate) unsafe fn drop_ref(mut node: NonNull<Node>) {
     loop {
         // SAFETY: we own a reference, so the node is alive.
