@@ -87,6 +87,7 @@ compile_error!(
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod checks;
 #[cfg(feature = "defmt")]
 mod defmt;
 mod driver;
@@ -95,7 +96,6 @@ mod handle;
 mod node;
 mod pinned;
 mod reason;
-mod sizes;
 mod sync;
 mod time;
 mod util;
@@ -139,37 +139,6 @@ pub use handle::on_cancel::OnCancel;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use handle::source::CancelSource;
-
-// The public types' auto traits, checked as the crate builds: a change that
-// loses one (a raw pointer field without its `unsafe impl`) fails here.
-const _: fn() = || {
-    fn send_sync<T: Send + Sync>() {}
-    fn send<T: Send>() {}
-    send_sync::<CancelToken>();
-    send_sync::<TokenRef<'static>>();
-    send_sync::<Cancelled<'static>>();
-    send_sync::<CancelledOwned>();
-    send_sync::<Reason>();
-    send_sync::<Cause>();
-    send_sync::<Deadline>();
-    send_sync::<StaticSource>();
-    send_sync::<PinnedChild<'static>>();
-    send_sync::<PinnedDeadline<'static, &'static TickDriver>>();
-    send_sync::<PinnedLinked<'static, 2>>();
-    send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
-    send_sync::<Timers>();
-    send_sync::<TimersHandle<'static>>();
-    send_sync::<TickDriver>();
-    send::<RunUntilCancelled<'static, core::future::Ready<()>>>();
-    send::<RunUntilCancelledOwned<core::future::Ready<()>>>();
-    #[cfg(feature = "alloc")]
-    {
-        send_sync::<CancelSource>();
-        send_sync::<OnCancel>();
-        send_sync::<SharedTimers>();
-        send_sync::<ManualDriver>();
-    }
-};
 
 /// The README's examples and migration tables, run as doctests so that they
 /// never drift from the API.

@@ -1,8 +1,9 @@
-//! Size budgets, checked as the crate builds (64-bit targets).
+//! What the crate checks as it builds: size budgets (64-bit targets) and the
+//! public types' auto traits.
 //!
 //! `tests/sizes.rs` checks the same budgets at run time through the public
 //! API; here a node that grows past its budget fails the build itself.
-//! Loom's atomics are larger than the real ones, so its builds check nothing.
+//! Loom's atomics are larger than the real ones, so its builds check no size.
 
 #[cfg(all(target_pointer_width = "64", not(cancel_token_loom)))]
 const _: () = {
@@ -36,4 +37,37 @@ const _: () = {
     // A child below a deadline names the node whose deadline it inherits:
     // one pointer more than a plain node.
     assert!(size_of::<ScopedNode>() == size_of::<Node>() + 8);
+};
+
+// The public types' auto traits, checked as the crate builds: a change that
+// loses one (a raw pointer field without its `unsafe impl`) fails here.
+const _: fn() = || {
+    use crate::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<CancelToken>();
+    send_sync::<TokenRef<'static>>();
+    send_sync::<Cancelled<'static>>();
+    send_sync::<CancelledOwned>();
+    send_sync::<Reason>();
+    send_sync::<Cause>();
+    send_sync::<Deadline>();
+    send_sync::<StaticSource>();
+    send_sync::<PinnedChild<'static>>();
+    send_sync::<PinnedDeadline<'static, &'static TickDriver>>();
+    send_sync::<PinnedLinked<'static, 2>>();
+    send_sync::<PinnedOnCancel<'static, fn(Reason)>>();
+    send_sync::<Timers>();
+    send_sync::<TimersHandle<'static>>();
+    send_sync::<TickDriver>();
+    send::<RunUntilCancelled<'static, core::future::Ready<()>>>();
+    send::<RunUntilCancelledOwned<core::future::Ready<()>>>();
+    #[cfg(feature = "alloc")]
+    {
+        send_sync::<CancelSource>();
+        send_sync::<OnCancel>();
+        send_sync::<SharedTimers>();
+        send_sync::<ManualDriver>();
+    }
 };
