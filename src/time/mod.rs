@@ -135,25 +135,136 @@ pub(crate) mod deadline;
     note = "a driver in a `static` (`TickDriver`, `EmbassyDriver`) is a `TimerDriver` as its `&'static` reference: pass `&TICKS`"
 )]
 pub trait TimerDriver {
-    /// The driver's notion of a point in time.
+    /// The driver's notion of a point in time: what [`now`](Self::now)
+    /// returns and a [`Deadline`](crate::Deadline) converts to (`u64` ticks
+    /// for a [`TickDriver`](crate::TickDriver), the time since it was made for
+    /// a [`ManualDriver`](crate::ManualDriver), `std`'s or tokio's `Instant`
+    /// for the runtime drivers). Instants are compared, never subtracted.
+    ///
+    /// ```
+    /// use cancel_token::{TickDriver, TimerDriver};
+    ///
+    /// /// Ticks since `start`, on any driver.
+    /// fn since<D: TimerDriver>(driver: D, start: D::Instant) -> u64 {
+    ///     assert!(driver.now() >= start); // `Ord`, and the clock is monotonic
+    ///     driver.ticks_at(driver.now()) - driver.ticks_at(start)
+    /// }
+    ///
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// let start: u64 = TICKS.now(); // a `TickDriver`'s instants are its ticks
+    /// TICKS.advance_by(7);
+    /// assert_eq!(since(&TICKS, start), 7);
+    /// ```
     type Instant: Copy + Ord;
 
-    /// The current time.
+    /// The current time: where a timeout starts from, and what a deadline
+    /// is compared with.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{ManualDriver, TimerDriver};
+    ///
+    /// /// Whether `at` has passed on `driver`'s clock.
+    /// fn has_passed<D: TimerDriver>(driver: D, at: D::Instant) -> bool {
+    ///     driver.now() >= at
+    /// }
+    ///
+    /// let driver = ManualDriver::new();
+    /// let at = Duration::from_millis(3);
+    /// assert!(!has_passed(&driver, at));
+    /// driver.advance_by(Duration::from_millis(3));
+    /// assert!(has_passed(&driver, at));
+    /// ```
     fn now(&self) -> Self::Instant;
 
-    /// Ticks since the epoch at `at`, rounded up, saturating.
+    /// Ticks since the epoch at `at`, rounded up, saturating: where a deadline
+    /// at `at` goes in the timer wheel.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{ManualDriver, TimerDriver};
+    ///
+    /// let driver = ManualDriver::new(); // 1 µs ticks
+    /// assert_eq!(driver.ticks_at(Duration::from_micros(3)), 3);
+    /// // Rounded up, so a deadline never fires early.
+    /// assert_eq!(driver.ticks_at(Duration::from_nanos(1_500)), 2);
+    /// assert_eq!(driver.ticks_at(Duration::MAX), u64::MAX); // never
+    /// ```
     fn ticks_at(&self, at: Self::Instant) -> u64;
 
-    /// The instant of tick `ticks`.
+    /// The instant of tick `ticks`: how a [`Deadline`](crate::Deadline),
+    /// kept in ticks, is given back as an instant.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, TimerDriver};
+    ///
+    /// let driver = ManualDriver::new(); // 1 µs ticks
+    /// assert_eq!(driver.instant_at(1_500), Duration::from_micros(1_500));
+    /// assert_eq!(driver.ticks_at(driver.instant_at(42)), 42);
+    ///
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(2));
+    /// let ticks = call.deadline().unwrap().ticks();
+    /// assert_eq!(driver.instant_at(ticks), Duration::from_millis(2));
+    /// ```
     fn instant_at(&self, ticks: u64) -> Self::Instant;
 
-    /// Ticks in `d`, rounded up, saturating at `u64::MAX`.
+    /// Ticks in `d`, rounded up, saturating at `u64::MAX`: how far ahead of
+    /// [`now`](Self::now) a timeout of `d` is armed.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{ManualDriver, TimerDriver};
+    ///
+    /// let driver = ManualDriver::new(); // 1 µs ticks
+    /// assert_eq!(driver.duration_ticks(Duration::from_millis(2)), 2_000);
+    /// assert_eq!(driver.duration_ticks(Duration::from_nanos(1)), 1); // rounded up
+    /// assert_eq!(driver.duration_ticks(Duration::MAX), u64::MAX);
+    /// ```
     fn duration_ticks(&self, d: Duration) -> u64;
 
-    /// The timer state this driver advances.
+    /// The timer state this driver advances: the wheel its deadlines are
+    /// armed in, the same one every time.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{CancelSource, TickDriver, TimerDriver};
+    ///
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// let driver = &TICKS;
+    /// let timers = driver.timers().get();
+    /// assert!(core::ptr::eq(driver.timers().get(), timers));
+    ///
+    /// let root = CancelSource::new();
+    /// let _call = root.token().child_with_timeout(driver, Duration::from_millis(5));
+    /// assert_eq!(timers.pending(), 1);
+    /// TICKS.advance_by(5);
+    /// assert_eq!((timers.now(), timers.pending()), (5, 0));
+    /// ```
     fn timers(&self) -> TimersHandle<'_>;
 
-    /// Asks for `Timers::advance_to` to be called once tick `tick` is reached.
+    /// Asks for `Timers::advance_to` to be called once tick `tick` is reached:
+    /// called by the crate as it arms a deadline earlier than every wake-up
+    /// asked for so far; `Err` if the driver has stopped (see the contract).
+    ///
+    /// A [`TickDriver`](crate::TickDriver) passes `tick` to its alarm hook:
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    /// use core::time::Duration;
+    /// use cancel_token::{CancelSource, TickDriver, TimerDriver};
+    ///
+    /// static TICKS: TickDriver = TickDriver::new();
+    /// static ASKED: AtomicU64 = AtomicU64::new(0);
+    /// TICKS.set_alarm_hook(|tick| ASKED.store(tick, SeqCst));
+    ///
+    /// let root = CancelSource::new();
+    /// let _call = root.token().child_with_timeout(&TICKS, Duration::from_millis(8));
+    /// assert_eq!(ASKED.load(SeqCst), 8); // the crate called `wake_at(8)`
+    /// assert_eq!((&TICKS).wake_at(3), Ok(()));
+    /// assert_eq!(ASKED.load(SeqCst), 3);
+    /// ```
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped>;
 }
 
@@ -237,7 +348,31 @@ pub(crate) const fn ticks_ceil(d: Duration, hz: u64) -> u64 {
     whole.saturating_add(part)
 }
 
-/// A driver can no longer fire deadlines (its runtime has shut down).
+/// A driver can no longer fire deadlines (its runtime has shut down): the
+/// error of [`TimerDriver::wake_at`], after which the token being armed is
+/// cancelled at once with [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded).
+///
+/// A `TokioDriver` whose runtime is gone (with the `tokio` feature):
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, DriverStopped, Reason, TimerDriver, TokioDriver};
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread()
+///     .enable_time()
+///     .build()
+///     .unwrap();
+/// let driver = TokioDriver::with_handle(runtime.handle());
+/// drop(runtime);
+/// assert_eq!(driver.wake_at(1), Err(DriverStopped));
+/// assert_eq!(DriverStopped.to_string(), "timer driver stopped");
+///
+/// let root = CancelSource::new();
+/// let call = root.token().child_with_timeout(&driver, Duration::from_secs(1));
+/// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DriverStopped;
 
