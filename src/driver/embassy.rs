@@ -27,11 +27,16 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 /// heap children with `alloc`, and [`PinnedDeadline`](crate::PinnedDeadline)s
 /// without.
 ///
-/// ```no_run
+/// Here on the host, with embassy's `std` executor and time driver:
+///
+/// ```
+/// use core::sync::atomic::{AtomicBool, Ordering::SeqCst};
 /// use core::time::Duration;
-/// use cancel_token::{CancelSource, EmbassyDriver};
+/// use cancel_token::{CancelSource, EmbassyDriver, Reason};
+/// use embassy_executor::Executor;
 ///
 /// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
+/// static DONE: AtomicBool = AtomicBool::new(false);
 ///
 /// #[embassy_executor::task]
 /// async fn deadlines() -> ! {
@@ -42,8 +47,19 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 /// async fn request(root: CancelSource) {
 ///     let call = root.token().child_with_timeout(&DEADLINES, Duration::from_millis(100));
 ///     let work = embassy_time::Timer::after_secs(5);
-///     let _ = call.token().run_until_cancelled(work).await; // Err(DeadlineExceeded)
+///     let outcome = call.token().run_until_cancelled(work).await;
+///     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
+///     DONE.store(true, SeqCst);
 /// }
+///
+/// let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
+/// executor.run_until(
+///     |spawner| {
+///         spawner.spawn(deadlines().unwrap());
+///         spawner.spawn(request(CancelSource::new()).unwrap());
+///     },
+///     || DONE.load(SeqCst),
+/// );
 /// ```
 ///
 /// # Lifetime
@@ -77,7 +93,20 @@ pub struct EmbassyDriver {
 }
 
 impl EmbassyDriver {
-    /// A driver with no deadlines, for a `static`.
+    /// A driver with no deadlines, for a `static`. Deadlines may be armed
+    /// before [`run`](Self::run) starts; they fire once it does.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{CancelSource, EmbassyDriver};
+    ///
+    /// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
+    ///
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&DEADLINES, Duration::from_secs(1));
+    /// assert_eq!(DEADLINES.pending(), 1); // armed, waiting for `run`
+    /// assert!(!call.is_cancelled());
+    /// ```
     pub const fn new() -> Self {
         EmbassyDriver {
             timers: Timers::new(),
@@ -91,6 +120,32 @@ impl EmbassyDriver {
     /// fires every due deadline (cancelling those tokens and running their
     /// callbacks in this task), and sleeps again; a token that arms an earlier
     /// deadline wakes it to re-arm its timer. Run it once per driver.
+    ///
+    /// On the host, with embassy's `std` executor on a thread of its own (on
+    /// a chip, spawn it from `main` on the one executor):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, EmbassyDriver, Reason};
+    /// use embassy_executor::Executor;
+    ///
+    /// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
+    ///
+    /// #[embassy_executor::task]
+    /// async fn deadlines() -> ! {
+    ///     DEADLINES.run().await
+    /// }
+    ///
+    /// std::thread::spawn(|| {
+    ///     let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
+    ///     executor.run(|spawner| spawner.spawn(deadlines().unwrap()))
+    /// });
+    ///
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&DEADLINES, Duration::from_millis(20));
+    /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded); // fired by `run`
+    /// assert_eq!(DEADLINES.pending(), 0);
+    /// ```
     pub async fn run(&'static self) -> ! {
         // The embassy timer for the earliest deadline, and its tick.
         let mut armed: Option<(u64, Timer)> = None;
@@ -122,7 +177,22 @@ impl EmbassyDriver {
         match never {}
     }
 
-    /// How many deadlines are armed.
+    /// How many deadlines are armed: a count for tests and diagnostics.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{CancelSource, EmbassyDriver};
+    ///
+    /// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
+    ///
+    /// let root = CancelSource::new();
+    /// let a = root.token().child_with_timeout(&DEADLINES, Duration::from_secs(60));
+    /// let b = root.token().child_with_timeout(&DEADLINES, Duration::from_secs(60));
+    /// assert_eq!(DEADLINES.pending(), 2);
+    /// a.cancel(); // disarmed at once, `run` or not
+    /// drop(b);
+    /// assert_eq!(DEADLINES.pending(), 0);
+    /// ```
     pub fn pending(&self) -> usize {
         self.timers.pending()
     }

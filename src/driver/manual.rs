@@ -31,7 +31,18 @@ pub struct ManualDriver {
 }
 
 impl ManualDriver {
-    /// A clock at zero with no deadlines.
+    /// A clock at zero with no deadlines; clone it to share the clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{ManualDriver, TimerDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// assert_eq!((driver.now(), driver.pending()), (Duration::ZERO, 0));
+    /// let clone = driver.clone();
+    /// clone.advance_by(Duration::from_millis(5));
+    /// assert_eq!(driver.now(), Duration::from_millis(5)); // one clock
+    /// ```
     pub fn new() -> Self {
         ManualDriver {
             timers: Timers::new_shared(),
@@ -39,13 +50,42 @@ impl ManualDriver {
     }
 
     /// Moves the clock forward by `by` (whole microseconds) and fires every
-    /// deadline now due before returning.
+    /// deadline now due before returning: a test's way to let time pass.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, Reason, TimerDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(10));
+    /// driver.advance_by(Duration::from_millis(9));
+    /// driver.advance_by(Duration::from_nanos(999)); // under a microsecond: dropped
+    /// assert!(!call.is_cancelled());
+    /// assert_eq!(driver.now(), Duration::from_millis(9));
+    /// driver.advance_by(Duration::from_millis(1));
+    /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+    /// assert_eq!(driver.now(), Duration::from_millis(10));
+    /// ```
     pub fn advance_by(&self, by: Duration) {
         let us = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
         self.timers.advance_by(us);
     }
 
-    /// How many deadlines are armed.
+    /// How many deadlines are armed: for a test to check that its timeouts
+    /// were released.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&driver, Duration::from_secs(1));
+    /// assert_eq!(driver.pending(), 1);
+    /// drop(call); // the call ended in time: its timer is freed
+    /// assert_eq!(driver.pending(), 0);
+    /// ```
     pub fn pending(&self) -> usize {
         self.timers.pending()
     }
