@@ -161,7 +161,21 @@ fn turn(core: &MsCore<Reactor>, waker: &Waker) {
 }
 
 impl AsyncIoDriver {
-    /// A driver whose clock starts now.
+    /// A driver whose clock starts now. Nothing to spawn: async-io's reactor
+    /// fires its deadlines, with or without an executor.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{AsyncIoDriver, CancelSource, Reason};
+    ///
+    /// let driver = AsyncIoDriver::new();
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(10));
+    /// assert_eq!(driver.pending(), 1);
+    /// // No runtime here: async-io's own thread drives the reactor.
+    /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
+    /// assert_eq!(driver.pending(), 0);
+    /// ```
     pub fn new() -> AsyncIoDriver {
         let reactor = Reactor {
             timer: Mutex::new(async_io::Timer::never()),

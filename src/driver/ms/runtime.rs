@@ -184,7 +184,21 @@ impl<R> Drop for StopGuard<R> {
 macro_rules! timer_driver {
     ($driver:ident, $instant:ty, [$($name:literal: $method:ident),*], $(#[$wake_doc:meta])*) => {
         impl $driver {
-            /// How many deadlines are armed.
+            /// How many deadlines are armed: a count for tests and
+            /// diagnostics (shown for `ThreadDriver`; `TokioDriver` and
+            /// `AsyncIoDriver` count alike).
+            ///
+            /// ```
+            /// use std::time::Duration;
+            /// use cancel_token::{CancelSource, ThreadDriver};
+            ///
+            /// let driver = ThreadDriver::new();
+            /// let root = CancelSource::new();
+            /// let call = root.token().child_with_timeout(&driver, Duration::from_secs(60));
+            /// assert_eq!(driver.pending(), 1);
+            /// call.cancel(); // disarmed at once
+            /// assert_eq!(driver.pending(), 0);
+            /// ```
             pub fn pending(&self) -> usize {
                 self.owner.pending()
             }

@@ -74,7 +74,20 @@ pub struct ThreadDriver {
 }
 
 impl ThreadDriver {
-    /// A driver with its own timer thread.
+    /// A driver with its own timer thread, shared by its clones.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, Reason, ThreadDriver};
+    ///
+    /// let driver = ThreadDriver::new();
+    /// let clone = driver.clone(); // the same thread and deadlines
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&clone, Duration::from_millis(10));
+    /// assert_eq!(driver.pending(), 1);
+    /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
+    /// assert_eq!(driver.pending(), 0);
+    /// ```
     ///
     /// # Panics
     ///

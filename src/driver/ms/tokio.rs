@@ -96,7 +96,23 @@ pub struct TokioDriver {
 }
 
 impl TokioDriver {
-    /// A driver whose task runs on the current tokio runtime.
+    /// A driver whose task runs on the current tokio runtime: call it from
+    /// inside one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, Reason, TokioDriver};
+    ///
+    /// #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// async fn main() {
+    ///     let driver = TokioDriver::new();
+    ///     let root = CancelSource::new();
+    ///     let call = root.token().child_with_timeout(&driver, Duration::from_secs(3600));
+    ///     // The clock is paused: tokio skips ahead to the driver's sleep.
+    ///     assert_eq!(call.token().cancelled().await, Reason::DeadlineExceeded);
+    ///     assert_eq!(driver.pending(), 0);
+    /// }
+    /// ```
     ///
     /// # Panics
     ///
@@ -107,7 +123,23 @@ impl TokioDriver {
         Self::with_handle(&Handle::current())
     }
 
-    /// A driver whose task runs on `handle`'s runtime; callable from any thread.
+    /// A driver whose task runs on `handle`'s runtime; callable from any thread,
+    /// for code that holds a runtime's handle but runs outside it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, Reason, TokioDriver};
+    ///
+    /// let runtime = tokio::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .enable_time()
+    ///     .build()
+    ///     .unwrap();
+    /// let driver = TokioDriver::with_handle(runtime.handle()); // from outside it
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(10));
+    /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded); // a blocking wait
+    /// ```
     pub fn with_handle(handle: &Handle) -> Self {
         let start = {
             let _in_runtime = handle.enter();
@@ -123,7 +155,28 @@ impl TokioDriver {
         }
     }
 
-    /// Whether the background task still runs (false once its runtime shut down).
+    /// Whether the background task still runs (false once its runtime shut
+    /// down): whether deadlines on this driver can still pass, rather than
+    /// expire at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, Reason, TokioDriver};
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread()
+    ///     .enable_time()
+    ///     .build()
+    ///     .unwrap();
+    /// let driver = TokioDriver::with_handle(runtime.handle());
+    /// assert!(driver.is_running());
+    /// drop(runtime); // shut down: its task is dropped with it
+    /// assert!(!driver.is_running());
+    ///
+    /// // A deadline armed now can never pass: it expires as it is armed.
+    /// let root = CancelSource::new();
+    /// let call = root.token().child_with_timeout(&driver, Duration::from_secs(3600));
+    /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+    /// ```
     pub fn is_running(&self) -> bool {
         self.owner.0.sleeper.is_running()
     }
