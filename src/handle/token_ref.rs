@@ -12,7 +12,7 @@ use crate::{Cancelled, Cause, Reason};
 /// A borrowed token: the no-allocator tier's handle for pinned and static nodes.
 ///
 /// `Copy`, no reference counting; it has the observing methods of
-/// [`CancelToken`].
+/// [`CancelToken`](crate::CancelToken).
 ///
 /// ```
 /// use cancel_token::StaticSource;
@@ -52,7 +52,7 @@ impl<'a> TokenRef<'a> {
     }
 
     /// Whether the token is cancelled: one Acquire load; see
-    /// [`CancelToken::is_cancelled`].
+    /// [`CancelToken::is_cancelled`](crate::CancelToken::is_cancelled).
     ///
     /// ```
     /// use cancel_token::StaticSource;
@@ -69,7 +69,7 @@ impl<'a> TokenRef<'a> {
     }
 
     /// Why the token was cancelled, or `None` while it is live; see
-    /// [`CancelToken::reason`].
+    /// [`CancelToken::reason`](crate::CancelToken::reason).
     ///
     /// ```
     /// use core::pin::pin;
@@ -88,7 +88,7 @@ impl<'a> TokenRef<'a> {
     }
 
     /// The cause of the cancellation that reached this token, if it had one;
-    /// see [`CancelToken::cause`].
+    /// see [`CancelToken::cause`](crate::CancelToken::cause).
     ///
     /// ```
     /// use cancel_token::StaticSource;
@@ -113,7 +113,7 @@ impl<'a> TokenRef<'a> {
     }
 
     /// A future that completes with the reason once the token is cancelled;
-    /// see [`CancelToken::cancelled`]. It borrows the node for `'a`, not this
+    /// see [`CancelToken::cancelled`](crate::CancelToken::cancelled). It borrows the node for `'a`, not this
     /// `TokenRef`.
     ///
     /// ```
@@ -129,7 +129,7 @@ impl<'a> TokenRef<'a> {
         Cancelled::new(self.node())
     }
 
-    /// When this token expires; see [`CancelToken::deadline`]: for a
+    /// When this token expires; see [`CancelToken::deadline`](crate::CancelToken::deadline): for a
     /// [`PinnedDeadline`](crate::PinnedDeadline)'s token, its deadline, or
     /// an earlier one of its ancestors.
     ///
@@ -150,7 +150,7 @@ impl<'a> TokenRef<'a> {
     }
 
     /// Runs `work` until it completes or the token is cancelled, whichever is
-    /// first; see [`CancelToken::run_until_cancelled`].
+    /// first; see [`CancelToken::run_until_cancelled`](crate::CancelToken::run_until_cancelled).
     ///
     /// ```
     /// # futures_executor::block_on(async {
@@ -173,7 +173,7 @@ impl<'a> TokenRef<'a> {
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl TokenRef<'_> {
     /// Blocks the thread until the token is cancelled; see
-    /// [`CancelToken::wait`]. For a static or pinned source watched by a
+    /// [`CancelToken::wait`](crate::CancelToken::wait). For a static or pinned source watched by a
     /// thread with no executor.
     ///
     /// ```
@@ -189,7 +189,7 @@ impl TokenRef<'_> {
     }
 
     /// Blocks until the token is cancelled or `timeout` passes (`None`); see
-    /// [`CancelToken::wait_timeout`].
+    /// [`CancelToken::wait_timeout`](crate::CancelToken::wait_timeout).
     ///
     /// ```
     /// use std::time::Duration;
