@@ -5,7 +5,8 @@
 //! in `state`, the list and its entries in `list`, the cancel walk in
 //! `cancel`, references and freeing in `refs`, the spare child in `spare`,
 //! the shapes a node can be the head of in `kind`, and the two other kinds
-//! of list entry in `waiter` and `callback`.
+//! of list entry in `waiter` and `callback`. This layer may use `wheel` (a
+//! timed node's wheel entry and timers), `util` and `sync`, and nothing above.
 //!
 //! # Glossary
 //!
