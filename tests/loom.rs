@@ -884,6 +884,37 @@ impl std::task::Wake for NotifyWaker {
     }
 }
 
+/// A deadline armed while the sleeper computes the tick it sleeps until: the
+/// sleeper either sleeps until a tick no later than the deadline or is woken
+/// by the arm's `wake_at` (a lost request leaves it asleep, which loom reports
+/// as a deadlock), and its next turn finds the deadline due at that tick.
+///
+/// Checks "Why no request is lost" in `src/driver/ms/mod.rs`.
+#[test]
+fn deadline_arm_vs_sleeper_target() {
+    use cancel_token::__private::LoomSleeper;
+    model(|| {
+        let driver = LoomSleeper::new();
+        let sleeper = {
+            let driver = driver.clone();
+            thread::spawn(move || loop {
+                let due = driver.fire(0);
+                let until = driver.target(due);
+                if until <= 5 {
+                    return until;
+                }
+                driver.wait_woken();
+            })
+        };
+        let root = CancelSource::new();
+        let job = root.token().child_with_deadline(&driver, 5);
+        let until = sleeper.join().unwrap();
+        assert_eq!(until, 5, "the sleeper wakes for the deadline, not earlier");
+        assert_eq!(driver.fire(5), u64::MAX, "fired at its tick");
+        assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+    });
+}
+
 /// A driver's last handle dropped while its last deadline is disarmed, with
 /// its sleeper running: the sleeper, which ends once no handle is left and
 /// no deadline is armed, neither ends while the deadline is armed nor sleeps

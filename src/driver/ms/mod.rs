@@ -193,18 +193,23 @@ pub(crate) fn advance(timers: &crate::Timers, now: u64) -> u64 {
 }
 
 /// A driver that is only its sleeper's bookkeeping, for loom models of the
-/// protocol: the model plays the sleeper (`fire`, `should_end`) and the last
-/// handle's drop (`close`). Ticks are milliseconds; instants are ticks.
+/// protocol: the model plays the sleeper (`fire`, `target`, `wait_woken`,
+/// `should_end`) and the last handle's drop (`close`). Ticks are
+/// milliseconds; instants are ticks. `wake_at` wakes `wait_woken` when its
+/// request says the sleeper must be woken.
 #[cfg(cancel_token_loom)]
 #[derive(Clone)]
-pub struct LoomSleeper(std::sync::Arc<Sleeper>);
+pub struct LoomSleeper(std::sync::Arc<Sleeper>, std::sync::Arc<loom::sync::Notify>);
 
 #[cfg(cancel_token_loom)]
 impl LoomSleeper {
     /// A sleeper with no deadline and a handle.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        LoomSleeper(std::sync::Arc::new(Sleeper::new()))
+        LoomSleeper(
+            std::sync::Arc::new(Sleeper::new()),
+            std::sync::Arc::new(loom::sync::Notify::new()),
+        )
     }
 
     /// See `Sleeper::close`.
@@ -215,6 +220,18 @@ impl LoomSleeper {
     /// See `Sleeper::fire`.
     pub fn fire(&self, now: u64) -> u64 {
         self.0.fire(now)
+    }
+
+    /// See `NextWake::target`: the tick the sleeper sleeps until, after a
+    /// `fire` that returned `due`.
+    pub fn target(&self, due: u64) -> u64 {
+        self.0.next.target(due)
+    }
+
+    /// Sleeps until a `wake_at` wakes the sleeper (or returns at once if one
+    /// did since the last call).
+    pub fn wait_woken(&self) {
+        self.1.wait();
     }
 
     /// See `Sleeper::should_end`.
@@ -252,8 +269,12 @@ impl crate::TimerDriver for LoomSleeper {
         crate::TimersHandle::from_shared(&self.0.timers)
     }
 
-    /// The model's sleeper never sleeps until a tick: nothing to wake.
+    /// Wakes `wait_woken` when the request says so, as a runtime driver
+    /// wakes its sleeper.
     fn wake_at(&self, tick: u64) -> Result<(), DriverStopped> {
-        self.0.request(tick).map(drop)
+        if self.0.request(tick)? {
+            self.1.notify();
+        }
+        Ok(())
     }
 }
