@@ -69,5 +69,6 @@ const _: fn() = || {
         send_sync::<OnCancel>();
         send_sync::<SharedTimers>();
         send_sync::<ManualDriver>();
+        send::<Timeout<core::future::Ready<()>>>();
     }
 };

@@ -1,6 +1,7 @@
 //! Futures that run a piece of work until it completes or a token is
-//! cancelled: `run_until_cancelled`, its owned form, and the `CancelFutureExt`
-//! combinator that makes either from any future.
+//! cancelled: `run_until_cancelled`, its owned form, the `CancelFutureExt`
+//! combinator that makes either from any future, and `timeout`, which runs
+//! one under a child with a deadline.
 
 use core::fmt;
 use core::future::Future;
@@ -80,6 +81,118 @@ impl<F> RunUntilCancelledOwned<F> {
     }
 }
 
+/// Runs a future under a child of a token that has a deadline: `Ok(output)`
+/// if it completes in time, or `Err(reason)` once the child is cancelled,
+/// [`Reason::DeadlineExceeded`] at the deadline or the reason of an
+/// ancestor's cancel (tokio's `time::timeout`, as a child of the token). Made
+/// by [`CancelToken::timeout`](crate::CancelToken::timeout) and
+/// [`CancelToken::timeout_at`](crate::CancelToken::timeout_at).
+///
+/// It owns the child's source, so the deadline is armed from the call that
+/// makes it, not from the first poll, and dropping it (which `.await` does as
+/// it completes) drops the child and takes its timer out of the driver. The
+/// order of polls and cancel safety are as for [`RunUntilCancelled`].
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, ManualDriver, Reason, Timeout};
+///
+/// let driver = ManualDriver::new();
+/// let server = CancelSource::new();
+/// let call: Timeout<_> = server.timeout(&driver, Duration::from_secs(1), async { 7 });
+/// assert_eq!(driver.pending(), 1);
+/// assert_eq!(call.await, Ok(7));
+/// assert_eq!(driver.pending(), 0); // the child went with the future
+/// # });
+/// ```
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+#[must_use = "futures do nothing unless polled"]
+pub struct Timeout<F> {
+    cancelled: CancelledOwned,
+    work: F,
+    /// The child's source, dropped after the waiter and its token, so that
+    /// it goes as an unobserved child does (its timer taken out, no cancel).
+    source: crate::CancelSource,
+}
+
+#[cfg(feature = "alloc")]
+impl<F> Timeout<F> {
+    fn new(source: crate::CancelSource, work: F) -> Self {
+        Timeout {
+            cancelled: source.token().cancelled_owned(),
+            work,
+            source,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+impl crate::CancelToken {
+    /// Runs `work` under a child of this token that expires once `after` has
+    /// passed on `driver`: `Ok(output)`, or `Err(reason)` if the child is
+    /// cancelled first, by its deadline ([`Reason::DeadlineExceeded`]) or by
+    /// an ancestor. The child is made as
+    /// [`child_with_timeout`](Self::child_with_timeout) makes it, and goes
+    /// with the future; see [`Timeout`].
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let request = CancelSource::new();
+    /// let slow = core::future::pending::<()>();
+    /// let call = request.timeout(&driver, Duration::from_millis(200), slow);
+    /// driver.advance_by(Duration::from_millis(200));
+    /// assert_eq!(call.await, Err(Reason::DeadlineExceeded));
+    ///
+    /// let call = request.timeout(&driver, Duration::from_millis(200), core::future::pending::<()>());
+    /// request.cancel();
+    /// assert_eq!(call.await, Err(Reason::Cancelled));
+    /// assert_eq!(driver.pending(), 0);
+    /// # });
+    /// ```
+    pub fn timeout<D: crate::TimerDriver, F: Future>(
+        &self,
+        driver: D,
+        after: core::time::Duration,
+        work: F,
+    ) -> Timeout<F> {
+        Timeout::new(self.child_with_timeout(driver, after), work)
+    }
+
+    /// Like [`timeout`](Self::timeout), with a deadline at `driver`'s instant
+    /// `at`, as [`child_with_deadline`](Self::child_with_deadline) makes it
+    /// (tokio's `time::timeout_at`).
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
+    ///
+    /// let driver = ManualDriver::new(); // its instants are durations since its start
+    /// let request = CancelSource::new();
+    /// let at = Duration::from_secs(5);
+    /// assert_eq!(request.timeout_at(&driver, at, async { "done" }).await, Ok("done"));
+    /// driver.advance_by(at);
+    /// let late = request.timeout_at(&driver, at, async { "done" });
+    /// assert_eq!(late.await, Err(Reason::DeadlineExceeded)); // due as it was made
+    /// # });
+    /// ```
+    pub fn timeout_at<D: crate::TimerDriver, F: Future>(
+        &self,
+        driver: D,
+        at: D::Instant,
+        work: F,
+    ) -> Timeout<F> {
+        Timeout::new(self.child_with_deadline(driver, at), work)
+    }
+}
+
 /// One poll: the token, the work unless the token is cancelled, and the
 /// token's waiter only if the work is pending, so that work that completes
 /// at its first poll takes no lock.
@@ -99,7 +212,8 @@ fn poll_both<F: Future>(
 }
 
 /// `Future` for a type with fields `cancelled` (a token's waiting future
-/// with `reason_now`) and `work`, both pinned structurally.
+/// with `reason_now`) and `work`, both pinned structurally (and maybe others,
+/// never pinned).
 macro_rules! until_cancelled_future {
     ($($ty:tt)*) => {
         impl<F: Future> Future for $($ty)* {
@@ -124,6 +238,8 @@ macro_rules! until_cancelled_future {
 
 until_cancelled_future!(RunUntilCancelled<'_, F>);
 until_cancelled_future!(RunUntilCancelledOwned<F>);
+#[cfg(feature = "alloc")]
+until_cancelled_future!(Timeout<F>);
 
 impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,6 +253,15 @@ impl<F> fmt::Debug for RunUntilCancelledOwned<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunUntilCancelledOwned")
             .field("cancelled", &self.cancelled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("child", &self.source)
             .finish_non_exhaustive()
     }
 }
