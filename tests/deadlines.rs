@@ -596,3 +596,178 @@ fn a_due_timeout_below_an_earlier_deadline_takes_it() {
     assert_eq!(zero.deadline(), request.deadline());
     assert_eq!(driver.pending(), 0);
 }
+
+// ---- a cause for an expiry ---------------------------------------------------
+
+#[derive(Debug)]
+struct Budget(&'static str);
+impl core::fmt::Display for Budget {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+impl core::error::Error for Budget {}
+
+static DB: Budget = Budget("db budget");
+static CALL: Budget = Budget("call budget");
+static SHUTDOWN: Budget = Budget("shutdown");
+
+fn cause_of(t: &CancelToken) -> Option<String> {
+    t.cause().map(|c| c.to_string())
+}
+
+/// The deadline's firing reports the cause, on the child and its
+/// descendants; while live there is none.
+#[test]
+fn an_expiry_reports_its_cause_on_the_child_and_below() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let call = root.child_with_timeout_cause(&driver, Duration::from_secs(1), &CALL);
+    let step = call.child();
+    let later = call.child_with_timeout(&driver, MIN); // covered: no timer of its own
+    assert_eq!(driver.pending(), 1);
+    assert_eq!(cause_of(&call), None);
+    driver.advance_by(Duration::from_secs(1));
+    for t in [call.token(), step.token(), later.token()] {
+        assert_eq!(t.reason(), Some(Reason::DeadlineExceeded));
+        assert_eq!(cause_of(&t).as_deref(), Some("call budget"));
+    }
+    assert!(!root.is_cancelled());
+    let at = driver.now() + Duration::from_secs(2);
+    let query = root.child_with_deadline_cause(&driver, at, &DB);
+    driver.advance_by(Duration::from_secs(2));
+    assert_eq!(cause_of(&query).as_deref(), Some("db budget"));
+    assert_eq!(driver.pending(), 0);
+}
+
+/// Any other cancel that comes first reports its own cause: the source's
+/// (with or without one), an ancestor's, or an earlier deadline's.
+#[test]
+fn another_cancel_reports_its_own_cause() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let a = root.child_with_timeout_cause(&driver, MIN, &DB);
+    a.cancel();
+    assert_eq!((a.reason(), cause_of(&a)), (Some(Reason::Cancelled), None));
+    let b = root.child_with_timeout_cause(&driver, MIN, &DB);
+    b.cancel_with(&SHUTDOWN);
+    assert_eq!(cause_of(&b).as_deref(), Some("shutdown"));
+    let request = root.child();
+    let c = request.child_with_timeout_cause(&driver, MIN, &DB);
+    request.cancel_with(&SHUTDOWN);
+    assert_eq!(
+        (c.reason(), cause_of(&c).as_deref()),
+        (Some(Reason::Cancelled), Some("shutdown"))
+    );
+    let d = root.child_with_timeout_cause(&driver, MIN, &DB);
+    d.cancel_with(&SHUTDOWN);
+    driver.advance_by(MIN); // nothing left to fire
+    assert_eq!(cause_of(&d).as_deref(), Some("shutdown"));
+    assert_eq!(driver.pending(), 0);
+    // A parent's earlier deadline, without a cause, then with one.
+    let outer = root.child_with_timeout(&driver, Duration::from_secs(1));
+    let inner = outer.child_with_timeout_cause(&driver, MIN, &DB);
+    assert_eq!(driver.pending(), 1, "covered: the child arms no timer");
+    driver.advance_by(Duration::from_secs(1));
+    assert_eq!(
+        (inner.reason(), cause_of(&inner)),
+        (Some(Reason::DeadlineExceeded), None)
+    );
+    let outer = root.child_with_timeout_cause(&driver, Duration::from_secs(1), &CALL);
+    let inner = outer.child_with_timeout_cause(&driver, MIN, &DB);
+    driver.advance_by(Duration::from_secs(1));
+    assert_eq!(cause_of(&inner).as_deref(), Some("call budget"));
+    // A parent on another driver expiring first.
+    let other = ManualDriver::new();
+    let outer = root.child_with_timeout(&other, Duration::from_secs(1));
+    let inner = outer.child_with_timeout_cause(&driver, MIN, &DB);
+    other.advance_by(Duration::from_secs(1));
+    assert_eq!(
+        (inner.reason(), cause_of(&inner)),
+        (Some(Reason::DeadlineExceeded), None)
+    );
+    assert_eq!((driver.pending(), other.pending()), (0, 0));
+}
+
+/// A deadline already due, or a driver that has stopped, expires the child
+/// at once, with its cause, also below a parent with a later one.
+#[test]
+fn an_expiry_at_once_reports_its_cause() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let zero = root.child_with_timeout_cause(&driver, Duration::ZERO, &DB);
+    assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(cause_of(&zero).as_deref(), Some("db budget"));
+    let past = root.child_with_deadline_cause(&driver, driver.now(), &DB);
+    assert_eq!(cause_of(&past).as_deref(), Some("db budget"));
+    let stopped = Stopped(Timers::new_shared());
+    let job = root.child_with_timeout_cause(&stopped, MIN, &DB);
+    assert_eq!(cause_of(&job).as_deref(), Some("db budget"));
+    let outer = root.child_with_timeout_cause(&driver, MIN, &CALL);
+    let due = outer.child_with_timeout_cause(&driver, Duration::ZERO, &DB);
+    // Due as it is made; its own deadline is the one that is due.
+    assert_eq!(cause_of(&due).as_deref(), Some("db budget"));
+    assert!(!outer.is_cancelled());
+    assert_eq!(driver.pending(), 1);
+}
+
+/// A timed parent with an expiry cause keeps no spare (its slot holds the
+/// cause), and a spare of either kind serves a child with or without one.
+#[test]
+fn an_expiry_cause_and_spares() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::new();
+    let call = root.child_with_timeout_cause(&driver, MIN, &CALL);
+    for _ in 0..3 {
+        drop(call.child());
+        drop(call.child_with_timeout(&driver, Duration::from_secs(1)));
+    }
+    // The root keeps a timed spare: a child with a cause is made in it, and
+    // one without after it.
+    drop(root.child_with_timeout(&driver, MIN));
+    let caused = root.child_with_timeout_cause(&driver, Duration::from_secs(1), &DB);
+    drop(root.child_with_timeout_cause(&driver, MIN, &DB));
+    let plain = root.child_with_timeout(&driver, Duration::from_secs(1));
+    driver.advance_by(Duration::from_secs(1));
+    assert_eq!(cause_of(&caused).as_deref(), Some("db budget"));
+    assert_eq!(
+        (plain.reason(), cause_of(&plain)),
+        (Some(Reason::DeadlineExceeded), None)
+    );
+    driver.advance_by(MIN);
+    assert_eq!(cause_of(&call).as_deref(), Some("call budget"));
+    assert_eq!(driver.pending(), 0);
+}
+
+/// A `PinnedDeadline` with a cause: its firing reports it, a cancel its own.
+#[test]
+fn a_pinned_deadline_with_a_cause() {
+    use cancel_token::{PinnedDeadline, TickDriver};
+    use core::pin::pin;
+    static ROOT: StaticSource = StaticSource::new();
+    static TICKS: TickDriver = TickDriver::new();
+    let now = TICKS.now();
+    let fired = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, now + 2).with_cause(&DB));
+    let fired = fired.into_ref();
+    let stopped = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, now + 2).with_cause(&DB));
+    let stopped = stopped.into_ref();
+    let below = pin!(cancel_token::PinnedChild::new(fired.token()));
+    let below = below.into_ref();
+    stopped.cancel_with(&SHUTDOWN);
+    assert!(fired.cause().is_none() && below.cause().is_none());
+    TICKS.advance_to(now + 2);
+    assert_eq!(fired.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(
+        fired.cause().map(|c| c.to_string()).as_deref(),
+        Some("db budget")
+    );
+    assert_eq!(
+        below.cause().map(|c| c.to_string()).as_deref(),
+        Some("db budget")
+    );
+    assert_eq!(
+        stopped.cause().map(|c| c.to_string()).as_deref(),
+        Some("shutdown")
+    );
+    assert_eq!(TICKS.pending(), 0);
+}

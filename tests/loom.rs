@@ -398,6 +398,36 @@ fn deadline_fire_vs_cancel() {
     });
 }
 
+/// A deadline made with a cause fires while its source cancels with
+/// another: the cause that wins is the one of the cancel that wins, on the
+/// child and on its child, and the wheel entry is gone either way.
+///
+/// Checks race R9 and invariants 1 and 9 of `src/node/mod.rs`.
+#[test]
+fn deadline_fire_with_cause_vs_cancel_with() {
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root
+            .token()
+            .child_with_timeout_cause(&driver, Duration::from_micros(1), &CauseA);
+        let step = job.child();
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
+        job.cancel_with(&CauseB);
+        t.join().unwrap();
+        let expected = match job.reason().unwrap() {
+            Reason::DeadlineExceeded => "a",
+            Reason::Cancelled => "b",
+            r => panic!("{r:?}"),
+        };
+        assert_eq!(job.cause().unwrap().to_string(), expected);
+        assert_eq!(step.cause().unwrap().to_string(), expected);
+        assert_eq!(step.reason(), job.reason());
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
 /// A deadline source dropped while the deadline fires.
 ///
 /// Checks race R6 and invariant 7 of `src/node/mod.rs`.

@@ -7,6 +7,8 @@
 
 pub(crate) mod cancelled;
 #[cfg(feature = "alloc")]
+pub(crate) mod deadline;
+#[cfg(feature = "alloc")]
 pub(crate) mod linked;
 #[cfg(feature = "alloc")]
 pub(crate) mod on_cancel;

@@ -23,8 +23,9 @@ use crate::sync::UnsafeCell;
 use crate::wheel::timers::TimersHandle;
 use crate::wheel::timers::{Timers, TimersId};
 use crate::wheel::WheelEntry;
+use crate::Cause;
 #[cfg(feature = "alloc")]
-use crate::{Cause, Reason};
+use crate::Reason;
 
 /// How a node's memory is owned: the low half of its class byte.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,7 +43,8 @@ pub(crate) enum Ownership {
     Pinned = 3,
 }
 
-/// What a node is the head of: the high half of its class byte.
+/// What a node is the head of: bits 4 to 6 of its class byte (bit 7 marks an
+/// expiry cause).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub(crate) enum Shape {
@@ -60,9 +62,15 @@ pub(crate) enum Shape {
 }
 
 /// A node's ownership and shape in one byte, kept in its own entry's `class`:
-/// fixed at construction, so reading it needs no atomic.
+/// fixed at construction, so reading it needs no atomic. Its top bit says a
+/// timed node keeps a cause for its expiry (see [`TimedNode::set_expiry_cause`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Class(u8);
+
+/// The bit of a class byte for a timed node made with a cause for its expiry.
+const EXPIRY_CAUSE: u8 = 0x80;
+/// The bits of a class byte that hold its `Shape`.
+const SHAPE_BITS: u8 = 0x70;
 
 impl Class {
     /// A bare node, owned as `ownership`.
@@ -91,7 +99,8 @@ impl Class {
         debug_assert!(bits <= Ownership::Pinned as u8, "class {:#04x}", self.0);
         // SAFETY: a class byte is made only by `Class::new` (or read back by
         // `from_byte` from what `byte` gave), from an `Ownership` in the low
-        // half and a `Shape` in the high half: the low half is a discriminant.
+        // half and a `Shape` in the high half, plus, by `set_expiry_cause`,
+        // the top bit: the low half is a discriminant.
         unsafe { core::mem::transmute::<u8, Ownership>(bits) }
     }
 
@@ -103,18 +112,25 @@ impl Class {
         self.0 & shape as u8 != 0
     }
 
-    /// The high half. A read of the byte and a mask: on every child's drop.
+    /// Bits 4 to 6. A read of the byte and a mask: on every child's drop.
     #[inline(always)]
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))] // only boxes need it
     pub(crate) fn shape(self) -> Shape {
-        let bits = self.0 & 0xf0;
+        let bits = self.0 & SHAPE_BITS;
         debug_assert!(
             matches!(bits, 0 | 0x10 | 0x20 | 0x40),
             "class {:#04x}",
             self.0
         );
-        // SAFETY: as in `ownership`: the high half is a `Shape` discriminant.
+        // SAFETY: as in `ownership`: the high half less the expiry-cause bit
+        // is a `Shape` discriminant.
         unsafe { core::mem::transmute::<u8, Shape>(bits) }
+    }
+
+    /// Whether the node is a timed one whose slot holds the cause of its
+    /// expiry while it is live.
+    pub(crate) fn has_expiry_cause(self) -> bool {
+        self.0 & EXPIRY_CAUSE != 0
     }
 }
 
@@ -168,6 +184,37 @@ impl<X> TimedNode<X> {
             extra,
         }
     }
+
+    /// Gives the node, not yet shared, `cause` for its expiry: its slot holds
+    /// it while the node is live (such a node keeps no spare, so nothing else
+    /// writes the slot then), and its deadline's firing cancels it with it
+    /// ([`expiry_cause`]). Another cancel overwrites it with its own cause.
+    pub(crate) fn set_expiry_cause(&mut self, cause: Cause) {
+        self.node.entry.class |= EXPIRY_CAUSE;
+        // SAFETY: `&mut`: the node is not shared yet.
+        self.node
+            .slot
+            .with_mut(|s| unsafe { *s = crate::node::Slot { cause: Some(cause) } });
+    }
+}
+
+/// The cause `node`'s own deadline cancels it with: the one it was made
+/// with, if it is a timed node made with one and is still live; `None`
+/// otherwise. Read under the node's lock, as a cancel writes the slot under
+/// it, so a cancel that comes first leaves `None` (the caller's cancel then
+/// does nothing).
+pub(crate) fn expiry_cause(node: &Node) -> Option<Cause> {
+    if !node.class().has_expiry_cause() {
+        return None;
+    }
+    let guard = node.lock();
+    if guard.is_cancelled() {
+        return None;
+    }
+    // SAFETY: under the lock of a live node made with an expiry cause: its
+    // slot holds that cause (invariant 9 of the `node` module), and only a
+    // cancel, which needs this lock, writes it.
+    node.slot.with(|s| unsafe { (*s).cause })
 }
 
 impl TimedNode {

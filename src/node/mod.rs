@@ -16,7 +16,8 @@
 //! - *class*: a node's ownership and shape in one byte (`kind::Class`). The
 //!   ownership: `Static`, `Never` (neither is counted), `Heap` (freed at the
 //!   last *reference*) or `Pinned` (its owner waits until no canceller
-//!   *borrows* it); the count is one field for both.
+//!   *borrows* it); the count is one field for both. Its top bit marks a
+//!   timed node made with an *expiry cause* (invariant 9).
 //! - *entry*: the intrusive link (`list::Entry`) of a child node, a waiter or
 //!   a callback in its node's *list*; its *status* (`list::Status`) says
 //!   where it is in its life: `Idle`, `Queued` (in the list), `Notified`,
@@ -93,8 +94,8 @@
 //!    canceller of the parent can take it meanwhile).
 //! 6. `SPARE` is set only on a live heap node, under its lock, never with
 //!    `CANCELLED`; the slot holds a spare exactly while `SPARE` is set, `None`
-//!    while live without one, and the cause once cancelled. A spare is in no
-//!    list and no wheel.
+//!    (or an expiry cause, invariant 9) while live without one, and the
+//!    cause once cancelled. A spare is in no list and no wheel.
 //! 7. A deadline is armed only on a live node under its lock (or, in a spare,
 //!    under its parent's, before it is linked), and a cancel takes it out
 //!    under that lock, so a cancelled node holds no timer. An armed deadline
@@ -102,6 +103,12 @@
 //!    by an unobserved drop.
 //! 8. `NONEMPTY` matches the list whenever `LOCKED` is clear (`std`): every
 //!    unlock sets it from the list in the same RMW.
+//! 9. A timed node made with a cause for its expiry (the class byte's top
+//!    bit, fixed at construction) holds that cause in its slot from its
+//!    construction until it is cancelled, and keeps no spare, so nothing
+//!    writes its slot while it is live. Its deadline's firing reads the
+//!    cause under the node's lock, then cancels with it; any cancel
+//!    overwrites the slot with its own cause under that lock.
 //!
 //! # Lock order
 //!
@@ -139,6 +146,12 @@
 //! - **R8, the lock-free cancel vs a locker**: the CAS needs `LOCKED`,
 //!   `NONEMPTY` and `SPARE` clear, so it fails while anyone holds the lock or
 //!   anything is linked (invariants 2 and 8).
+//! - **R9, a firing deadline with an expiry cause vs another cancel**: the
+//!   firing reads the cause under the node's lock and finds it live, or
+//!   finds it cancelled and does nothing; either way the cancel that sets
+//!   `CANCELLED` first writes its own reason and cause (invariants 1 and 9),
+//!   so `DeadlineExceeded` comes with the expiry cause, and a cancel that
+//!   wins with its own.
 //!
 //! The driver's wake-request protocol has its own races, in `driver::ms`.
 
@@ -167,7 +180,8 @@ pub(crate) struct Node {
     pub(crate) state: AtomicState,
     /// The cause: written once, under the lock, before `CANCELLED` is published
     /// with Release; read only after `CANCELLED` was seen with Acquire. While
-    /// live, with `SPARE` set, a spare child node, used under the lock.
+    /// live, with `SPARE` set, a spare child node, used under the lock; in a
+    /// timed node made with one, the cause of its expiry (invariant 9).
     pub(crate) slot: UnsafeCell<Slot>,
     /// Fixed at construction. A heap or pinned child holds a reference on a heap parent.
     pub(crate) parent: Option<NonNull<Node>>,
@@ -181,7 +195,7 @@ pub(crate) struct Node {
 /// What a node's `slot` holds: the state's `CANCELLED` and `SPARE` bits say which.
 #[derive(Clone, Copy)]
 pub(crate) union Slot {
-    /// Once cancelled.
+    /// Once cancelled; while live, `None` or an expiry cause.
     pub(crate) cause: Option<Cause>,
     /// While `SPARE` is set.
     pub(crate) spare: NonNull<Node>,

@@ -7,7 +7,8 @@
 //! same kind (with a deadline or without) takes it. The spare lives in the
 //! parent's `slot`, which holds the cause only once the parent is cancelled;
 //! the state's `SPARE` bit says the slot holds one, and `SPARE_TIMED` that it
-//! is a node with a deadline. These change only under the parent's lock.
+//! is a node with a deadline. A timed parent made with a cause for its
+//! expiry keeps that cause in its slot while live, so it keeps no spare. These change only under the parent's lock.
 //! Cancelling the parent frees its spare once the lock is released; freeing
 //! the parent frees it too. So a parent holds at most one node (64 bytes on
 //! 64-bit targets, 120 with a deadline) more than its live children. A timed
@@ -57,7 +58,8 @@ impl Guard<'_> {
     /// Keeps `child`'s memory as this node's spare if this is a live heap
     /// node without one, returning the delta the caller then adds in the
     /// unlock (`Delta::NONE` if not kept). A child that keeps a spare itself is not
-    /// kept (its own would leak), nor a scoped one.
+    /// kept (its own would leak), nor a scoped one; and a timed node made
+    /// with an expiry cause keeps none (its slot holds that cause).
     ///
     /// # Safety
     /// `child` is a heap node, out of its timers if timed, that no one else
@@ -72,13 +74,15 @@ impl Guard<'_> {
         // reference it has given back (Release) before the caller's Acquire
         // load found its own reference the only one (`is_unobserved`).
         let keep = self.node.ownership() == Ownership::Heap
+            && !self.node.class().has_expiry_cause()
             && !held.intersects(State::SPARE | State::CANCELLED)
             && !c.state.load(Relaxed).contains(State::SPARE)
             && !c.is_scoped();
         if !keep {
             return Delta::NONE;
         }
-        // SAFETY: under the lock; a live node's slot holds no cause.
+        // SAFETY: under the lock; the slot of a live node without a spare or
+        // an expiry cause holds `None`, nothing to keep.
         self.node
             .slot
             .with_mut(|s| unsafe { *s = Slot { spare: child } });
@@ -115,7 +119,8 @@ impl Node {
         }
         // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
         let spare = self.slot.with(|s| unsafe { (*s).spare });
-        // A live node without a spare holds no cause: see `cancel_if_idle_lock_free`.
+        // A live node that kept a spare has no expiry cause, so once the
+        // spare is taken its slot holds `None` (see `cancel_if_idle_lock_free`).
         // SAFETY: under the lock; the slot is not published while live.
         self.slot
             .with_mut(|s| unsafe { *s = crate::node::Slot { cause: None } });

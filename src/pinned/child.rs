@@ -469,6 +469,42 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
         Self::at_tick(parent, driver, at, after.is_zero())
     }
 
+    /// This child, whose deadline reports `cause` as it fires, for
+    /// [`cause`](Self::cause) on it and its descendants (Go's
+    /// `context.WithDeadlineCause`); see
+    /// [`CancelToken::child_with_deadline_cause`](crate::CancelToken::child_with_deadline_cause).
+    /// Called before it is pinned; a cancel that reaches it first reports
+    /// its own cause. Its deadline is capped at its parent's, when that is
+    /// earlier on the same driver: the first of the two to fire decides.
+    ///
+    /// ```
+    /// use core::pin::pin;
+    /// use cancel_token::{PinnedDeadline, Reason, StaticSource, TickDriver};
+    ///
+    /// #[derive(Debug)]
+    /// struct Watchdog;
+    /// impl core::fmt::Display for Watchdog {
+    ///     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    ///         f.write_str("sensor read took over 5 ticks")
+    ///     }
+    /// }
+    /// impl core::error::Error for Watchdog {}
+    ///
+    /// static ROOT: StaticSource = StaticSource::new();
+    /// static TICKS: TickDriver = TickDriver::new();
+    ///
+    /// let read = pin!(PinnedDeadline::new(ROOT.token_ref(), &TICKS, 5).with_cause(&Watchdog));
+    /// let read = read.into_ref();
+    /// assert!(read.cause().is_none());
+    /// TICKS.advance_to(5);
+    /// assert_eq!(read.reason(), Some(Reason::DeadlineExceeded));
+    /// assert!(read.cause().is_some_and(|c| c.is::<Watchdog>()));
+    /// ```
+    pub fn with_cause(mut self, cause: Cause) -> Self {
+        self.timed.set_expiry_cause(cause);
+        self
+    }
+
     /// A child expiring at tick `at`, or, if `due`, at the first use.
     fn at_tick(parent: TokenRef<'a>, driver: D, at: u64, due: bool) -> Self {
         // Static timers (`StaticDriver`): the node may name them for ever.

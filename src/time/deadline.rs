@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
 use crate::node::kind::Ownership;
-use crate::node::kind::{holder, node_of, TimedNode};
+use crate::node::kind::{expiry_cause, holder, node_of, TimedNode};
 #[cfg(feature = "alloc")]
 use crate::node::state::State;
 use crate::node::Node;
@@ -80,7 +80,7 @@ impl Timers {
                 }
             }
             let _drop_ref = DropRef(this);
-            Node::cancel(this, Reason::DeadlineExceeded, None);
+            expire(this);
         }
     }
 }
@@ -127,24 +127,37 @@ fn finish_arm(
             // disarmed; the driver took no request.
             unsafe { this.cast::<TimedNode>().as_ref().timers() }.forget_wake();
         }
-        Node::cancel(this, Reason::DeadlineExceeded, None);
+        expire(this);
     }
+}
+
+/// Cancels a timed node as its deadline fires: with `DeadlineExceeded`, and
+/// the cause it was made with, if any.
+fn expire(this: NonNull<Node>) {
+    // SAFETY: the caller holds the node (a reference, or its owner's borrow).
+    let cause = expiry_cause(unsafe { this.as_ref() });
+    Node::cancel(this, Reason::DeadlineExceeded, cause);
 }
 
 /// A new heap timed child of `parent`, linked and armed; cancelled before
 /// this returns if `due` (its deadline is not later than the driver's clock,
-/// whatever tick the timers were last advanced to).
+/// whatever tick the timers were last advanced to). Its expiry reports
+/// `cause`, if given.
 #[cfg(feature = "alloc")]
 pub(crate) fn new_timed_child(
     parent: NonNull<Node>,
     at: u64,
     timers: TimersHandle<'_>,
     due: bool,
+    cause: Option<crate::Cause>,
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> NonNull<Node> {
     let make = move || {
         let mut timed = TimedNode::new(Ownership::Heap, 1, at, timers);
         timed.node.parent = Some(parent);
+        if let Some(cause) = cause {
+            timed.set_expiry_cause(cause);
+        }
         timed
     };
     // Armed before it is linked (under the parent's lock when in its spare):
@@ -189,6 +202,14 @@ pub(crate) fn effective(node: NonNull<Node>) -> Option<Deadline> {
         ticks: t.at,
         timers: t.timers,
     })
+}
+
+/// The cause the effective deadline of `node` expires with (see
+/// [`expiry_cause`]), `None` if it has none or is cancelled already.
+#[cfg(feature = "alloc")]
+pub(crate) fn cause_of_effective(node: NonNull<Node>) -> Option<crate::Cause> {
+    // SAFETY: holders are timed nodes, alive while `node` is.
+    holder(node).and_then(|h| expiry_cause(unsafe { h.as_ref() }))
 }
 
 /// `at`, or the effective deadline of `parent` if that is earlier on the same
