@@ -436,13 +436,13 @@ impl Node {
             // and the lock acquired the cause's publication.
             Node::cancel(child_ptr, old.cancelled_reason(), self.cause());
             // Release: whoever sees the bit (the Acquire in
-            // `pinned::child::ensure_linked`) also sees the child cancelled.
+            // `pinned::child::ensure_attached`) also sees the child cancelled.
             child.state.fetch_or(once, Release);
             return false;
         }
         // AcqRel: the read-modify-write elects one caller, under the parent's
         // lock. The Release half pairs with the Acquire in
-        // `pinned::child::ensure_linked`, so a caller that sees the bit also
+        // `pinned::child::ensure_attached`, so a caller that sees the bit also
         // sees what the winner did before; the Acquire half buys nothing under
         // the lock (every winner linked under it too).
         if once != State::EMPTY && child.state.fetch_or(once, AcqRel).intersects(once) {

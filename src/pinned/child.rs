@@ -19,7 +19,7 @@ use crate::{Cause, Reason, TokenRef};
 ///
 /// # Safety
 /// `this` is a pinned node with its whole provenance, whose parent outlives it.
-unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
+unsafe fn ensure_attached<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     // SAFETY: by the caller's guarantee.
     let node = unsafe { this.as_ref() };
     // Acquire: pairs with the Release half of the `fetch_or` that set
@@ -36,7 +36,7 @@ unsafe fn ensure_linked<'n>(this: NonNull<Node>) -> (&'n Node, bool) {
     (node, linked)
 }
 
-/// The source methods of a pinned source type with a `linked` method, in an
+/// The source methods of a pinned source type with an `attach` method, in an
 /// `impl` with the generic parameters in brackets. `$make` is the doc
 /// examples' code that pins one as `source`, a child of the static `ROOT`.
 macro_rules! pinned_source_methods {
@@ -53,7 +53,7 @@ macro_rules! pinned_source_methods {
             /// ```
             pub fn token(self: Pin<&Self>) -> TokenRef<'_> {
                 // The pointer with the whole pinned node's provenance.
-                TokenRef::from_ptr(self.linked().1)
+                TokenRef::from_ptr(self.attach().1)
             }
 
             /// Cancels this source and its descendants, not its parents.
@@ -65,7 +65,7 @@ macro_rules! pinned_source_methods {
             /// assert!(!ROOT.is_cancelled());
             /// ```
             pub fn cancel(self: Pin<&Self>) {
-                Node::cancel(self.linked().1, Reason::Cancelled, None);
+                Node::cancel(self.attach().1, Reason::Cancelled, None);
             }
 
             /// Cancels with a cause, which this source's tokens and
@@ -85,7 +85,7 @@ macro_rules! pinned_source_methods {
             /// assert_eq!(source.token().cause().unwrap().to_string(), "fault");
             /// ```
             pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
-                Node::cancel(self.linked().1, Reason::Cancelled, Some(cause));
+                Node::cancel(self.attach().1, Reason::Cancelled, Some(cause));
             }
 
             /// Whether this source is cancelled, by itself or by a parent.
@@ -97,7 +97,7 @@ macro_rules! pinned_source_methods {
             /// assert!(source.is_cancelled());
             /// ```
             pub fn is_cancelled(self: Pin<&Self>) -> bool {
-                self.linked().0.is_cancelled()
+                self.attach().0.is_cancelled()
             }
 
             /// Why this source was cancelled, or `None` while it is live; see
@@ -110,7 +110,7 @@ macro_rules! pinned_source_methods {
             /// assert_eq!(source.reason(), Some(Reason::Cancelled));
             /// ```
             pub fn reason(self: Pin<&Self>) -> Option<Reason> {
-                self.linked().0.reason()
+                self.attach().0.reason()
             }
 
             /// The cause of the cancellation that reached this source, if it
@@ -130,7 +130,7 @@ macro_rules! pinned_source_methods {
             /// assert_eq!(source.cause().unwrap().to_string(), "shutdown");
             /// ```
             pub fn cause(self: Pin<&Self>) -> Option<Cause> {
-                self.linked().0.cause()
+                self.attach().0.cause()
             }
         }
     };
@@ -301,10 +301,10 @@ impl<'a> PinnedChild<'a> {
         }
     }
 
-    fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
+    fn attach(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
         let this = NonNull::from(&self.get_ref().node);
         // SAFETY: pinned, and the parent outlives 'a.
-        (unsafe { ensure_linked(this) }.0, this)
+        (unsafe { ensure_attached(this) }.0, this)
     }
 }
 
@@ -527,11 +527,11 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
         }
     }
 
-    fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
+    fn attach(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
         let this = self.get_ref();
         let node = NonNull::from(&this.timed).cast::<Node>();
         // SAFETY: pinned, and the parent outlives 'a.
-        let (linked, first) = unsafe { ensure_linked(node) };
+        let (linked, first) = unsafe { ensure_attached(node) };
         if first {
             // SAFETY: a live timed node with its whole provenance, armed once.
             unsafe { crate::time::deadline::arm(node, |t| this.timed.extra.wake_at(t)) };

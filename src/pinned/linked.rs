@@ -140,7 +140,7 @@ impl<'a, const N: usize> PinnedLinked<'a, N> {
 
     /// Registers on the parents on first use. A parent already cancelled
     /// cancels this source before it returns.
-    fn linked(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
+    fn attach(self: Pin<&Self>) -> (&Node, NonNull<Node>) {
         let this = self.get_ref();
         let node = NonNull::from(&this.node);
         // The bit elects the one caller that registers (the `fetch_or`, a
@@ -187,7 +187,7 @@ impl<const N: usize> Drop for PinnedLinked<'_, N> {
             return;
         }
         for (link, parent) in self.links.iter().zip(self.parents) {
-            // SAFETY: registered (or run inline) on `parent` in `linked`.
+            // SAFETY: registered (or run inline) on `parent` in `attach`.
             unsafe { callback::unregister(parent.node(), &link.header) };
         }
         let this = NonNull::from(&self.node);

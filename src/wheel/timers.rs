@@ -157,6 +157,7 @@ impl Timers {
     /// assert_eq!(handle.get().pending(), 0);
     /// ```
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn new_shared() -> SharedTimers {
         let mut t = Timers::new();
         t.shared = true;
@@ -525,6 +526,7 @@ impl<'a> TimersHandle<'a> {
     /// assert_eq!(handle.get().now(), 2);
     /// ```
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn from_shared(timers: &'a SharedTimers) -> Self {
         TimersHandle {
             ptr: timers.ptr,
