@@ -128,7 +128,7 @@ fn timed_batches<B: Default + Send + 'static>(
     runtime.block_on(task).expect("the timed task panicked")
 }
 
-/// `parent.child_with_timeout(&driver, 10 s)`, then dropped (cancelled, its
+/// `parent.child_with_timeout_on(&driver, 10 s)`, then dropped (cancelled, its
 /// timer released) before it fires.
 fn ours(group: &mut Group, runtime: &Runtime, batch: usize) {
     let driver = runtime.block_on(async { TokioDriver::new() });
@@ -141,7 +141,7 @@ fn ours(group: &mut Group, runtime: &Runtime, batch: usize) {
                 runtime,
                 batch,
                 iters,
-                move |batch| batch.push(parent.child_with_timeout(&driver, black_box(TIMEOUT))),
+                move |batch| batch.push(parent.child_with_timeout_on(&driver, black_box(TIMEOUT))),
                 |batch| batch.clear(),
                 |_| true,
                 |_| true,
@@ -229,7 +229,7 @@ fn in_task(
         .expect("the timed task panicked")
 }
 
-/// A request at a time, each a `child_with_timeout(&driver, 10 s)` whose token
+/// A request at a time, each a `child_with_timeout_on(&driver, 10 s)` whose token
 /// runs the request's work until it is cancelled (as `tokio::time::timeout`
 /// runs it until it times out), then the child dropped.
 fn ours_across_await(group: &mut Group, runtime: &Runtime) {
@@ -242,7 +242,7 @@ fn ours_across_await(group: &mut Group, runtime: &Runtime) {
             in_task(runtime, async move {
                 let begin = Instant::now();
                 for _ in 0..iters {
-                    let request = parent.child_with_timeout(&driver, black_box(TIMEOUT));
+                    let request = parent.child_with_timeout_on(&driver, black_box(TIMEOUT));
                     let done = request.token().run_until_cancelled(work()).await;
                     black_box(done).expect("the work finishes first");
                     drop(request);
@@ -404,7 +404,7 @@ fn clock_read(group: &mut Group, runtime: &Runtime) {
     group.bench_function("clock-read", |b| b.iter(tokio::time::Instant::now));
 }
 
-/// One arm and disarm (`child_with_timeout` then drop) on a `ManualDriver`
+/// One arm and disarm (`child_with_timeout_on` then drop) on a `ManualDriver`
 /// with `n` deadlines already armed, spread uniformly over 1 s to 1 h.
 fn arm_disarm_with_pending(group: &mut Group, name: &str, n: usize) {
     let driver = ManualDriver::new();
@@ -417,14 +417,14 @@ fn arm_disarm_with_pending(group: &mut Group, name: &str, n: usize) {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let us = 1_000_000 + seed % 3_599_000_000;
-            parent.child_with_timeout(&driver, Duration::from_micros(us))
+            parent.child_with_timeout_on(&driver, Duration::from_micros(us))
         })
         .collect();
     assert_eq!(driver.pending(), n);
     group.bench_function(name, |b| {
         b.iter(|| {
             drop(black_box(
-                parent.child_with_timeout(&driver, black_box(TIMEOUT)),
+                parent.child_with_timeout_on(&driver, black_box(TIMEOUT)),
             ))
         })
     });
@@ -440,7 +440,7 @@ const DEPTHS: [(&str, usize); 2] = [("depth_1", 1), ("depth_100k", 100_000)];
 fn chain(driver: &ManualDriver, root: &CancelSource, depth: usize) -> Vec<CancelSource> {
     let mut chain = vec![root
         .token()
-        .child_with_timeout(driver, Duration::from_secs(3600))];
+        .child_with_timeout_on(driver, Duration::from_secs(3600))];
     for _ in 1..depth {
         let next = chain.last().unwrap().token().child();
         chain.push(next);
@@ -468,7 +468,7 @@ fn at_depth(criterion: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 drop(black_box(
-                    leaf.child_with_timeout(&driver, black_box(TIMEOUT)),
+                    leaf.child_with_timeout_on(&driver, black_box(TIMEOUT)),
                 ))
             })
         });
@@ -487,7 +487,7 @@ fn bytes_per_deadline(n: usize) -> f64 {
     LIVE_BYTES.store(0, Relaxed);
     COUNTING.store(true, Relaxed);
     for _ in 0..n {
-        armed.push(parent.child_with_timeout(&driver, TIMEOUT));
+        armed.push(parent.child_with_timeout_on(&driver, TIMEOUT));
     }
     COUNTING.store(false, Relaxed);
     let bytes = LIVE_BYTES.load(Relaxed);

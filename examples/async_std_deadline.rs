@@ -17,7 +17,7 @@ fn main() {
         // A request with a 50 ms timeout whose work takes 5 s.
         let request = server
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(50));
+            .child_with_timeout_on(&driver, Duration::from_millis(50));
         let work = async_std::task::sleep(Duration::from_secs(5));
         match request.token().run_until_cancelled(work).await {
             Ok(()) => println!("slow request: finished"),
@@ -27,7 +27,7 @@ fn main() {
         // A request with a 200 ms timeout whose work takes 10 ms.
         let request = server
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(200));
+            .child_with_timeout_on(&driver, Duration::from_millis(200));
         println!("fast request: armed, pending timers = {}", driver.pending());
         let work = async {
             async_std::task::sleep(Duration::from_millis(10)).await;

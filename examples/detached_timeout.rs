@@ -46,8 +46,8 @@ async fn handle(
     job_len: Duration,
 ) -> &'static str {
     let before = server.driver.pending();
-    // Not `request.child_with_timeout(..)`: that would die with the request.
-    let job = server.token.child_with_timeout(&server.driver, JOB_TIMEOUT);
+    // Not `request.child_with_timeout_on(..)`: that would die with the request.
+    let job = server.token.child_with_timeout_on(&server.driver, JOB_TIMEOUT);
     println!(
         "{} request {id}: starting a job of {job_len:?} (timeout {JOB_TIMEOUT:?}); deadlines pending {before} -> {}",
         server.at(),

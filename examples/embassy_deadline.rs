@@ -25,7 +25,7 @@ async fn deadlines() -> ! {
 #[embassy_executor::task]
 async fn requests(server: CancelToken) {
     // A request with a 50 ms timeout whose work takes 5 s.
-    let request = server.child_with_timeout(&DEADLINES, Duration::from_millis(50));
+    let request = server.child_with_timeout_on(&DEADLINES, Duration::from_millis(50));
     let work = Timer::after_secs(5);
     match request.token().run_until_cancelled(work).await {
         Ok(()) => println!("slow request: finished"),
@@ -33,7 +33,7 @@ async fn requests(server: CancelToken) {
     }
 
     // A request with a 200 ms timeout whose work takes 10 ms.
-    let request = server.child_with_timeout(&DEADLINES, Duration::from_millis(200));
+    let request = server.child_with_timeout_on(&DEADLINES, Duration::from_millis(200));
     println!(
         "fast request: armed, pending timers = {}",
         DEADLINES.pending()

@@ -122,7 +122,7 @@ fn main() {
     let stopped = server.child();
     spawn(&queue, "stopped", stopped.token(), yields(1_000, "never"));
     // A deadline passes while it waits.
-    let slow = server.child_with_timeout(&driver, Duration::from_millis(20));
+    let slow = server.child_with_timeout_on(&driver, Duration::from_millis(20));
     spawn(
         &queue,
         "slow",

@@ -23,7 +23,7 @@ fn work(token: &CancelToken, steps: u32) -> Result<u32, Reason> {
 
 fn run(name: &str, root: &CancelToken, driver: &ThreadDriver, timeout: Duration, steps: u32) {
     let started = Instant::now();
-    let job = root.child_with_timeout(driver, timeout);
+    let job = root.child_with_timeout_on(driver, timeout);
     println!(
         "{name}: timeout {timeout:?}, {steps} steps of 10 ms; deadlines pending: {}",
         driver.pending()
@@ -50,7 +50,7 @@ fn main() {
     run("fast job", &token, &driver, Duration::from_secs(5), 3);
 
     // A plain blocking wait for the deadline itself.
-    let call = token.child_with_timeout(&driver, Duration::from_millis(30));
+    let call = token.child_with_timeout_on(&driver, Duration::from_millis(30));
     let waited = call.token();
     let waiter = thread::spawn(move || waited.wait());
     println!(

@@ -17,7 +17,7 @@ async fn handle(
     work: Duration,
 ) {
     let started = Instant::now();
-    let request = server.child_with_timeout(driver, timeout);
+    let request = server.child_with_timeout_on(driver, timeout);
     println!(
         "{name}: timeout {timeout:?}, work {work:?}; deadlines pending: {}",
         driver.pending()

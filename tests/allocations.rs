@@ -164,7 +164,7 @@ fn a_child_cancelled_then_dropped_is_kept_as_the_spare() {
         let driver = cancel_token::ManualDriver::new();
         let make = || {
             if with_deadline {
-                token.child_with_timeout(&driver, std::time::Duration::from_secs(60))
+                token.child_with_timeout_on(&driver, std::time::Duration::from_secs(60))
             } else {
                 token.child()
             }
@@ -230,7 +230,7 @@ fn a_million_ten_minute_timeouts_created_and_cancelled_leave_nothing() {
     let n = if cfg!(miri) { 500 } else { 1_000_000 };
     let ((), _, live) = measure(|| {
         for i in 0..n {
-            let job = token.child_with_timeout(&driver, ten_minutes);
+            let job = token.child_with_timeout_on(&driver, ten_minutes);
             if i % 2 == 0 {
                 job.cancel();
             }
@@ -254,12 +254,12 @@ fn a_deadline_child_reuses_a_dropped_one_and_is_armed() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
     let token = root.token();
-    drop(token.child_with_timeout(&driver, Duration::from_secs(1)));
+    drop(token.child_with_timeout_on(&driver, Duration::from_secs(1)));
     assert_eq!(driver.pending(), 0);
     // A child without a deadline does not take a spare with one.
     let (plain, allocs, _) = measure(|| token.child());
     assert_eq!(allocs, 1);
-    let (job, allocs, _) = measure(|| token.child_with_timeout(&driver, Duration::from_secs(1)));
+    let (job, allocs, _) = measure(|| token.child_with_timeout_on(&driver, Duration::from_secs(1)));
     assert_eq!(allocs, 0, "the parent's spare node was not reused");
     assert_eq!(driver.pending(), 1);
     assert_eq!(job.token().deadline().map(|d| d.ticks()), Some(1_000_000));
@@ -275,7 +275,7 @@ fn a_deadline_child_is_one_allocation() {
     let root = CancelSource::new();
     let token = root.token();
     let (job, allocs, live) =
-        measure(|| token.child_with_timeout(&driver, std::time::Duration::from_secs(1)));
+        measure(|| token.child_with_timeout_on(&driver, std::time::Duration::from_secs(1)));
     assert_eq!(allocs, 1);
     assert!(live <= 128, "a deadline node takes {live} bytes");
     drop(job);
@@ -289,7 +289,7 @@ fn a_panicking_callback_fired_by_a_deadline_leaks_nothing() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, std::time::Duration::from_micros(5));
+            .child_with_timeout_on(&driver, std::time::Duration::from_micros(5));
         let guard = job.token().on_cancel(|_| panic!("callback"));
         let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             driver.advance_by(std::time::Duration::from_micros(5))

@@ -19,7 +19,7 @@ fn a_timeout_fires_with_deadline_exceeded() {
     let root = CancelSource::new();
     let call = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(20));
+        .child_with_timeout_on(&driver, Duration::from_millis(20));
     let step = call.token().child();
     let reason = smol::block_on(step.token().cancelled());
     assert_eq!(reason, Reason::DeadlineExceeded);
@@ -33,7 +33,7 @@ fn work_outlasting_its_deadline_is_cut_short() {
     let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let at = driver.now() + Duration::from_millis(30);
-    let call = root.token().child_with_deadline(&driver, at);
+    let call = root.token().child_with_deadline_on(&driver, at);
     let work = smol::Timer::after(HOUR);
     let outcome = smol::block_on(call.token().run_until_cancelled(work));
     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
@@ -45,7 +45,7 @@ fn a_blocked_thread_is_released_by_the_deadline() {
     let root = CancelSource::new();
     let call = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(20));
+        .child_with_timeout_on(&driver, Duration::from_millis(20));
     let token = call.token();
     let waiter = std::thread::spawn(move || token.wait());
     assert_eq!(waiter.join().unwrap(), Reason::DeadlineExceeded);
@@ -55,9 +55,9 @@ fn a_blocked_thread_is_released_by_the_deadline() {
 fn cancel_and_drop_free_the_entry() {
     let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
-    let a = root.token().child_with_timeout(&driver, HOUR);
-    let b = root.token().child_with_timeout(&driver, HOUR);
-    let c = root.token().child_with_timeout(&driver, HOUR);
+    let a = root.token().child_with_timeout_on(&driver, HOUR);
+    let b = root.token().child_with_timeout_on(&driver, HOUR);
+    let c = root.token().child_with_timeout_on(&driver, HOUR);
     assert_eq!(driver.pending(), 3);
     a.cancel();
     assert_eq!(a.reason(), Some(Reason::Cancelled));
@@ -74,13 +74,13 @@ fn cancel_and_drop_free_the_entry() {
 fn an_earlier_deadline_armed_later_fires_first() {
     let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
-    let late = root.token().child_with_timeout(&driver, HOUR);
+    let late = root.token().child_with_timeout_on(&driver, HOUR);
     smol::block_on(async {
         // Let the driver's timer be set for the late deadline.
         smol::Timer::after(Duration::from_millis(20)).await;
         let early = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(20));
+            .child_with_timeout_on(&driver, Duration::from_millis(20));
         assert_eq!(early.token().cancelled().await, Reason::DeadlineExceeded);
     });
     assert!(!late.is_cancelled());
@@ -99,7 +99,7 @@ fn ten_thousand_timeouts_all_fire() {
         let ms = 1 + (i * 7919 % 100) as u64; // 1..=100 ms, shuffled
         let s = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(ms));
+            .child_with_timeout_on(&driver, Duration::from_millis(ms));
         let fired = fired.clone();
         guards.push(s.token().on_cancel(move |reason| {
             fired.send(reason).unwrap();
@@ -127,13 +127,13 @@ fn a_panicking_callback_does_not_stop_the_driver() {
     let root = CancelSource::new();
     let first = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(5));
+        .child_with_timeout_on(&driver, Duration::from_millis(5));
     let _g = first
         .token()
         .on_cancel(|_| panic!("expected panic: a callback of an expiring deadline"));
     let second = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(30));
+        .child_with_timeout_on(&driver, Duration::from_millis(30));
     assert_eq!(
         smol::block_on(second.token().cancelled()),
         Reason::DeadlineExceeded
@@ -171,7 +171,7 @@ fn auto_traits_and_debug() {
 /// The helper of the issue: a driver made for one call and dropped at once.
 fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
     let driver = AsyncIoDriver::new();
-    parent.child_with_timeout(&driver, d)
+    parent.child_with_timeout_on(&driver, d)
 }
 
 /// Waits until the driver's state is freed, for up to `PATIENCE`. Each turn
@@ -214,10 +214,10 @@ fn dropping_the_last_handle_keeps_armed_deadlines_firing() {
     let driver = AsyncIoDriver::new();
     let state = async_io_state(&driver);
     let clone = driver.clone();
-    let long = root.token().child_with_timeout(&driver, HOUR);
+    let long = root.token().child_with_timeout_on(&driver, HOUR);
     let short = root
         .token()
-        .child_with_timeout(&clone, Duration::from_millis(10));
+        .child_with_timeout_on(&clone, Duration::from_millis(10));
     drop(driver);
     drop(clone);
     assert_eq!(
@@ -241,7 +241,7 @@ fn the_driver_is_freed_once_its_last_deadline_fires_with_no_handle_left() {
     let state = async_io_state(&driver);
     let call = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(5));
+        .child_with_timeout_on(&driver, Duration::from_millis(5));
     drop(driver);
     assert_eq!(
         call.token().wait_timeout(PATIENCE),
@@ -257,7 +257,7 @@ fn a_driver_per_call_is_freed_when_the_call_ends_early() {
         .map(|i| {
             let driver = AsyncIoDriver::new();
             let state = async_io_state(&driver);
-            let call = root.token().child_with_timeout(&driver, HOUR);
+            let call = root.token().child_with_timeout_on(&driver, HOUR);
             drop(driver);
             if i % 2 == 0 {
                 call.cancel();
@@ -278,7 +278,7 @@ fn the_driver_is_freed_with_its_last_handle_when_nothing_is_armed() {
     // Set its timer once, so that async-io holds its waker for a while.
     let call = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(1));
+        .child_with_timeout_on(&driver, Duration::from_millis(1));
     assert_eq!(
         call.token().wait_timeout(PATIENCE),
         Some(Reason::DeadlineExceeded)
@@ -300,7 +300,7 @@ fn shorter_and_shorter_deadlines_from_many_threads() {
                 for ms in (1..=30u64).rev() {
                     let job = root
                         .token()
-                        .child_with_timeout(driver, Duration::from_millis(ms + t));
+                        .child_with_timeout_on(driver, Duration::from_millis(ms + t));
                     if ms % 2 == 0 {
                         assert_eq!(
                             job.token().wait_timeout(PATIENCE),
@@ -318,13 +318,13 @@ fn shorter_and_shorter_deadlines_from_many_threads() {
 fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
-    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    let zero = root.token().child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     let now = std::time::Instant::now();
-    let now = root.token().child_with_deadline(&driver, now);
+    let now = root.token().child_with_deadline_on(&driver, now);
     assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
     let past = std::time::Instant::now() - Duration::from_secs(1);
-    let past = root.token().child_with_deadline(&driver, past);
+    let past = root.token().child_with_deadline_on(&driver, past);
     assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());

@@ -11,7 +11,7 @@ const T: Duration = Duration::from_millis(5);
 fn idle_children_of_an_expired_deadline_report_deadline_exceeded() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let job = root.token().child_with_timeout(&driver, T);
+    let job = root.token().child_with_timeout_on(&driver, T);
     // Idle children, an idle grandchild, and one that has a child of its own.
     let idle: Vec<CancelSource> = (0..3).map(|_| job.token().child()).collect();
     let busy = job.token().child();
@@ -41,7 +41,7 @@ fn idle_children_of_an_expired_deadline_report_deadline_exceeded() {
 fn idle_pinned_children_of_an_expired_deadline_report_deadline_exceeded() {
     static ROOT: StaticSource = StaticSource::new();
     let driver = ManualDriver::new();
-    let job = ROOT.token().child_with_timeout(&driver, T);
+    let job = ROOT.token().child_with_timeout_on(&driver, T);
     let token = job.token();
     let a = std::pin::pin!(PinnedChild::new(token.as_token_ref()));
     let b = std::pin::pin!(PinnedChild::new(token.as_token_ref()));
@@ -60,7 +60,7 @@ fn idle_pinned_children_of_an_expired_deadline_report_deadline_exceeded() {
 fn idle_children_cancelled_by_hand_report_cancelled() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let job = root.token().child_with_timeout(&driver, T);
+    let job = root.token().child_with_timeout_on(&driver, T);
     let idle: Vec<CancelSource> = (0..3).map(|_| job.token().child()).collect();
     job.cancel();
     for s in &idle {

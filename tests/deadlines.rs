@@ -17,7 +17,7 @@ fn fires_at_the_deadline_not_before() {
     let root = CancelSource::new();
     let job = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(10));
+        .child_with_timeout_on(&driver, Duration::from_millis(10));
     driver.advance_by(Duration::from_micros(9_999));
     assert!(!job.is_cancelled());
     driver.advance_by(Duration::from_micros(1));
@@ -51,7 +51,7 @@ fn manual_driver_ticks_are_microseconds_rounded_up_and_saturating() {
 fn expiry_reaches_descendants_waiters_and_callbacks_once() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let job = root.token().child_with_timeout(&driver, MIN);
+    let job = root.token().child_with_timeout_on(&driver, MIN);
     let step = job.token().child();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
@@ -75,9 +75,9 @@ fn a_past_deadline_cancels_at_once() {
     let root = CancelSource::new();
     let late = root
         .token()
-        .child_with_deadline(&driver, Duration::from_secs(1));
+        .child_with_deadline_on(&driver, Duration::from_secs(1));
     assert_eq!(late.reason(), Some(Reason::DeadlineExceeded));
-    let now = root.token().child_with_timeout(&driver, Duration::ZERO);
+    let now = root.token().child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
 }
@@ -86,13 +86,13 @@ fn a_past_deadline_cancels_at_once() {
 fn far_future_never_fires_nor_overflows() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let forever = root.token().child_with_timeout(&driver, Duration::MAX);
+    let forever = root.token().child_with_timeout_on(&driver, Duration::MAX);
     let far = root
         .token()
-        .child_with_deadline(&driver, Duration::from_secs(u64::MAX));
+        .child_with_deadline_on(&driver, Duration::from_secs(u64::MAX));
     let huge = root
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(1 << 40));
+        .child_with_timeout_on(&driver, Duration::from_secs(1 << 40));
     driver.advance_by(Duration::from_secs(1 << 30));
     driver.advance_by(Duration::MAX);
     assert!(!forever.is_cancelled());
@@ -104,8 +104,8 @@ fn far_future_never_fires_nor_overflows() {
 fn cancelling_or_dropping_a_source_frees_its_entry() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let a = root.token().child_with_timeout(&driver, MIN);
-    let b = root.token().child_with_timeout(&driver, MIN);
+    let a = root.token().child_with_timeout_on(&driver, MIN);
+    let b = root.token().child_with_timeout_on(&driver, MIN);
     assert_eq!(driver.pending(), 2);
     a.cancel();
     assert_eq!(driver.pending(), 1);
@@ -113,11 +113,11 @@ fn cancelling_or_dropping_a_source_frees_its_entry() {
     drop(b);
     assert_eq!(driver.pending(), 0);
     // Cancelling a parent takes its timed descendants' entries out too.
-    let c = root.token().child_with_timeout(&driver, MIN);
+    let c = root.token().child_with_timeout_on(&driver, MIN);
     let mid = c.token().child();
     let d = mid
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(1));
+        .child_with_timeout_on(&driver, Duration::from_secs(1));
     assert_eq!(driver.pending(), 2);
     root.cancel();
     assert_eq!(driver.pending(), 0);
@@ -131,18 +131,18 @@ fn deadlines_under_never_and_static_parents_free_their_entries() {
     let driver = ManualDriver::new();
     for parent in [CancelToken::never(), ROOT.token()] {
         // Dropped unobserved: taken out at once.
-        let a = parent.child_with_timeout(&driver, MIN);
+        let a = parent.child_with_timeout_on(&driver, MIN);
         assert_eq!(driver.pending(), 1);
         drop(a);
         assert_eq!(driver.pending(), 0);
         // Observed: cancelled, then taken out.
-        let b = parent.child_with_timeout(&driver, MIN);
+        let b = parent.child_with_timeout_on(&driver, MIN);
         let observer = b.token();
         drop(b);
         assert_eq!(driver.pending(), 0);
         assert_eq!(observer.reason(), Some(Reason::Cancelled));
         // Fired, then dropped.
-        let c = parent.child_with_timeout(&driver, MIN);
+        let c = parent.child_with_timeout_on(&driver, MIN);
         driver.advance_by(MIN);
         assert_eq!(c.reason(), Some(Reason::DeadlineExceeded));
         drop(c);
@@ -155,7 +155,7 @@ fn deadlines_under_never_and_static_parents_free_their_entries() {
 fn a_deadline_keeps_naming_its_driver_after_that_driver_is_gone() {
     let root = CancelSource::new();
     let driver = ManualDriver::new();
-    let job = root.token().child_with_timeout(&driver, MIN);
+    let job = root.token().child_with_timeout_on(&driver, MIN);
     let token = job.token();
     let before = token.deadline().unwrap();
     assert_eq!(before.instant(&driver), Some(MIN));
@@ -180,8 +180,8 @@ fn a_parent_expiring_earlier_arms_no_timer_for_its_child() {
     let root = CancelSource::new();
     let request = root
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(10));
-    let step = request.token().child_with_timeout(&driver, MIN);
+        .child_with_timeout_on(&driver, Duration::from_secs(10));
+    let step = request.token().child_with_timeout_on(&driver, MIN);
     assert_eq!(driver.pending(), 1, "the step's later deadline is covered");
     assert_eq!(
         step.token().deadline().unwrap().instant(&driver),
@@ -189,7 +189,7 @@ fn a_parent_expiring_earlier_arms_no_timer_for_its_child() {
     );
     let quick = request
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(1));
+        .child_with_timeout_on(&driver, Duration::from_secs(1));
     assert_eq!(driver.pending(), 2);
     assert_eq!(
         quick.token().deadline().unwrap().instant(&driver),
@@ -208,7 +208,7 @@ fn fire_and_cancel_race_to_one_outcome() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_micros(1));
+            .child_with_timeout_on(&driver, Duration::from_micros(1));
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         let _g = job.token().on_cancel(move |_| {
@@ -233,12 +233,12 @@ fn dropping_the_driver_while_deadlines_are_armed_is_safe() {
     let root = CancelSource::new();
     let job = {
         let driver = ManualDriver::new();
-        root.token().child_with_timeout(&driver, MIN)
+        root.token().child_with_timeout_on(&driver, MIN)
     };
     assert!(!job.is_cancelled());
     drop(job);
     let driver = ManualDriver::new();
-    let job = root.token().child_with_timeout(&driver, MIN);
+    let job = root.token().child_with_timeout_on(&driver, MIN);
     drop(driver);
     root.cancel();
     assert!(job.is_cancelled());
@@ -249,13 +249,13 @@ fn shared_timers_live_while_any_clone_or_armed_deadline_does() {
     let root = CancelSource::new();
     let driver = ManualDriver::new();
     let clone = driver.clone();
-    let job = root.token().child_with_timeout(&driver, MIN);
+    let job = root.token().child_with_timeout_on(&driver, MIN);
     drop(driver);
     assert_eq!(clone.pending(), 1);
     clone.advance_by(MIN);
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(clone.pending(), 0);
-    let second = root.token().child_with_timeout(&clone, MIN);
+    let second = root.token().child_with_timeout_on(&clone, MIN);
     drop(clone);
     // Orphaned: the timers are freed with the last deadline's disarm, which
     // Miri checks (no leak, no use after the free).
@@ -292,7 +292,7 @@ impl TimerDriver for Stopped {
 fn a_stopped_driver_expires_the_token_at_once() {
     let driver = Stopped(Timers::new_shared());
     let root = CancelSource::new();
-    let job = root.token().child_with_timeout(&driver, MIN);
+    let job = root.token().child_with_timeout_on(&driver, MIN);
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.0.pending(), 0);
     assert_eq!(DriverStopped.to_string(), "timer driver stopped");
@@ -305,8 +305,8 @@ fn a_stopped_driver_expires_every_later_deadline_too() {
     // armed forever.
     let driver = Stopped(Timers::new_shared());
     let root = CancelSource::new();
-    let first = root.token().child_with_timeout(&driver, MIN);
-    let later = root.token().child_with_timeout(&driver, MIN * 2);
+    let first = root.token().child_with_timeout_on(&driver, MIN);
+    let later = root.token().child_with_timeout_on(&driver, MIN * 2);
     assert_eq!(first.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.0.pending(), 0);
@@ -357,7 +357,7 @@ fn a_token_ref_reports_its_deadline() {
     assert_eq!(inner.token().deadline(), Some(d), "the earlier one above");
     assert_eq!(ROOT.token_ref().deadline(), None);
     let root = CancelSource::new();
-    let heap = root.token().child_with_deadline(&TICKS, 30);
+    let heap = root.token().child_with_deadline_on(&TICKS, 30);
     let heap_token = heap.token();
     let under_heap = pin!(PinnedChild::new(heap_token.as_token_ref()));
     let under_heap = under_heap.into_ref();
@@ -374,11 +374,11 @@ fn a_static_tick_driver_is_passed_as_a_reference() {
     let root = CancelSource::new();
     let job = root
         .token()
-        .child_with_timeout(&TICKS, Duration::from_millis(5));
-    let at = root.token().child_with_deadline(&TICKS, 7);
+        .child_with_timeout_on(&TICKS, Duration::from_millis(5));
+    let at = root.token().child_with_deadline_on(&TICKS, 7);
     let old_style = root
         .token()
-        .child_with_timeout(&&TICKS, Duration::from_millis(6));
+        .child_with_timeout_on(&&TICKS, Duration::from_millis(6));
     assert_eq!(job.token().deadline().unwrap().instant(&TICKS), Some(5));
     assert_eq!(TICKS.pending(), 3);
     TICKS.advance_by(5);
@@ -414,15 +414,15 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     let driver = ManualDriver::new();
     driver.advance_by(Duration::from_secs(5));
     let root = CancelSource::new();
-    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    let zero = root.token().child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     let now = root
         .token()
-        .child_with_deadline(&driver, Duration::from_secs(5));
+        .child_with_deadline_on(&driver, Duration::from_secs(5));
     assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
     let past = root
         .token()
-        .child_with_deadline(&driver, Duration::from_secs(1));
+        .child_with_deadline_on(&driver, Duration::from_secs(1));
     assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(
         past.token().deadline().unwrap().instant(&driver),
@@ -433,7 +433,7 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     // A deadline still ahead is armed as before.
     let ahead = root
         .token()
-        .child_with_timeout(&driver, Duration::from_nanos(1));
+        .child_with_timeout_on(&driver, Duration::from_nanos(1));
     assert!(!ahead.is_cancelled());
     assert_eq!(driver.pending(), 1);
 }
@@ -462,7 +462,7 @@ fn timeout_chain(driver: &ManualDriver, root: &CancelSource, n: usize) -> Vec<Ca
     let mut chain: Vec<CancelSource> = Vec::with_capacity(n);
     for _ in 0..n {
         let parent = chain.last().map_or_else(|| root.token(), |s| s.token());
-        chain.push(parent.child_with_timeout(driver, MIN));
+        chain.push(parent.child_with_timeout_on(driver, MIN));
     }
     chain
 }
@@ -509,7 +509,7 @@ fn deadline_search_takes_the_same_steps_at_any_depth() {
     }
     let leaf = plain.last().unwrap().token();
     assert_eq!(steps(&mut || assert!(leaf.deadline().is_none())), 1);
-    let made = steps(&mut || drop(leaf.child_with_timeout(&driver, MIN)));
+    let made = steps(&mut || drop(leaf.child_with_timeout_on(&driver, MIN)));
     assert_eq!(made, 1);
 
     // The chains are dropped leaf first and root first.
@@ -527,13 +527,13 @@ fn children_below_a_deadline_inherit_it() {
     let root = CancelSource::new();
     let request = root
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(10));
+        .child_with_timeout_on(&driver, Duration::from_secs(10));
     let step = request.token().child();
     let sub = step.token().child();
-    let later = sub.token().child_with_timeout(&driver, MIN);
+    let later = sub.token().child_with_timeout_on(&driver, MIN);
     let earlier = sub
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(1));
+        .child_with_timeout_on(&driver, Duration::from_secs(1));
     let ten = request.token().deadline();
     assert_eq!(ten.unwrap().instant(&driver), Some(Duration::from_secs(10)));
     assert_eq!(sub.token().deadline(), ten);
@@ -587,10 +587,10 @@ fn a_pinned_deadline_below_an_earlier_one_reports_the_earlier() {
 fn a_due_timeout_below_an_earlier_deadline_takes_it() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let request = root.child_with_timeout(&driver, Duration::from_micros(3));
+    let request = root.child_with_timeout_on(&driver, Duration::from_micros(3));
     let step = request.child();
     driver.advance_by(Duration::from_micros(20));
-    let zero = step.child_with_timeout(&driver, Duration::ZERO);
+    let zero = step.child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(zero.deadline().map(|d| d.ticks()), Some(3));
     assert_eq!(zero.deadline(), request.deadline());
@@ -622,9 +622,9 @@ fn cause_of(t: &CancelToken) -> Option<String> {
 fn an_expiry_reports_its_cause_on_the_child_and_below() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let call = root.child_with_timeout_cause(&driver, Duration::from_secs(1), &CALL);
+    let call = root.child_with_timeout_cause_on(&driver, Duration::from_secs(1), &CALL);
     let step = call.child();
-    let later = call.child_with_timeout(&driver, MIN); // covered: no timer of its own
+    let later = call.child_with_timeout_on(&driver, MIN); // covered: no timer of its own
     assert_eq!(driver.pending(), 1);
     assert_eq!(cause_of(&call), None);
     driver.advance_by(Duration::from_secs(1));
@@ -634,7 +634,7 @@ fn an_expiry_reports_its_cause_on_the_child_and_below() {
     }
     assert!(!root.is_cancelled());
     let at = driver.now() + Duration::from_secs(2);
-    let query = root.child_with_deadline_cause(&driver, at, &DB);
+    let query = root.child_with_deadline_cause_on(&driver, at, &DB);
     driver.advance_by(Duration::from_secs(2));
     assert_eq!(cause_of(&query).as_deref(), Some("db budget"));
     assert_eq!(driver.pending(), 0);
@@ -646,41 +646,41 @@ fn an_expiry_reports_its_cause_on_the_child_and_below() {
 fn another_cancel_reports_its_own_cause() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let a = root.child_with_timeout_cause(&driver, MIN, &DB);
+    let a = root.child_with_timeout_cause_on(&driver, MIN, &DB);
     a.cancel();
     assert_eq!((a.reason(), cause_of(&a)), (Some(Reason::Cancelled), None));
-    let b = root.child_with_timeout_cause(&driver, MIN, &DB);
+    let b = root.child_with_timeout_cause_on(&driver, MIN, &DB);
     b.cancel_with(&SHUTDOWN);
     assert_eq!(cause_of(&b).as_deref(), Some("shutdown"));
     let request = root.child();
-    let c = request.child_with_timeout_cause(&driver, MIN, &DB);
+    let c = request.child_with_timeout_cause_on(&driver, MIN, &DB);
     request.cancel_with(&SHUTDOWN);
     assert_eq!(
         (c.reason(), cause_of(&c).as_deref()),
         (Some(Reason::Cancelled), Some("shutdown"))
     );
-    let d = root.child_with_timeout_cause(&driver, MIN, &DB);
+    let d = root.child_with_timeout_cause_on(&driver, MIN, &DB);
     d.cancel_with(&SHUTDOWN);
     driver.advance_by(MIN); // nothing left to fire
     assert_eq!(cause_of(&d).as_deref(), Some("shutdown"));
     assert_eq!(driver.pending(), 0);
     // A parent's earlier deadline, without a cause, then with one.
-    let outer = root.child_with_timeout(&driver, Duration::from_secs(1));
-    let inner = outer.child_with_timeout_cause(&driver, MIN, &DB);
+    let outer = root.child_with_timeout_on(&driver, Duration::from_secs(1));
+    let inner = outer.child_with_timeout_cause_on(&driver, MIN, &DB);
     assert_eq!(driver.pending(), 1, "covered: the child arms no timer");
     driver.advance_by(Duration::from_secs(1));
     assert_eq!(
         (inner.reason(), cause_of(&inner)),
         (Some(Reason::DeadlineExceeded), None)
     );
-    let outer = root.child_with_timeout_cause(&driver, Duration::from_secs(1), &CALL);
-    let inner = outer.child_with_timeout_cause(&driver, MIN, &DB);
+    let outer = root.child_with_timeout_cause_on(&driver, Duration::from_secs(1), &CALL);
+    let inner = outer.child_with_timeout_cause_on(&driver, MIN, &DB);
     driver.advance_by(Duration::from_secs(1));
     assert_eq!(cause_of(&inner).as_deref(), Some("call budget"));
     // A parent on another driver expiring first.
     let other = ManualDriver::new();
-    let outer = root.child_with_timeout(&other, Duration::from_secs(1));
-    let inner = outer.child_with_timeout_cause(&driver, MIN, &DB);
+    let outer = root.child_with_timeout_on(&other, Duration::from_secs(1));
+    let inner = outer.child_with_timeout_cause_on(&driver, MIN, &DB);
     other.advance_by(Duration::from_secs(1));
     assert_eq!(
         (inner.reason(), cause_of(&inner)),
@@ -695,16 +695,16 @@ fn another_cancel_reports_its_own_cause() {
 fn an_expiry_at_once_reports_its_cause() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let zero = root.child_with_timeout_cause(&driver, Duration::ZERO, &DB);
+    let zero = root.child_with_timeout_cause_on(&driver, Duration::ZERO, &DB);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(cause_of(&zero).as_deref(), Some("db budget"));
-    let past = root.child_with_deadline_cause(&driver, driver.now(), &DB);
+    let past = root.child_with_deadline_cause_on(&driver, driver.now(), &DB);
     assert_eq!(cause_of(&past).as_deref(), Some("db budget"));
     let stopped = Stopped(Timers::new_shared());
-    let job = root.child_with_timeout_cause(&stopped, MIN, &DB);
+    let job = root.child_with_timeout_cause_on(&stopped, MIN, &DB);
     assert_eq!(cause_of(&job).as_deref(), Some("db budget"));
-    let outer = root.child_with_timeout_cause(&driver, MIN, &CALL);
-    let due = outer.child_with_timeout_cause(&driver, Duration::ZERO, &DB);
+    let outer = root.child_with_timeout_cause_on(&driver, MIN, &CALL);
+    let due = outer.child_with_timeout_cause_on(&driver, Duration::ZERO, &DB);
     // Due as it is made; its own deadline is the one that is due.
     assert_eq!(cause_of(&due).as_deref(), Some("db budget"));
     assert!(!outer.is_cancelled());
@@ -717,17 +717,17 @@ fn an_expiry_at_once_reports_its_cause() {
 fn an_expiry_cause_and_spares() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
-    let call = root.child_with_timeout_cause(&driver, MIN, &CALL);
+    let call = root.child_with_timeout_cause_on(&driver, MIN, &CALL);
     for _ in 0..3 {
         drop(call.child());
-        drop(call.child_with_timeout(&driver, Duration::from_secs(1)));
+        drop(call.child_with_timeout_on(&driver, Duration::from_secs(1)));
     }
     // The root keeps a timed spare: a child with a cause is made in it, and
     // one without after it.
-    drop(root.child_with_timeout(&driver, MIN));
-    let caused = root.child_with_timeout_cause(&driver, Duration::from_secs(1), &DB);
-    drop(root.child_with_timeout_cause(&driver, MIN, &DB));
-    let plain = root.child_with_timeout(&driver, Duration::from_secs(1));
+    drop(root.child_with_timeout_on(&driver, MIN));
+    let caused = root.child_with_timeout_cause_on(&driver, Duration::from_secs(1), &DB);
+    drop(root.child_with_timeout_cause_on(&driver, MIN, &DB));
+    let plain = root.child_with_timeout_on(&driver, Duration::from_secs(1));
     driver.advance_by(Duration::from_secs(1));
     assert_eq!(cause_of(&caused).as_deref(), Some("db budget"));
     assert_eq!(

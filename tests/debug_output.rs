@@ -81,7 +81,7 @@ fn tokens_and_sources_print_their_reason() {
 
     let driver = ManualDriver::new();
     let server = CancelSource::new();
-    let timed = server.child_with_timeout(&driver, Duration::ZERO);
+    let timed = server.child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(
         dbg(&timed),
         "CancelSource { reason: Some(DeadlineExceeded), cause: None, deadline: Some(Deadline { ticks: 0 }) }"
@@ -167,7 +167,7 @@ fn deadlines_timers_and_the_manual_driver_print_their_clock() {
     let root = CancelSource::new();
     let job = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(5));
+        .child_with_timeout_on(&driver, Duration::from_millis(5));
     assert_eq!(
         dbg(&job.token().deadline().unwrap()),
         "Deadline { ticks: 5000 }"
@@ -223,7 +223,7 @@ fn the_thread_driver_prints_its_clock_and_pending_deadlines() {
     let root = CancelSource::new();
     let job = root
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(600));
+        .child_with_timeout_on(&driver, Duration::from_secs(600));
     assert_eq!(
         any_now(&dbg(&driver)),
         "ThreadDriver { now: _, pending: 1 }"
@@ -251,7 +251,7 @@ fn the_tokio_driver_prints_its_clock_pending_deadlines_and_whether_it_runs() {
         let root = CancelSource::new();
         let _job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_secs(600));
+            .child_with_timeout_on(&driver, Duration::from_secs(600));
         assert_eq!(
             any_now(&dbg(&driver)),
             "TokioDriver { now: _, pending: 1, running: true }"
@@ -268,7 +268,7 @@ fn the_async_io_driver_prints_its_clock_and_deadlines() {
         "AsyncIoDriver { now: _, pending: 0 }"
     );
     let root = CancelSource::new();
-    let call = root.child_with_timeout(&driver, Duration::from_secs(3600));
+    let call = root.child_with_timeout_on(&driver, Duration::from_secs(3600));
     assert_eq!(
         any_now(&dbg(&driver)),
         "AsyncIoDriver { now: _, pending: 1 }"

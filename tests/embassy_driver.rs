@@ -47,7 +47,7 @@ fn a_timeout_fires_with_deadline_exceeded() {
     let root = CancelSource::new();
     let call = root
         .token()
-        .child_with_timeout(driver, Duration::from_millis(20));
+        .child_with_timeout_on(driver, Duration::from_millis(20));
     let (tx, rx) = mpsc::channel();
     spawner.spawn(await_cancel(call.token(), tx).unwrap());
     assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
@@ -61,9 +61,9 @@ fn cancel_and_drop_free_the_entry() {
     static D: EmbassyDriver = EmbassyDriver::new();
     let driver: &'static EmbassyDriver = &D;
     let root = CancelSource::new();
-    let a = root.token().child_with_timeout(driver, HOUR);
-    let b = root.token().child_with_timeout(driver, HOUR);
-    let c = root.token().child_with_timeout(driver, HOUR);
+    let a = root.token().child_with_timeout_on(driver, HOUR);
+    let b = root.token().child_with_timeout_on(driver, HOUR);
+    let c = root.token().child_with_timeout_on(driver, HOUR);
     assert_eq!(D.pending(), 3);
     a.cancel();
     assert_eq!(a.reason(), Some(Reason::Cancelled));
@@ -81,12 +81,12 @@ fn an_earlier_deadline_armed_later_fires_first() {
     let driver: &'static EmbassyDriver = &D;
     start(driver);
     let root = CancelSource::new();
-    let late = root.token().child_with_timeout(driver, HOUR);
+    let late = root.token().child_with_timeout_on(driver, HOUR);
     // Let the run task go to sleep until the late deadline.
     std::thread::sleep(Duration::from_millis(20));
     let early = root
         .token()
-        .child_with_timeout(driver, Duration::from_millis(20));
+        .child_with_timeout_on(driver, Duration::from_millis(20));
     assert_eq!(early.token().wait(), Reason::DeadlineExceeded);
     assert!(!late.is_cancelled());
     assert_eq!(D.pending(), 1);
@@ -99,7 +99,7 @@ fn deadlines_armed_before_run_starts_fire() {
     let root = CancelSource::new();
     let call = root
         .token()
-        .child_with_timeout(driver, Duration::from_millis(10));
+        .child_with_timeout_on(driver, Duration::from_millis(10));
     assert_eq!(driver.wake_at(1), Ok(()), "wake_at succeeds before run");
     assert!(!call.is_cancelled());
     start(driver);
@@ -113,7 +113,7 @@ fn a_deadline_past_its_instant_before_run_starts_stays_armed_and_fires_then() {
     let root = CancelSource::new();
     let call = root
         .token()
-        .child_with_timeout(driver, Duration::from_millis(1));
+        .child_with_timeout_on(driver, Duration::from_millis(1));
     let at = call.token().deadline().unwrap().instant(&driver).unwrap();
     // Bounded: embassy-time's `std` clock passes 1 ms well within it.
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
@@ -140,7 +140,7 @@ fn ten_thousand_timeouts_all_fire() {
         .map(|i| {
             let ms = 1 + (i * 7919 % 100) as u64; // 1..=100 ms, shuffled
             root.token()
-                .child_with_timeout(driver, Duration::from_millis(ms))
+                .child_with_timeout_on(driver, Duration::from_millis(ms))
         })
         .collect();
     for s in &sources {
@@ -186,9 +186,9 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     static D: EmbassyDriver = EmbassyDriver::new();
     let driver: &'static EmbassyDriver = &D;
     let root = CancelSource::new();
-    let zero = root.token().child_with_timeout(driver, Duration::ZERO);
+    let zero = root.token().child_with_timeout_on(driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
-    let now = root.token().child_with_deadline(driver, driver.now());
+    let now = root.token().child_with_deadline_on(driver, driver.now());
     assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());

@@ -381,7 +381,7 @@ fn deadline_fire_vs_cancel() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_micros(1));
+            .child_with_timeout_on(&driver, Duration::from_micros(1));
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         let _guard = job.token().on_cancel(move |_| {
@@ -410,7 +410,7 @@ fn deadline_fire_with_cause_vs_cancel_with() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout_cause(&driver, Duration::from_micros(1), &CauseA);
+            .child_with_timeout_cause_on(&driver, Duration::from_micros(1), &CauseA);
         let step = job.child();
         let d = driver.clone();
         let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
@@ -438,7 +438,7 @@ fn deadline_fire_vs_drop() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_micros(1));
+            .child_with_timeout_on(&driver, Duration::from_micros(1));
         let token = job.token();
         let d = driver.clone();
         let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
@@ -459,7 +459,7 @@ fn deadline_arm_vs_parent_cancel() {
         let root = CancelSource::new();
         let token = root.token();
         let d = driver.clone();
-        let t = thread::spawn(move || token.child_with_timeout(&d, Duration::from_secs(1)));
+        let t = thread::spawn(move || token.child_with_timeout_on(&d, Duration::from_secs(1)));
         root.cancel();
         let job = t.join().unwrap();
         assert!(job.is_cancelled());
@@ -539,7 +539,7 @@ fn deadline_fire_vs_unobserved_drop_under_never() {
 /// Drops a deadline child of `parent`, unobserved, while its deadline fires.
 fn fire_vs_unobserved_drop(parent: &CancelToken) {
     let driver = ManualDriver::new();
-    let job = parent.child_with_timeout(&driver, Duration::from_micros(1));
+    let job = parent.child_with_timeout_on(&driver, Duration::from_micros(1));
     let d = driver.clone();
     let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
     drop(job);
@@ -559,7 +559,7 @@ fn driver_drop_vs_deadline_drop() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_secs(1));
+            .child_with_timeout_on(&driver, Duration::from_secs(1));
         let t = thread::spawn(move || drop(driver));
         drop(job);
         t.join().unwrap();
@@ -589,7 +589,7 @@ fn orphaned_deadline_drop_vs_parent_cancel(cancel_first: bool) {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_secs(1));
+            .child_with_timeout_on(&driver, Duration::from_secs(1));
         drop(driver);
         if cancel_first {
             job.cancel();
@@ -653,11 +653,11 @@ fn timed_spare_reuse_vs_parent_cancel() {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
         let token = root.token();
-        let first = token.child_with_timeout(&driver, Duration::from_secs(1));
+        let first = token.child_with_timeout_on(&driver, Duration::from_secs(1));
         let d = driver.clone();
         let t = thread::spawn(move || {
             drop(first);
-            token.child_with_timeout(&d, Duration::from_secs(1))
+            token.child_with_timeout_on(&d, Duration::from_secs(1))
         });
         root.cancel();
         let second = t.join().unwrap();
@@ -677,10 +677,10 @@ fn timed_spare_reuse_vs_fire() {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
         let token = root.token();
-        drop(token.child_with_timeout(&driver, Duration::from_secs(5)));
+        drop(token.child_with_timeout_on(&driver, Duration::from_secs(5)));
         let d = driver.clone();
         let t = thread::spawn(move || d.advance_by(Duration::from_secs(1)));
-        let second = token.child_with_deadline(&driver, Duration::from_secs(1));
+        let second = token.child_with_deadline_on(&driver, Duration::from_secs(1));
         t.join().unwrap();
         assert_eq!(second.reason(), Some(Reason::DeadlineExceeded));
         assert!(!root.is_cancelled());
@@ -773,7 +773,7 @@ fn every_pair_of_operations_on_one_node() {
                 let l = CancelSource::linked([&p.token()]);
                 let n = Arc::new(
                     l.token()
-                        .child_with_timeout(&driver, Duration::from_micros(1)),
+                        .child_with_timeout_on(&driver, Duration::from_micros(1)),
                 );
                 let ran = Arc::new(AtomicUsize::new(0));
                 let run = |op: Op| -> thread::JoinHandle<Left> {
@@ -937,7 +937,7 @@ fn deadline_arm_vs_sleeper_target() {
             })
         };
         let root = CancelSource::new();
-        let job = root.token().child_with_deadline(&driver, 5);
+        let job = root.token().child_with_deadline_on(&driver, 5);
         let until = sleeper.join().unwrap();
         assert_eq!(until, 5, "the sleeper wakes for the deadline, not earlier");
         assert_eq!(driver.fire(5), u64::MAX, "fired at its tick");
@@ -961,7 +961,7 @@ fn last_handle_drop_vs_last_deadline_disarm() {
         let root = CancelSource::new();
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_secs(1));
+            .child_with_timeout_on(&driver, Duration::from_secs(1));
         let wake = Arc::new(loom::sync::Notify::new());
         let sleeper = {
             let (driver, wake) = (driver.clone(), wake.clone());

@@ -133,7 +133,7 @@ fn children_of_a_parent_cancelled_with_a_timed_spare_are_born_cancelled_with_its
     let d = driver.clone();
     children_born_cancelled(
         &CANARIES[2],
-        move |t| t.child_with_timeout(&d, Duration::from_secs(3600)),
+        move |t| t.child_with_timeout_on(&d, Duration::from_secs(3600)),
         driver.clone(),
     );
     assert_eq!(driver.pending(), 0);

@@ -42,7 +42,7 @@ fn threads_create_cancel_drop_wait_and_time_out() {
                     match rng.next() % 8 {
                         0 => held.push(root.child()),
                         1 => {
-                            held.push(root.child_with_timeout(
+                            held.push(root.child_with_timeout_on(
                                 &driver,
                                 Duration::from_micros(rng.next() % 50),
                             ))

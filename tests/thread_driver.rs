@@ -20,7 +20,7 @@ fn fires_with_deadline_exceeded() {
     let root = CancelSource::new();
     let job = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(20));
+        .child_with_timeout_on(&driver, Duration::from_millis(20));
     let step = job.token().child();
     assert_eq!(step.token().wait(), Reason::DeadlineExceeded);
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
@@ -34,7 +34,7 @@ fn never_fires_before_its_instant() {
     let root = CancelSource::new();
     for ms in [1, 5, 20] {
         let at = Instant::now() + Duration::from_millis(ms);
-        let job = root.token().child_with_deadline(&driver, at);
+        let job = root.token().child_with_deadline_on(&driver, at);
         assert_eq!(job.token().wait(), Reason::DeadlineExceeded);
         assert!(Instant::now() >= at, "fired before its instant");
     }
@@ -44,8 +44,8 @@ fn never_fires_before_its_instant() {
 fn cancelling_or_dropping_frees_the_entry() {
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
-    let a = root.token().child_with_timeout(&driver, HOUR);
-    let b = root.token().child_with_timeout(&driver, HOUR);
+    let a = root.token().child_with_timeout_on(&driver, HOUR);
+    let b = root.token().child_with_timeout_on(&driver, HOUR);
     assert_eq!(driver.pending(), 2);
     a.cancel();
     assert_eq!(driver.pending(), 1);
@@ -59,12 +59,12 @@ fn an_earlier_deadline_armed_after_a_later_one_fires_first() {
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
     for round in 0..20 {
-        let late = root.token().child_with_timeout(&driver, HOUR);
+        let late = root.token().child_with_timeout_on(&driver, HOUR);
         // Give the thread a moment to go to sleep on the late deadline.
         thread::sleep(Duration::from_millis(round % 3));
         let early = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(5));
+            .child_with_timeout_on(&driver, Duration::from_millis(5));
         assert_eq!(early.token().wait(), Reason::DeadlineExceeded);
         assert!(!late.is_cancelled());
         assert_eq!(driver.pending(), 1);
@@ -83,7 +83,7 @@ fn shorter_and_shorter_deadlines_from_many_threads() {
                 for ms in (1..=30u64).rev() {
                     let job = root
                         .token()
-                        .child_with_timeout(driver, Duration::from_millis(ms + t));
+                        .child_with_timeout_on(driver, Duration::from_millis(ms + t));
                     if ms % 2 == 0 {
                         assert_eq!(job.token().wait(), Reason::DeadlineExceeded);
                     }
@@ -99,12 +99,12 @@ fn dropping_the_driver_with_armed_deadlines_is_safe() {
     let root = CancelSource::new();
     let driver = ThreadDriver::new();
     let clone = driver.clone();
-    let a = root.token().child_with_timeout(&driver, HOUR);
-    let b = root.token().child_with_timeout(&clone, HOUR);
+    let a = root.token().child_with_timeout_on(&driver, HOUR);
+    let b = root.token().child_with_timeout_on(&clone, HOUR);
     drop(driver);
     let c = root
         .token()
-        .child_with_timeout(&clone, Duration::from_millis(5));
+        .child_with_timeout_on(&clone, Duration::from_millis(5));
     assert_eq!(
         c.token().wait(),
         Reason::DeadlineExceeded,
@@ -117,7 +117,7 @@ fn dropping_the_driver_with_armed_deadlines_is_safe() {
     let next = ThreadDriver::new();
     let timed = a
         .token()
-        .child_with_timeout(&next, Duration::from_millis(5));
+        .child_with_timeout_on(&next, Duration::from_millis(5));
     assert_eq!(timed.token().wait(), Reason::DeadlineExceeded);
     a.cancel();
     assert_eq!(step.reason(), Some(Reason::Cancelled));
@@ -131,10 +131,10 @@ fn many_drivers_come_and_go() {
     // Miri: each driver is a thread, slow to emulate; a few show the same.
     for _ in 0..if cfg!(miri) { 5 } else { 200 } {
         let driver = ThreadDriver::new();
-        let _armed = root.token().child_with_timeout(&driver, HOUR);
+        let _armed = root.token().child_with_timeout_on(&driver, HOUR);
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(1));
+            .child_with_timeout_on(&driver, Duration::from_millis(1));
         assert_eq!(job.token().wait(), Reason::DeadlineExceeded);
     }
 }
@@ -149,7 +149,7 @@ fn ten_thousand_concurrent_timeouts_all_fire() {
         .map(|i| {
             let ms = 1 + (i * 7919) % 50;
             root.token()
-                .child_with_timeout(&driver, Duration::from_millis(ms))
+                .child_with_timeout_on(&driver, Duration::from_millis(ms))
         })
         .collect();
     let mut waiters = Vec::new();
@@ -180,7 +180,7 @@ fn a_panicking_callback_does_not_stop_the_driver() {
     for ms in [1, 10, 100, 1000, 10_000] {
         let bad = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(ms));
+            .child_with_timeout_on(&driver, Duration::from_millis(ms));
         let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             bad.token()
                 .on_cancel(|_| panic!("a callback panics on the timer thread"))
@@ -189,7 +189,7 @@ fn a_panicking_callback_does_not_stop_the_driver() {
         assert_eq!(bad.token().wait(), Reason::DeadlineExceeded);
         let next = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(2));
+            .child_with_timeout_on(&driver, Duration::from_millis(2));
         assert_eq!(next.token().wait(), Reason::DeadlineExceeded);
         return;
     }
@@ -222,14 +222,14 @@ fn the_global_driver_is_one_driver_that_frees_and_fires() {
 
     // The only test of this binary on the global driver: its counts are ours.
     let root = CancelSource::new();
-    let long = root.token().child_with_timeout(here, HOUR);
+    let long = root.token().child_with_timeout_on(here, HOUR);
     assert_eq!(here.pending(), 1);
     drop(long);
     assert_eq!(here.pending(), 0);
 
     let short = root
         .token()
-        .child_with_timeout(ThreadDriver::global(), Duration::from_millis(5));
+        .child_with_timeout_on(ThreadDriver::global(), Duration::from_millis(5));
     assert_eq!(short.token().wait(), Reason::DeadlineExceeded);
     assert_eq!(here.pending(), 0);
     assert!(!root.is_cancelled());
@@ -239,12 +239,12 @@ fn the_global_driver_is_one_driver_that_frees_and_fires() {
 fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
-    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    let zero = root.token().child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
-    let now = root.token().child_with_deadline(&driver, Instant::now());
+    let now = root.token().child_with_deadline_on(&driver, Instant::now());
     assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
     let past = Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
-    let past = root.token().child_with_deadline(&driver, past);
+    let past = root.token().child_with_deadline_on(&driver, past);
     assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());
@@ -253,7 +253,7 @@ fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
 /// The helper of the issue: a driver made for one call and dropped at once.
 fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
     let driver = ThreadDriver::new();
-    parent.child_with_timeout(&driver, d)
+    parent.child_with_timeout_on(&driver, d)
 }
 
 #[test]
@@ -273,10 +273,10 @@ fn the_thread_lives_while_a_deadline_is_armed_and_ends_at_its_disarm() {
     let root = CancelSource::new();
     let driver = ThreadDriver::new();
     let thread = thread_sleeper(&driver);
-    let long = root.token().child_with_timeout(&driver, HOUR);
+    let long = root.token().child_with_timeout_on(&driver, HOUR);
     let short = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(5));
+        .child_with_timeout_on(&driver, Duration::from_millis(5));
     drop(driver);
     assert_eq!(
         short.token().wait_timeout(PATIENCE),
@@ -296,7 +296,7 @@ fn the_thread_ends_when_its_last_deadline_fires_with_no_handle_left() {
     let thread = thread_sleeper(&driver);
     let call = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(5));
+        .child_with_timeout_on(&driver, Duration::from_millis(5));
     drop(driver);
     assert_eq!(
         call.token().wait_timeout(PATIENCE),
@@ -326,7 +326,7 @@ fn a_driver_per_call_leaves_no_thread_behind() {
         .map(|i| {
             let driver = ThreadDriver::new();
             let thread = thread_sleeper(&driver);
-            let call = root.token().child_with_timeout(&driver, HOUR);
+            let call = root.token().child_with_timeout_on(&driver, HOUR);
             drop(driver);
             // The call ends early: both ways of disarming.
             if i % 2 == 0 {
@@ -349,9 +349,9 @@ fn a_driver_per_call_leaves_no_thread_behind() {
 fn a_due_timeout_below_an_earlier_deadline_takes_it() {
     let driver = ThreadDriver::new();
     let root = CancelSource::new();
-    let request = root.child_with_timeout(&driver, Duration::from_millis(1));
+    let request = root.child_with_timeout_on(&driver, Duration::from_millis(1));
     thread::sleep(Duration::from_millis(2));
-    let zero = request.child_with_timeout(&driver, Duration::ZERO);
+    let zero = request.child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(zero.deadline(), request.deadline());
 }

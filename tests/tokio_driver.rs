@@ -23,7 +23,7 @@ async fn run_others() {
 async fn a_ten_minute_timeout_fires_when_the_paused_clock_gets_there() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
-    let job = root.token().child_with_timeout(&driver, 10 * MIN);
+    let job = root.token().child_with_timeout_on(&driver, 10 * MIN);
     run_others().await;
     tokio::time::advance(10 * MIN - Duration::from_millis(1)).await;
     run_others().await;
@@ -39,7 +39,7 @@ async fn a_deadline_instant_on_the_paused_clock() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
     let at = tokio::time::Instant::now() + Duration::from_millis(1500);
-    let job = root.token().child_with_deadline(&driver, at);
+    let job = root.token().child_with_deadline_on(&driver, at);
     let d = job.token().deadline().unwrap();
     assert_eq!(d.instant(&driver), Some(at));
     assert_eq!(job.token().cancelled().await, Reason::DeadlineExceeded);
@@ -53,8 +53,8 @@ async fn a_deadline_instant_on_the_paused_clock() {
 async fn cancelling_or_dropping_frees_the_entry() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
-    let a = root.token().child_with_timeout(&driver, MIN);
-    let b = root.token().child_with_timeout(&driver, MIN);
+    let a = root.token().child_with_timeout_on(&driver, MIN);
+    let b = root.token().child_with_timeout_on(&driver, MIN);
     assert_eq!(driver.pending(), 2);
     a.cancel();
     assert_eq!(driver.pending(), 1);
@@ -71,12 +71,12 @@ async fn an_earlier_deadline_armed_after_a_later_one_fires_first() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
     let start = tokio::time::Instant::now();
-    let late = root.token().child_with_timeout(&driver, 10 * MIN);
+    let late = root.token().child_with_timeout_on(&driver, 10 * MIN);
     // The task now sleeps until the late deadline.
     run_others().await;
     let early = root
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(1));
+        .child_with_timeout_on(&driver, Duration::from_secs(1));
     // Idle: the paused clock jumps to the next timer, which must be the early one.
     assert_eq!(early.token().cancelled().await, Reason::DeadlineExceeded);
     assert!(
@@ -96,8 +96,8 @@ async fn dropping_the_driver_with_armed_deadlines_keeps_them_firing() {
     let root = CancelSource::new();
     let driver = TokioDriver::new();
     let other = driver.clone();
-    let a = root.token().child_with_timeout(&driver, MIN);
-    let b = root.token().child_with_timeout(&other, 2 * MIN);
+    let a = root.token().child_with_timeout_on(&driver, MIN);
+    let b = root.token().child_with_timeout_on(&other, 2 * MIN);
     run_others().await;
     assert_eq!(alive(), before + 1);
     drop(driver);
@@ -121,8 +121,8 @@ async fn the_task_ends_at_the_last_disarm_with_no_handle_left() {
     let before = alive();
     let root = CancelSource::new();
     let driver = TokioDriver::new();
-    let cancelled = root.token().child_with_timeout(&driver, 10 * MIN);
-    let dropped = root.token().child_with_timeout(&driver, 60 * MIN);
+    let cancelled = root.token().child_with_timeout_on(&driver, 10 * MIN);
+    let dropped = root.token().child_with_timeout_on(&driver, 60 * MIN);
     drop(driver);
     run_others().await;
     assert_eq!(alive(), before + 1);
@@ -153,7 +153,7 @@ async fn the_task_ends_with_the_last_handle_when_nothing_is_armed() {
 /// The helper of the issue: a driver made for one call and dropped at once.
 fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
     let driver = TokioDriver::new();
-    parent.child_with_timeout(&driver, d)
+    parent.child_with_timeout_on(&driver, d)
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,7 +221,7 @@ fn after_runtime_shutdown_deadlines_expire_at_once() {
     let root = CancelSource::new();
     let (driver, earlier) = runtime.block_on(async {
         let driver = TokioDriver::new();
-        let earlier = root.token().child_with_timeout(&driver, MIN);
+        let earlier = root.token().child_with_timeout_on(&driver, MIN);
         (driver, earlier)
     });
     assert!(driver.is_running());
@@ -236,11 +236,11 @@ fn after_runtime_shutdown_deadlines_expire_at_once() {
     assert_eq!(earlier.reason(), Some(Reason::DeadlineExceeded));
     // Armed after: expires at once.
     assert_eq!(driver.wake_at(1), Err(cancel_token::DriverStopped));
-    let later = root.token().child_with_timeout(&driver, MIN);
+    let later = root.token().child_with_timeout_on(&driver, MIN);
     assert_eq!(later.reason(), Some(Reason::DeadlineExceeded));
     let far = root
         .token()
-        .child_with_timeout(&driver, Duration::from_secs(3600));
+        .child_with_timeout_on(&driver, Duration::from_secs(3600));
     assert_eq!(far.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());
@@ -256,7 +256,7 @@ fn cancel_after_a_current_thread_runtime_shutdown_does_not_hang() {
     let handle = runtime.handle().clone();
     let driver = TokioDriver::with_handle(&handle);
     let jobs: Vec<_> = (1..=3)
-        .map(|i| root.token().child_with_timeout(&driver, i * MIN))
+        .map(|i| root.token().child_with_timeout_on(&driver, i * MIN))
         .collect();
     // The driver's task was never polled; dropping it still stops the driver.
     drop(runtime);
@@ -272,7 +272,7 @@ fn cancel_after_a_current_thread_runtime_shutdown_does_not_hang() {
     let late = TokioDriver::with_handle(&handle);
     assert!(!late.is_running());
     let root = CancelSource::new();
-    let job = root.token().child_with_timeout(&late, MIN);
+    let job = root.token().child_with_timeout_on(&late, MIN);
     assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
 }
 
@@ -284,7 +284,7 @@ async fn ten_thousand_concurrent_timeouts_all_fire() {
     for i in 0..10_000u64 {
         let job = root
             .token()
-            .child_with_timeout(&driver, Duration::from_millis(1 + i * 7 % 5_000));
+            .child_with_timeout_on(&driver, Duration::from_millis(1 + i * 7 % 5_000));
         tasks.spawn(async move { job.token().cancelled().await });
     }
     let mut fired = 0;
@@ -309,7 +309,7 @@ async fn ten_thousand_timeouts_on_real_time_armed_from_many_threads() {
             (0..2_500u64)
                 .map(|i| {
                     let ms = 1 + (2_500 - i + t * 13) % 40;
-                    parent.child_with_timeout(&driver, Duration::from_millis(ms))
+                    parent.child_with_timeout_on(&driver, Duration::from_millis(ms))
                 })
                 .collect::<Vec<_>>()
         })
@@ -334,7 +334,7 @@ async fn a_blocked_thread_wakes_at_the_deadline() {
     let root = CancelSource::new();
     let job = root
         .token()
-        .child_with_timeout(&driver, Duration::from_millis(20));
+        .child_with_timeout_on(&driver, Duration::from_millis(20));
     let token = job.token();
     let reason = tokio::task::spawn_blocking(move || token.wait())
         .await
@@ -360,7 +360,7 @@ fn tick_conversions_round_up_and_saturate() {
         assert_eq!(driver.instant_at(7), start + Duration::from_millis(7));
         let _ = driver.instant_at(u64::MAX);
         let root = CancelSource::new();
-        let never = root.token().child_with_timeout(&driver, Duration::MAX);
+        let never = root.token().child_with_timeout_on(&driver, Duration::MAX);
         assert_eq!(driver.pending(), 0);
         assert!(!never.is_cancelled());
         assert!(format!("{driver:?}").contains("TokioDriver"));
@@ -377,13 +377,13 @@ fn the_driver_is_send_sync_and_clone() {
 async fn a_deadline_already_due_cancels_the_child_as_it_is_made() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
-    let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+    let zero = root.token().child_with_timeout_on(&driver, Duration::ZERO);
     assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     let now = tokio::time::Instant::now();
-    let now = root.token().child_with_deadline(&driver, now);
+    let now = root.token().child_with_deadline_on(&driver, now);
     assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
     let past = tokio::time::Instant::now() - Duration::from_secs(1);
-    let past = root.token().child_with_deadline(&driver, past);
+    let past = root.token().child_with_deadline_on(&driver, past);
     assert_eq!(past.reason(), Some(Reason::DeadlineExceeded));
     assert_eq!(driver.pending(), 0);
     assert!(!root.is_cancelled());
@@ -394,7 +394,7 @@ async fn a_zero_timeout_is_due_at_once_on_the_multi_thread_runtime() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
     for _ in 0..100 {
-        let zero = root.token().child_with_timeout(&driver, Duration::ZERO);
+        let zero = root.token().child_with_timeout_on(&driver, Duration::ZERO);
         assert_eq!(zero.reason(), Some(Reason::DeadlineExceeded));
     }
     assert_eq!(driver.pending(), 0);

@@ -114,7 +114,7 @@ fn a_deadline_reaches_it_as_deadline_exceeded() {
     let root = CancelSource::new();
     let call = root
         .token()
-        .child_with_timeout(&driver, std::time::Duration::from_millis(5));
+        .child_with_timeout_on(&driver, std::time::Duration::from_millis(5));
     let mut fut = pin!(std::future::pending::<()>().until_cancelled(&call));
     assert!(poll_once(fut.as_mut()).is_pending());
     driver.advance_by(std::time::Duration::from_millis(5));
@@ -161,7 +161,7 @@ fn a_timeout_gives_the_output_in_time_and_disarms() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
     let (work, polls, drops) = Work::new(Some(2));
-    let mut call = Box::pin(root.timeout(&driver, Duration::from_secs(1), work));
+    let mut call = Box::pin(root.timeout_on(&driver, Duration::from_secs(1), work));
     assert_eq!(driver.pending(), 1, "armed as it is made");
     assert_eq!(poll_once(call.as_mut()), Poll::Pending);
     driver.advance_by(Duration::from_millis(999));
@@ -174,7 +174,7 @@ fn a_timeout_gives_the_output_in_time_and_disarms() {
     assert!(!root.is_cancelled());
     futures_executor::block_on(async {
         let at = Duration::from_secs(5);
-        assert_eq!(root.timeout_at(&driver, at, async { 3 }).await, Ok(3));
+        assert_eq!(root.timeout_at_on(&driver, at, async { 3 }).await, Ok(3));
     });
     assert_eq!(driver.pending(), 0);
 }
@@ -187,7 +187,7 @@ fn a_late_timeout_is_deadline_exceeded() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
     let (work, polls, drops) = Work::new(None);
-    let mut call = Box::pin(root.timeout(&driver, Duration::from_secs(1), work));
+    let mut call = Box::pin(root.timeout_on(&driver, Duration::from_secs(1), work));
     assert_eq!(poll_once(call.as_mut()), Poll::Pending);
     driver.advance_by(Duration::from_secs(1));
     assert_eq!(driver.pending(), 0, "fired");
@@ -200,7 +200,7 @@ fn a_late_timeout_is_deadline_exceeded() {
     assert_eq!(drops.load(SeqCst), 1);
     assert!(!root.is_cancelled());
     let at = driver.now();
-    let late = futures_executor::block_on(root.timeout_at(&driver, at, ready(1)));
+    let late = futures_executor::block_on(root.timeout_at_on(&driver, at, ready(1)));
     assert_eq!(late, Err(Reason::DeadlineExceeded));
 }
 
@@ -213,7 +213,7 @@ fn a_parent_cancel_stops_a_timeout_as_cancelled() {
     let root = CancelSource::new();
     let request = root.child();
     let (work, _, drops) = Work::new(None);
-    let mut call = Box::pin(request.timeout(&driver, Duration::from_secs(60), work));
+    let mut call = Box::pin(request.timeout_on(&driver, Duration::from_secs(60), work));
     assert_eq!(poll_once(call.as_mut()), Poll::Pending);
     root.cancel();
     assert_eq!(driver.pending(), 0, "the cancel disarmed the child");
@@ -233,17 +233,17 @@ fn a_dropped_timeout_disarms() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
     let (work, _, drops) = Work::new(None);
-    drop(root.timeout(&driver, Duration::from_secs(60), work));
+    drop(root.timeout_on(&driver, Duration::from_secs(60), work));
     assert_eq!((driver.pending(), drops.load(SeqCst)), (0, 1));
     let (work, _, drops) = Work::new(None);
-    let mut call = Box::pin(root.timeout(&driver, Duration::from_secs(60), work));
+    let mut call = Box::pin(root.timeout_on(&driver, Duration::from_secs(60), work));
     assert_eq!(poll_once(call.as_mut()), Poll::Pending);
     assert_eq!(driver.pending(), 1);
     drop(call);
     assert_eq!((driver.pending(), drops.load(SeqCst)), (0, 1));
     assert!(!root.is_cancelled());
     // The parent's spare took the child's memory: the next one reuses it.
-    let again = root.timeout(&driver, Duration::from_secs(60), ready(1));
+    let again = root.timeout_on(&driver, Duration::from_secs(60), ready(1));
     assert_eq!(futures_executor::block_on(again), Ok(1));
     assert_eq!(driver.pending(), 0);
 }
@@ -260,7 +260,7 @@ fn a_timeout_is_nameable_send_and_static() {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
     let call = Call {
-        inner: root.timeout(&driver, Duration::from_secs(1), ready(1)),
+        inner: root.timeout_on(&driver, Duration::from_secs(1), ready(1)),
     };
     send_static(&call.inner);
     assert!(format!("{:?}", call.inner).starts_with("Timeout { child: CancelSource"));
@@ -277,13 +277,13 @@ async fn a_timeout_follows_tokio_paused_time() {
     let driver = TokioDriver::new();
     let root = CancelSource::new();
     let quick = tokio::time::sleep(Duration::from_millis(100));
-    let call = root.timeout(&driver, Duration::from_millis(200), quick);
+    let call = root.timeout_on(&driver, Duration::from_millis(200), quick);
     assert_eq!(call.await, Ok(()));
     assert_eq!(driver.pending(), 0);
 
     let slow = tokio::time::sleep(Duration::from_millis(500));
     let started = tokio::time::Instant::now();
-    let call = root.timeout(&driver, Duration::from_millis(200), slow);
+    let call = root.timeout_on(&driver, Duration::from_millis(200), slow);
     assert_eq!(call.await, Err(Reason::DeadlineExceeded));
     let waited = started.elapsed();
     assert!(
@@ -294,7 +294,7 @@ async fn a_timeout_follows_tokio_paused_time() {
 
     let request = root.child();
     let at = driver.now() + Duration::from_secs(60);
-    let call = request.timeout_at(&driver, at, std::future::pending::<()>());
+    let call = request.timeout_at_on(&driver, at, std::future::pending::<()>());
     let canceller = async {
         tokio::time::sleep(Duration::from_millis(10)).await;
         request.cancel();

@@ -569,9 +569,9 @@ impl Job {
             Job::Timeout(t, d, dur, absolute, dst) => Done::Source(
                 dst,
                 if absolute {
-                    t.child_with_deadline(&d, dur)
+                    t.child_with_deadline_on(&d, dur)
                 } else {
-                    t.child_with_timeout(&d, dur)
+                    t.child_with_timeout_on(&d, dur)
                 },
             ),
             Job::Cancel(s, cause) => {

@@ -9,7 +9,7 @@ use cancel_token::Reason;
 
 #[derive(Clone, Debug, Default)]
 pub struct Node {
-    pub parent: Option<usize>, // tree parent (child, child_with_timeout)
+    pub parent: Option<usize>, // tree parent (child, child_with_timeout_on)
     pub linked: Vec<usize>,    // parents of a linked source
     pub deadline: Option<u64>, // its own deadline, if one was armed at creation
     pub never: bool,           // `CancelToken::never()`

@@ -45,7 +45,7 @@ const _: () = assert!(TICK_HZ <= u64::MAX / 1_000_000_000);
 ///
 /// #[embassy_executor::task]
 /// async fn request(root: CancelSource) {
-///     let call = root.token().child_with_timeout(&DEADLINES, Duration::from_millis(100));
+///     let call = root.token().child_with_timeout_on(&DEADLINES, Duration::from_millis(100));
 ///     let work = embassy_time::Timer::after_secs(5);
 ///     let outcome = call.token().run_until_cancelled(work).await;
 ///     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
@@ -103,7 +103,7 @@ impl EmbassyDriver {
     /// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
     ///
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&DEADLINES, Duration::from_secs(1));
+    /// let call = root.token().child_with_timeout_on(&DEADLINES, Duration::from_secs(1));
     /// assert_eq!(DEADLINES.pending(), 1); // armed, waiting for `run`
     /// assert!(!call.is_cancelled());
     /// ```
@@ -142,7 +142,7 @@ impl EmbassyDriver {
     /// });
     ///
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&DEADLINES, Duration::from_millis(20));
+    /// let call = root.token().child_with_timeout_on(&DEADLINES, Duration::from_millis(20));
     /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded); // fired by `run`
     /// assert_eq!(DEADLINES.pending(), 0);
     /// ```
@@ -186,8 +186,8 @@ impl EmbassyDriver {
     /// static DEADLINES: EmbassyDriver = EmbassyDriver::new();
     ///
     /// let root = CancelSource::new();
-    /// let a = root.token().child_with_timeout(&DEADLINES, Duration::from_secs(60));
-    /// let b = root.token().child_with_timeout(&DEADLINES, Duration::from_secs(60));
+    /// let a = root.token().child_with_timeout_on(&DEADLINES, Duration::from_secs(60));
+    /// let b = root.token().child_with_timeout_on(&DEADLINES, Duration::from_secs(60));
     /// assert_eq!(DEADLINES.pending(), 2);
     /// a.cancel(); // disarmed at once, `run` or not
     /// drop(b);

@@ -21,7 +21,7 @@ use crate::wheel::timers::{SharedTimers, Timers, TimersHandle};
 ///
 /// let driver = ManualDriver::new();
 /// let root = CancelSource::new();
-/// let call = root.token().child_with_timeout(&driver, Duration::from_millis(250));
+/// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(250));
 /// driver.advance_by(Duration::from_millis(250));
 /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
 /// ```
@@ -58,7 +58,7 @@ impl ManualDriver {
     ///
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(10));
+    /// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(10));
     /// driver.advance_by(Duration::from_millis(9));
     /// driver.advance_by(Duration::from_nanos(999)); // under a microsecond: dropped
     /// assert!(!call.is_cancelled());
@@ -81,7 +81,7 @@ impl ManualDriver {
     ///
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&driver, Duration::from_secs(1));
+    /// let call = root.token().child_with_timeout_on(&driver, Duration::from_secs(1));
     /// assert_eq!(driver.pending(), 1);
     /// drop(call); // the call ended in time: its timer is freed
     /// assert_eq!(driver.pending(), 0);

@@ -27,7 +27,7 @@ use crate::wheel::timers::{Timers, TimersHandle};
 ///
 /// // In the SysTick handler: `TICKS.advance_by(1);`
 /// let root = CancelSource::new();
-/// let job = root.token().child_with_timeout(&TICKS, Duration::from_millis(5));
+/// let job = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(5));
 /// assert_eq!(TICKS.next_expiration(), Some(5));
 /// TICKS.advance_by(5);
 /// assert!(job.is_cancelled());
@@ -90,7 +90,7 @@ impl<const HZ: u32> TickDriver<HZ> {
     /// static TICKS: TickDriver = TickDriver::new();
     ///
     /// let root = CancelSource::new();
-    /// let job = root.token().child_with_timeout(&TICKS, Duration::from_millis(3));
+    /// let job = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(3));
     /// assert_eq!(TICKS.advance_by(2), Some(3)); // not due yet
     /// assert!(!job.is_cancelled());
     /// assert_eq!(TICKS.advance_by(1), None); // fired; nothing left armed
@@ -112,7 +112,7 @@ impl<const HZ: u32> TickDriver<HZ> {
     /// static TICKS: TickDriver = TickDriver::new();
     ///
     /// let root = CancelSource::new();
-    /// let job = root.token().child_with_timeout(&TICKS, Duration::from_millis(10));
+    /// let job = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(10));
     /// assert_eq!(TICKS.advance_to(10), None);
     /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     /// TICKS.advance_to(4); // earlier: the clock does not go back
@@ -147,7 +147,7 @@ impl<const HZ: u32> TickDriver<HZ> {
     ///
     /// assert_eq!(TICKS.next_expiration(), None);
     /// let root = CancelSource::new();
-    /// let job = root.token().child_with_timeout(&TICKS, Duration::from_millis(40));
+    /// let job = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(40));
     /// assert!(TICKS.next_expiration().is_some_and(|tick| tick <= 40));
     /// drop(job); // disarmed
     /// assert_eq!(TICKS.next_expiration(), None);
@@ -165,8 +165,8 @@ impl<const HZ: u32> TickDriver<HZ> {
     /// static TICKS: TickDriver = TickDriver::new();
     ///
     /// let root = CancelSource::new();
-    /// let a = root.token().child_with_timeout(&TICKS, Duration::from_millis(5));
-    /// let b = root.token().child_with_timeout(&TICKS, Duration::from_millis(50));
+    /// let a = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(5));
+    /// let b = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(50));
     /// assert_eq!(TICKS.pending(), 2);
     /// TICKS.advance_by(5); // `a` fires
     /// b.cancel(); // `b` is disarmed
@@ -207,11 +207,11 @@ impl<const HZ: u32> TickDriver<HZ> {
     /// // On a chip: program the RTC's compare register.
     /// TICKS.set_alarm_hook(|tick| ALARM.store(tick, SeqCst));
     /// let root = CancelSource::new();
-    /// let _slow = root.token().child_with_timeout(&TICKS, Duration::from_millis(50));
+    /// let _slow = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(50));
     /// assert_eq!(ALARM.load(SeqCst), 50);
-    /// let fast = root.token().child_with_timeout(&TICKS, Duration::from_millis(20));
+    /// let fast = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(20));
     /// assert_eq!(ALARM.load(SeqCst), 20); // earlier: the alarm moves
-    /// let _other = root.token().child_with_timeout(&TICKS, Duration::from_millis(30));
+    /// let _other = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(30));
     /// assert_eq!(ALARM.load(SeqCst), 20); // not earlier: no call
     ///
     /// // The alarm's interrupt fires what is due and reprograms the alarm.

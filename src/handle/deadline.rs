@@ -1,4 +1,4 @@
-//! Children with a deadline: `child_with_deadline`, `child_with_timeout`
+//! Children with a deadline: `child_with_deadline_on`, `child_with_timeout_on`
 //! and their forms with a cause for the expiry.
 
 use crate::node::Node;
@@ -22,13 +22,13 @@ impl CancelToken {
     ///
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
-    /// let job = root.token().child_with_deadline(&driver, Duration::from_secs(5));
+    /// let job = root.token().child_with_deadline_on(&driver, Duration::from_secs(5));
     /// driver.advance_by(Duration::from_secs(4));
     /// assert!(!job.is_cancelled());
     /// driver.advance_by(Duration::from_secs(1));
     /// assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
     /// ```
-    pub fn child_with_deadline<D: crate::TimerDriver>(
+    pub fn child_with_deadline_on<D: crate::TimerDriver>(
         &self,
         driver: D,
         at: D::Instant,
@@ -36,7 +36,7 @@ impl CancelToken {
         self.child_at_instant(driver, at, None)
     }
 
-    /// Like [`child_with_deadline`](Self::child_with_deadline), and when its
+    /// Like [`child_with_deadline_on`](Self::child_with_deadline_on), and when its
     /// deadline fires, its [`cause`](Self::cause) (and its descendants') is
     /// `cause` (Go's `context.WithDeadlineCause`), so a log can say which
     /// deadline it was.
@@ -62,13 +62,13 @@ impl CancelToken {
     ///
     /// let driver = ManualDriver::new();
     /// let request = CancelSource::new();
-    /// let query = request.child_with_deadline_cause(&driver, Duration::from_secs(2), &DbBudget);
+    /// let query = request.child_with_deadline_cause_on(&driver, Duration::from_secs(2), &DbBudget);
     /// assert!(query.cause().is_none()); // live
     /// driver.advance_by(Duration::from_secs(2));
     /// assert_eq!(query.reason(), Some(Reason::DeadlineExceeded));
     /// assert_eq!(query.cause().unwrap().to_string(), "database budget spent");
     /// ```
-    pub fn child_with_deadline_cause<D: crate::TimerDriver>(
+    pub fn child_with_deadline_cause_on<D: crate::TimerDriver>(
         &self,
         driver: D,
         at: D::Instant,
@@ -90,7 +90,7 @@ impl CancelToken {
 
     /// A child cancelled with [`Reason::DeadlineExceeded`] once `after` has
     /// passed on `driver` (Go's `context.WithTimeout`); see
-    /// [`child_with_deadline`](Self::child_with_deadline). With
+    /// [`child_with_deadline_on`](Self::child_with_deadline_on). With
     /// `Duration::ZERO` the child is cancelled before this returns.
     ///
     /// ```
@@ -100,16 +100,16 @@ impl CancelToken {
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
     /// {
-    ///     let request = root.token().child_with_timeout(&driver, Duration::from_secs(600));
+    ///     let request = root.token().child_with_timeout_on(&driver, Duration::from_secs(600));
     ///     assert_eq!(driver.pending(), 1);
     ///     // ... the work ends early: dropping the source frees the timer.
     /// }
     /// assert_eq!(driver.pending(), 0);
     ///
-    /// let spent = root.token().child_with_timeout(&driver, Duration::ZERO);
+    /// let spent = root.token().child_with_timeout_on(&driver, Duration::ZERO);
     /// assert_eq!(spent.reason(), Some(Reason::DeadlineExceeded));
     /// ```
-    pub fn child_with_timeout<D: crate::TimerDriver>(
+    pub fn child_with_timeout_on<D: crate::TimerDriver>(
         &self,
         driver: D,
         after: core::time::Duration,
@@ -117,10 +117,10 @@ impl CancelToken {
         self.child_after(driver, after, None)
     }
 
-    /// Like [`child_with_timeout`](Self::child_with_timeout), and when its
+    /// Like [`child_with_timeout_on`](Self::child_with_timeout_on), and when its
     /// deadline fires, its [`cause`](Self::cause) is `cause` (Go's
     /// `context.WithTimeoutCause`); see
-    /// [`child_with_deadline_cause`](Self::child_with_deadline_cause).
+    /// [`child_with_deadline_cause_on`](Self::child_with_deadline_cause_on).
     ///
     /// ```
     /// use std::time::Duration;
@@ -137,17 +137,17 @@ impl CancelToken {
     ///
     /// let driver = ManualDriver::new();
     /// let request = CancelSource::new();
-    /// let call = request.child_with_timeout_cause(&driver, Duration::from_millis(250), &SlowUpstream);
+    /// let call = request.child_with_timeout_cause_on(&driver, Duration::from_millis(250), &SlowUpstream);
     /// let step = call.child(); // its descendants report the cause too
     /// driver.advance_by(Duration::from_millis(250));
     /// assert!(step.cause().is_some_and(|c| c.is::<SlowUpstream>()));
     ///
     /// // Cancelled otherwise, the child reports that cancel's cause.
-    /// let call = request.child_with_timeout_cause(&driver, Duration::from_millis(250), &SlowUpstream);
+    /// let call = request.child_with_timeout_cause_on(&driver, Duration::from_millis(250), &SlowUpstream);
     /// call.cancel();
     /// assert_eq!((call.reason(), call.cause().is_none()), (Some(Reason::Cancelled), true));
     /// ```
-    pub fn child_with_timeout_cause<D: crate::TimerDriver>(
+    pub fn child_with_timeout_cause_on<D: crate::TimerDriver>(
         &self,
         driver: D,
         after: core::time::Duration,

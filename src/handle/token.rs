@@ -120,7 +120,7 @@ impl CancelToken {
     ///
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
-    /// let job = root.child_with_timeout(&driver, Duration::from_secs(1));
+    /// let job = root.child_with_timeout_on(&driver, Duration::from_secs(1));
     /// let token = job.token();
     /// assert_eq!(token.reason(), None);
     /// driver.advance_by(Duration::from_secs(1));
@@ -320,8 +320,8 @@ impl CancelToken {
     /// let driver = ManualDriver::new();
     /// let root = CancelSource::new();
     /// assert!(root.deadline().is_none());
-    /// let request = root.child_with_timeout(&driver, Duration::from_secs(5));
-    /// let step = request.child_with_timeout(&driver, Duration::from_secs(60));
+    /// let request = root.child_with_timeout_on(&driver, Duration::from_secs(5));
+    /// let step = request.child_with_timeout_on(&driver, Duration::from_secs(60));
     /// // The step expires with the request, five seconds from now.
     /// assert_eq!(step.deadline(), request.deadline());
     /// assert_eq!(step.deadline().unwrap().instant(&driver), Some(Duration::from_secs(5)));

@@ -85,8 +85,8 @@ impl<F> RunUntilCancelledOwned<F> {
 /// if it completes in time, or `Err(reason)` once the child is cancelled,
 /// [`Reason::DeadlineExceeded`] at the deadline or the reason of an
 /// ancestor's cancel (tokio's `time::timeout`, as a child of the token). Made
-/// by [`CancelToken::timeout`](crate::CancelToken::timeout) and
-/// [`CancelToken::timeout_at`](crate::CancelToken::timeout_at).
+/// by [`CancelToken::timeout_on`](crate::CancelToken::timeout_on) and
+/// [`CancelToken::timeout_at_on`](crate::CancelToken::timeout_at_on).
 ///
 /// It owns the child's source, so the deadline is armed from the call that
 /// makes it, not from the first poll, and dropping it (which `.await` does as
@@ -100,7 +100,7 @@ impl<F> RunUntilCancelledOwned<F> {
 ///
 /// let driver = ManualDriver::new();
 /// let server = CancelSource::new();
-/// let call: Timeout<_> = server.timeout(&driver, Duration::from_secs(1), async { 7 });
+/// let call: Timeout<_> = server.timeout_on(&driver, Duration::from_secs(1), async { 7 });
 /// assert_eq!(driver.pending(), 1);
 /// assert_eq!(call.await, Ok(7));
 /// assert_eq!(driver.pending(), 0); // the child went with the future
@@ -135,7 +135,7 @@ impl crate::CancelToken {
     /// passed on `driver`: `Ok(output)`, or `Err(reason)` if the child is
     /// cancelled first, by its deadline ([`Reason::DeadlineExceeded`]) or by
     /// an ancestor. The child is made as
-    /// [`child_with_timeout`](Self::child_with_timeout) makes it, and goes
+    /// [`child_with_timeout_on`](Self::child_with_timeout_on) makes it, and goes
     /// with the future; see [`Timeout`].
     ///
     /// ```
@@ -146,27 +146,27 @@ impl crate::CancelToken {
     /// let driver = ManualDriver::new();
     /// let request = CancelSource::new();
     /// let slow = core::future::pending::<()>();
-    /// let call = request.timeout(&driver, Duration::from_millis(200), slow);
+    /// let call = request.timeout_on(&driver, Duration::from_millis(200), slow);
     /// driver.advance_by(Duration::from_millis(200));
     /// assert_eq!(call.await, Err(Reason::DeadlineExceeded));
     ///
-    /// let call = request.timeout(&driver, Duration::from_millis(200), core::future::pending::<()>());
+    /// let call = request.timeout_on(&driver, Duration::from_millis(200), core::future::pending::<()>());
     /// request.cancel();
     /// assert_eq!(call.await, Err(Reason::Cancelled));
     /// assert_eq!(driver.pending(), 0);
     /// # });
     /// ```
-    pub fn timeout<D: crate::TimerDriver, F: Future>(
+    pub fn timeout_on<D: crate::TimerDriver, F: Future>(
         &self,
         driver: D,
         after: core::time::Duration,
         work: F,
     ) -> Timeout<F> {
-        Timeout::new(self.child_with_timeout(driver, after), work)
+        Timeout::new(self.child_with_timeout_on(driver, after), work)
     }
 
-    /// Like [`timeout`](Self::timeout), with a deadline at `driver`'s instant
-    /// `at`, as [`child_with_deadline`](Self::child_with_deadline) makes it
+    /// Like [`timeout`](Self::timeout_on), with a deadline at `driver`'s instant
+    /// `at`, as [`child_with_deadline_on`](Self::child_with_deadline_on) makes it
     /// (tokio's `time::timeout_at`).
     ///
     /// ```
@@ -177,19 +177,19 @@ impl crate::CancelToken {
     /// let driver = ManualDriver::new(); // its instants are durations since its start
     /// let request = CancelSource::new();
     /// let at = Duration::from_secs(5);
-    /// assert_eq!(request.timeout_at(&driver, at, async { "done" }).await, Ok("done"));
+    /// assert_eq!(request.timeout_at_on(&driver, at, async { "done" }).await, Ok("done"));
     /// driver.advance_by(at);
-    /// let late = request.timeout_at(&driver, at, async { "done" });
+    /// let late = request.timeout_at_on(&driver, at, async { "done" });
     /// assert_eq!(late.await, Err(Reason::DeadlineExceeded)); // due as it was made
     /// # });
     /// ```
-    pub fn timeout_at<D: crate::TimerDriver, F: Future>(
+    pub fn timeout_at_on<D: crate::TimerDriver, F: Future>(
         &self,
         driver: D,
         at: D::Instant,
         work: F,
     ) -> Timeout<F> {
-        Timeout::new(self.child_with_deadline(driver, at), work)
+        Timeout::new(self.child_with_deadline_on(driver, at), work)
     }
 }
 

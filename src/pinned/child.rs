@@ -472,7 +472,7 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
     /// This child, whose deadline reports `cause` as it fires, for
     /// [`cause`](Self::cause) on it and its descendants (Go's
     /// `context.WithDeadlineCause`); see
-    /// [`CancelToken::child_with_deadline_cause`](crate::CancelToken::child_with_deadline_cause).
+    /// [`CancelToken::child_with_deadline_cause_on`](crate::CancelToken::child_with_deadline_cause_on).
     /// Called before it is pinned; a cancel that reaches it first reports
     /// its own cause. Its deadline is capped at its parent's, when that is
     /// earlier on the same driver: the first of the two to fire decides.

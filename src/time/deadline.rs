@@ -236,8 +236,8 @@ pub(crate) fn capped(parent: NonNull<Node>, at: u64, timers: TimersId) -> u64 {
 ///
 /// let driver = ManualDriver::new();
 /// let root = CancelSource::new();
-/// let request = root.token().child_with_timeout(&driver, Duration::from_secs(10));
-/// let step = request.token().child_with_timeout(&driver, Duration::from_secs(60));
+/// let request = root.token().child_with_timeout_on(&driver, Duration::from_secs(10));
+/// let step = request.token().child_with_timeout_on(&driver, Duration::from_secs(60));
 /// // The step cannot outlive its request.
 /// let d = step.token().deadline().unwrap();
 /// assert_eq!(d.instant(&driver), Some(Duration::from_secs(10)));
@@ -262,7 +262,7 @@ impl Deadline {
     ///
     /// let driver = ManualDriver::new(); // 1 µs ticks
     /// let root = CancelSource::new();
-    /// let job = root.child_with_timeout(&driver, Duration::from_secs(2));
+    /// let job = root.child_with_timeout_on(&driver, Duration::from_secs(2));
     /// assert_eq!(job.deadline().unwrap().ticks(), 2_000_000);
     /// ```
     pub fn ticks(&self) -> u64 {
@@ -279,7 +279,7 @@ impl Deadline {
     /// let driver = ManualDriver::new();
     /// let other = ManualDriver::new();
     /// let root = CancelSource::new();
-    /// let job = root.child_with_timeout(&driver, Duration::from_secs(2));
+    /// let job = root.child_with_timeout_on(&driver, Duration::from_secs(2));
     /// let deadline = job.deadline().unwrap();
     /// assert_eq!(deadline.instant(&driver), Some(Duration::from_secs(2)));
     /// assert_eq!(deadline.instant(&other), None);

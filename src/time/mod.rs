@@ -119,7 +119,7 @@ pub(crate) mod deadline;
 ///     timers: Timers::new_shared(),
 /// };
 /// let root = CancelSource::new();
-/// let call = root.token().child_with_timeout(&driver, Duration::from_millis(20));
+/// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(20));
 /// assert_eq!(driver.alarm.load(SeqCst), 20);
 /// driver.tick(19);
 /// assert!(!call.is_cancelled());
@@ -204,7 +204,7 @@ pub trait TimerDriver {
     /// assert_eq!(driver.ticks_at(driver.instant_at(42)), 42);
     ///
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(2));
+    /// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(2));
     /// let ticks = call.deadline().unwrap().ticks();
     /// assert_eq!(driver.instant_at(ticks), Duration::from_millis(2));
     /// ```
@@ -237,7 +237,7 @@ pub trait TimerDriver {
     /// assert!(core::ptr::eq(driver.timers().get(), timers));
     ///
     /// let root = CancelSource::new();
-    /// let _call = root.token().child_with_timeout(driver, Duration::from_millis(5));
+    /// let _call = root.token().child_with_timeout_on(driver, Duration::from_millis(5));
     /// assert_eq!(timers.pending(), 1);
     /// TICKS.advance_by(5);
     /// assert_eq!((timers.now(), timers.pending()), (5, 0));
@@ -260,7 +260,7 @@ pub trait TimerDriver {
     /// TICKS.set_alarm_hook(|tick| ASKED.store(tick, SeqCst));
     ///
     /// let root = CancelSource::new();
-    /// let _call = root.token().child_with_timeout(&TICKS, Duration::from_millis(8));
+    /// let _call = root.token().child_with_timeout_on(&TICKS, Duration::from_millis(8));
     /// assert_eq!(ASKED.load(SeqCst), 8); // the crate called `wake_at(8)`
     /// assert_eq!((&TICKS).wake_at(3), Ok(()));
     /// assert_eq!(ASKED.load(SeqCst), 3);
@@ -269,7 +269,7 @@ pub trait TimerDriver {
 }
 
 /// A reference to a driver is a driver: the methods that take one by value
-/// ([`CancelToken::child_with_timeout`](crate::CancelToken::child_with_timeout),
+/// ([`CancelToken::child_with_timeout_on`](crate::CancelToken::child_with_timeout_on),
 /// [`PinnedDeadline::new`](crate::PinnedDeadline::new), ...) take `&driver`.
 /// A driver in a `static` ([`TickDriver`](crate::TickDriver), `EmbassyDriver`)
 /// is one as its `&'static` reference, so `&TICKS` is a driver there too.
@@ -332,7 +332,7 @@ impl<D: TimerDriver + ?Sized> TimerDriver for &D {
 /// [`Timers::new`]: crate::Timers::new
 /// [shared]: crate::Timers::new_shared
 #[diagnostic::on_unimplemented(
-    note = "a `PinnedDeadline` needs a driver whose timers are in a `static`: `&TICKS` of a `static` `TickDriver` or `EmbassyDriver`; on other drivers, deadlines are heap children (`CancelToken::child_with_timeout`)"
+    note = "a `PinnedDeadline` needs a driver whose timers are in a `static`: `&TICKS` of a `static` `TickDriver` or `EmbassyDriver`; on other drivers, deadlines are heap children (`CancelToken::child_with_timeout_on`)"
 )]
 pub unsafe trait StaticDriver: TimerDriver {}
 
@@ -369,7 +369,7 @@ pub(crate) const fn ticks_ceil(d: Duration, hz: u64) -> u64 {
 /// assert_eq!(DriverStopped.to_string(), "timer driver stopped");
 ///
 /// let root = CancelSource::new();
-/// let call = root.token().child_with_timeout(&driver, Duration::from_secs(1));
+/// let call = root.token().child_with_timeout_on(&driver, Duration::from_secs(1));
 /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
 /// # }
 /// ```

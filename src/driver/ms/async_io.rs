@@ -27,7 +27,7 @@ use crate::sync::{AtomicUsize, Ordering::*};
 ///
 /// smol::block_on(async {
 ///     let root = CancelSource::new();
-///     let call = root.token().child_with_timeout(&driver, Duration::from_millis(20));
+///     let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(20));
 ///     let slow = smol::Timer::after(Duration::from_secs(10));
 ///     assert_eq!(call.token().run_until_cancelled(slow).await, Err(Reason::DeadlineExceeded));
 /// });
@@ -59,7 +59,7 @@ use crate::sync::{AtomicUsize, Ordering::*};
 ///
 /// fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
 ///     let driver = AsyncIoDriver::new();
-///     parent.child_with_timeout(&driver, d)
+///     parent.child_with_timeout_on(&driver, d)
 /// }
 ///
 /// let root = CancelSource::new();
@@ -170,7 +170,7 @@ impl AsyncIoDriver {
     ///
     /// let driver = AsyncIoDriver::new();
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(10));
+    /// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(10));
     /// assert_eq!(driver.pending(), 1);
     /// // No runtime here: async-io's own thread drives the reactor.
     /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);

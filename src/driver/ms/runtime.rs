@@ -194,7 +194,7 @@ macro_rules! timer_driver {
             ///
             /// let driver = ThreadDriver::new();
             /// let root = CancelSource::new();
-            /// let call = root.token().child_with_timeout(&driver, Duration::from_secs(60));
+            /// let call = root.token().child_with_timeout_on(&driver, Duration::from_secs(60));
             /// assert_eq!(driver.pending(), 1);
             /// call.cancel(); // disarmed at once
             /// assert_eq!(driver.pending(), 0);

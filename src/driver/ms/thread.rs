@@ -27,12 +27,12 @@ use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime, StopGuard
 /// let root = CancelSource::new();
 ///
 /// // A call that may take 20 ms: block until it expires.
-/// let call = root.token().child_with_timeout(&driver, Duration::from_millis(20));
+/// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(20));
 /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
 /// assert_eq!(driver.pending(), 0);
 ///
 /// // One that ends in time: dropping its source frees the timer at once.
-/// let call = root.token().child_with_timeout(&driver, Duration::from_secs(10));
+/// let call = root.token().child_with_timeout_on(&driver, Duration::from_secs(10));
 /// assert_eq!(driver.pending(), 1);
 /// drop(call);
 /// assert_eq!(driver.pending(), 0);
@@ -50,7 +50,7 @@ use crate::driver::ms::runtime::{timer_driver, MsCore, Owner, Runtime, StopGuard
 ///
 /// fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
 ///     let driver = ThreadDriver::new();
-///     parent.child_with_timeout(&driver, d)
+///     parent.child_with_timeout_on(&driver, d)
 /// }
 ///
 /// let root = CancelSource::new();
@@ -83,7 +83,7 @@ impl ThreadDriver {
     /// let driver = ThreadDriver::new();
     /// let clone = driver.clone(); // the same thread and deadlines
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&clone, Duration::from_millis(10));
+    /// let call = root.token().child_with_timeout_on(&clone, Duration::from_millis(10));
     /// assert_eq!(driver.pending(), 1);
     /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded);
     /// assert_eq!(driver.pending(), 0);
@@ -118,7 +118,7 @@ impl ThreadDriver {
     ///
     /// /// A library call that gives up after 20 ms, whatever its caller's token allows.
     /// fn fetch(caller: &CancelToken) -> Reason {
-    ///     let call = caller.child_with_timeout(ThreadDriver::global(), Duration::from_millis(20));
+    ///     let call = caller.child_with_timeout_on(ThreadDriver::global(), Duration::from_millis(20));
     ///     call.token().wait()
     /// }
     ///

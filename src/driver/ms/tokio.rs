@@ -37,13 +37,13 @@ use crate::driver::ms::runtime::{timer_driver, Clock, MsCore, Owner, Runtime, St
 ///     let server = CancelSource::new();
 ///
 ///     // A request that may take 50 ms; its work would take an hour.
-///     let request = server.token().child_with_timeout(&driver, Duration::from_millis(50));
+///     let request = server.token().child_with_timeout_on(&driver, Duration::from_millis(50));
 ///     let work = tokio::time::sleep(Duration::from_secs(3600));
 ///     let outcome = request.token().run_until_cancelled(work).await;
 ///     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
 ///
 ///     // One that ends in time: dropping its source frees the timer at once.
-///     let request = server.token().child_with_timeout(&driver, Duration::from_secs(10));
+///     let request = server.token().child_with_timeout_on(&driver, Duration::from_secs(10));
 ///     assert_eq!(driver.pending(), 1);
 ///     drop(request);
 ///     assert_eq!(driver.pending(), 0);
@@ -65,7 +65,7 @@ use crate::driver::ms::runtime::{timer_driver, Clock, MsCore, Owner, Runtime, St
 ///
 ///   fn with_timeout(parent: &CancelToken, d: Duration) -> CancelSource {
 ///       let driver = TokioDriver::new();
-///       parent.child_with_timeout(&driver, d)
+///       parent.child_with_timeout_on(&driver, d)
 ///   }
 ///
 ///   #[tokio::main(flavor = "current_thread")]
@@ -107,7 +107,7 @@ impl TokioDriver {
     /// async fn main() {
     ///     let driver = TokioDriver::new();
     ///     let root = CancelSource::new();
-    ///     let call = root.token().child_with_timeout(&driver, Duration::from_secs(3600));
+    ///     let call = root.token().child_with_timeout_on(&driver, Duration::from_secs(3600));
     ///     // The clock is paused: tokio skips ahead to the driver's sleep.
     ///     assert_eq!(call.token().cancelled().await, Reason::DeadlineExceeded);
     ///     assert_eq!(driver.pending(), 0);
@@ -137,7 +137,7 @@ impl TokioDriver {
     ///     .unwrap();
     /// let driver = TokioDriver::with_handle(runtime.handle()); // from outside it
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&driver, Duration::from_millis(10));
+    /// let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(10));
     /// assert_eq!(call.token().wait(), Reason::DeadlineExceeded); // a blocking wait
     /// ```
     pub fn with_handle(handle: &Handle) -> Self {
@@ -174,7 +174,7 @@ impl TokioDriver {
     ///
     /// // A deadline armed now can never pass: it expires as it is armed.
     /// let root = CancelSource::new();
-    /// let call = root.token().child_with_timeout(&driver, Duration::from_secs(3600));
+    /// let call = root.token().child_with_timeout_on(&driver, Duration::from_secs(3600));
     /// assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
     /// ```
     pub fn is_running(&self) -> bool {
