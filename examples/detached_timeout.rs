@@ -2,9 +2,10 @@
 //! outlive the request (Go's `context.WithoutCancel`) yet give up after 10
 //! minutes (`context.WithTimeout`), and answers "started" at once.
 //!
-//! The work's token is derived from the server's long-lived token, not from
-//! the request's, so the request ending does not cancel it; a server shutdown
-//! still would. Tokio's clock is paused, so the 10-minute case runs instantly.
+//! The work's token is the request's, detached (`request.detached()`, Go's
+//! `WithoutCancel`): the request ending does not cancel it, yet it keeps the
+//! tree's clock, the server's `TokioDriver`, for its own timeout. Tokio's
+//! clock is paused, so the 10-minute case runs instantly.
 //!
 //! Run with `cargo run --example detached_timeout --features tokio`.
 
@@ -17,10 +18,9 @@ use tokio::time::Instant;
 /// How long background work may run, whatever happens to its request.
 const JOB_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// What every handler sees: the server's token, its timer driver, and the
-/// background jobs still running.
+/// What every handler sees: the server's timer driver (for the log: the
+/// handler names no driver), and the background jobs still running.
 struct Server {
-    token: CancelToken,
     driver: TokioDriver,
     jobs: JoinSet<()>,
     epoch: Instant,
@@ -46,8 +46,8 @@ async fn handle(
     job_len: Duration,
 ) -> &'static str {
     let before = server.driver.pending();
-    // Not `request.child_with_timeout_on(..)`: that would die with the request.
-    let job = server.token.child_with_timeout_on(&server.driver, JOB_TIMEOUT);
+    // Not `request.child_with_timeout(..)`: that would die with the request.
+    let job = request.detached().child_with_timeout(JOB_TIMEOUT);
     println!(
         "{} request {id}: starting a job of {job_len:?} (timeout {JOB_TIMEOUT:?}); deadlines pending {before} -> {}",
         server.at(),
@@ -79,10 +79,10 @@ async fn handle(
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() {
-    let root = CancelSource::new();
+    let driver = TokioDriver::current();
+    let root = CancelSource::with_clock(driver.clone());
     let mut server = Server {
-        token: root.token(),
-        driver: TokioDriver::new(),
+        driver,
         jobs: JoinSet::new(),
         epoch: Instant::now(),
     };

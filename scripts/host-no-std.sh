@@ -8,3 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_TARGET_DIR="$PWD/target/host-no-std" \
     cargo test --quiet --manifest-path tests/host-no-std/Cargo.toml
+# The `alloc` tier without `std`: a tree's clock, and no fallback without one.
+CARGO_TARGET_DIR="$PWD/target/host-no-std" \
+    cargo test --quiet --manifest-path tests/host-no-std/Cargo.toml --features alloc

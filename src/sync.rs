@@ -124,3 +124,56 @@ impl WakerSlot {
         self.0.lock().unwrap().take()
     }
 }
+
+/// A `u64` read without a lock and written under one: a wheel entry's tick.
+/// A 64-bit atomic where the target has one; without (Cortex-M0 to M4), a
+/// `u64` behind a critical section, which there masks interrupts for two
+/// loads or stores.
+#[cfg(cancel_token_loom)]
+pub(crate) struct AtomicTick(loom::sync::atomic::AtomicU64);
+
+/// A `u64` read without a lock and written under one: a wheel entry's tick.
+/// A 64-bit atomic where the target has one; without (Cortex-M0 to M4), a
+/// `u64` behind a critical section, which there masks interrupts for two
+/// loads or stores.
+#[cfg(all(not(cancel_token_loom), target_has_atomic = "64"))]
+pub(crate) struct AtomicTick(core::sync::atomic::AtomicU64);
+
+/// A `u64` read without a lock and written under one: a wheel entry's tick.
+/// A 64-bit atomic where the target has one; without (Cortex-M0 to M4), a
+/// `u64` behind a critical section, which there masks interrupts for two
+/// loads or stores.
+#[cfg(all(not(cancel_token_loom), not(target_has_atomic = "64")))]
+pub(crate) struct AtomicTick(critical_section::Mutex<core::cell::Cell<u64>>);
+
+impl AtomicTick {
+    loom_const_fn! {
+        pub(crate) fn new(tick: u64) -> AtomicTick {
+            #[cfg(cancel_token_loom)]
+            return AtomicTick(loom::sync::atomic::AtomicU64::new(tick));
+            #[cfg(all(not(cancel_token_loom), target_has_atomic = "64"))]
+            return AtomicTick(core::sync::atomic::AtomicU64::new(tick));
+            #[cfg(all(not(cancel_token_loom), not(target_has_atomic = "64")))]
+            return AtomicTick(critical_section::Mutex::new(core::cell::Cell::new(tick)));
+        }
+    }
+
+    /// The tick. Relaxed: a tick is a value on its own; no other memory is
+    /// read on the strength of it.
+    #[inline(always)]
+    pub(crate) fn load(&self) -> u64 {
+        #[cfg(any(cancel_token_loom, target_has_atomic = "64"))]
+        return self.0.load(Ordering::Relaxed);
+        #[cfg(all(not(cancel_token_loom), not(target_has_atomic = "64")))]
+        critical_section::with(|cs| self.0.borrow(cs).get())
+    }
+
+    /// Sets the tick. Relaxed: as in `load`.
+    #[inline(always)]
+    pub(crate) fn store(&self, tick: u64) {
+        #[cfg(any(cancel_token_loom, target_has_atomic = "64"))]
+        self.0.store(tick, Ordering::Relaxed);
+        #[cfg(all(not(cancel_token_loom), not(target_has_atomic = "64")))]
+        critical_section::with(|cs| self.0.borrow(cs).set(tick));
+    }
+}

@@ -280,6 +280,9 @@ impl TimerDriver for Stopped {
     fn duration_ticks(&self, d: Duration) -> u64 {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
+    fn ticks_duration(&self, ticks: u64) -> Duration {
+        Duration::from_millis(ticks)
+    }
     fn timers(&self) -> TimersHandle<'_> {
         TimersHandle::from_shared(&self.0)
     }

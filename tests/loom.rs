@@ -408,9 +408,9 @@ fn deadline_fire_with_cause_vs_cancel_with() {
     model(|| {
         let driver = ManualDriver::new();
         let root = CancelSource::new();
-        let job = root
-            .token()
-            .child_with_timeout_cause_on(&driver, Duration::from_micros(1), &CauseA);
+        let job =
+            root.token()
+                .child_with_timeout_cause_on(&driver, Duration::from_micros(1), &CauseA);
         let step = job.child();
         let d = driver.clone();
         let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));

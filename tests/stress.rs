@@ -41,12 +41,10 @@ fn threads_create_cancel_drop_wait_and_time_out() {
                 for _ in 0..rounds {
                     match rng.next() % 8 {
                         0 => held.push(root.child()),
-                        1 => {
-                            held.push(root.child_with_timeout_on(
-                                &driver,
-                                Duration::from_micros(rng.next() % 50),
-                            ))
-                        }
+                        1 => held.push(root.child_with_timeout_on(
+                            &driver,
+                            Duration::from_micros(rng.next() % 50),
+                        )),
                         2 => {
                             if let Some(s) = held.pop() {
                                 s.cancel();

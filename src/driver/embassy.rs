@@ -227,6 +227,10 @@ impl TimerDriver for &'static EmbassyDriver {
         ticks_ceil(d, TICK_HZ)
     }
 
+    fn ticks_duration(&self, ticks: u64) -> Duration {
+        crate::time::ticks_as_duration(ticks, TICK_HZ)
+    }
+
     fn timers(&self) -> TimersHandle<'_> {
         TimersHandle::from_static(&self.timers)
     }

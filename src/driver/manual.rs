@@ -28,6 +28,9 @@ use crate::wheel::timers::{SharedTimers, Timers, TimersHandle};
 #[derive(Clone)]
 pub struct ManualDriver {
     timers: SharedTimers,
+    /// When it was made: what its tick 0 is in `std` time.
+    #[cfg(feature = "std")]
+    epoch: std::time::Instant,
 }
 
 impl ManualDriver {
@@ -46,6 +49,8 @@ impl ManualDriver {
     pub fn new() -> Self {
         ManualDriver {
             timers: Timers::new_shared(),
+            #[cfg(feature = "std")]
+            epoch: std::time::Instant::now(),
         }
     }
 
@@ -115,6 +120,16 @@ impl TimerDriver for ManualDriver {
     /// Whole microseconds in `d`, rounded up, saturating.
     fn duration_ticks(&self, d: Duration) -> u64 {
         ticks_ceil(d, 1_000_000)
+    }
+
+    fn ticks_duration(&self, ticks: u64) -> Duration {
+        Duration::from_micros(ticks)
+    }
+
+    /// The instant the driver was made at: its tick 0.
+    #[cfg(feature = "std")]
+    fn epoch(&self) -> Option<std::time::Instant> {
+        Some(self.epoch)
     }
 
     fn timers(&self) -> TimersHandle<'_> {

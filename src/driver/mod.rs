@@ -2,8 +2,10 @@
 //!
 //! [`TickDriver`](tick::TickDriver) and [`ManualDriver`](manual::ManualDriver)
 //! are advanced by their owner; [`EmbassyDriver`](embassy::EmbassyDriver)
-//! runs on embassy-time; `ms` holds the `std` runtimes' drivers. This is the
-//! top layer, so it may use any other; it uses `time`, `wheel` and `sync`.
+//! runs on embassy-time; `ms` holds the `std` runtimes' drivers. This layer
+//! may use `time`, `node`, `wheel`, `util` and `sync`; it uses `time`,
+//! `wheel` and `sync`. It is below the handles, so that a token with no clock
+//! can fall back on `ThreadDriver::global`.
 
 #[cfg(all(feature = "embassy", not(cancel_token_loom)))]
 pub(crate) mod embassy;

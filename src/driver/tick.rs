@@ -250,6 +250,10 @@ impl<const HZ: u32> TimerDriver for &'static TickDriver<HZ> {
         TickDriver::duration_ticks(self, d)
     }
 
+    fn ticks_duration(&self, ticks: u64) -> Duration {
+        crate::time::ticks_as_duration(ticks, HZ as u64)
+    }
+
     fn timers(&self) -> TimersHandle<'_> {
         TimersHandle::from_static(&self.timers)
     }

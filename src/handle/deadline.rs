@@ -157,7 +157,7 @@ impl CancelToken {
     }
 
     /// A child expiring once `after` has passed on `driver`, with `cause`.
-    fn child_after<D: crate::TimerDriver>(
+    pub(super) fn child_after<D: crate::TimerDriver>(
         &self,
         driver: D,
         after: core::time::Duration,
@@ -169,7 +169,7 @@ impl CancelToken {
     }
 
     /// A child expiring at tick `at`, or at once if `due`, with `cause`.
-    fn child_at_tick<D: crate::TimerDriver>(
+    pub(super) fn child_at_tick<D: crate::TimerDriver + ?Sized>(
         &self,
         driver: &D,
         at: u64,
@@ -180,10 +180,10 @@ impl CancelToken {
             return self.child();
         }
         let timers = driver.timers();
+        let (deadline, clock) = crate::time::deadline::deadline_and_clock(self.raw());
         // As Go's `WithDeadline`: a parent expiring no later on the same
         // driver gives the child its deadline, and no timer is armed.
-        let covered = crate::time::deadline::effective(self.raw())
-            .is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
+        let covered = deadline.is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
         if covered {
             let child = self.child();
             if due {
@@ -194,10 +194,15 @@ impl CancelToken {
             }
             return child;
         }
-        let node =
-            crate::time::deadline::new_timed_child(self.raw(), at, timers, due, cause, |t| {
-                driver.wake_at(t)
-            });
+        let node = crate::time::deadline::new_timed_child(
+            self.raw(),
+            at,
+            timers,
+            due,
+            cause,
+            clock,
+            |t| driver.wake_at(t),
+        );
         crate::CancelSource::from_node(node)
     }
 }

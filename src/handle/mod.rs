@@ -2,10 +2,13 @@
 //!
 //! [`CancelToken`](token::CancelToken) and [`TokenRef`](token_ref::TokenRef)
 //! observe, in every tier; [`CancelSource`](source::CancelSource) cancels,
-//! with an allocator. This layer may use `time`, `node`, `wheel`, `util` and
-//! `sync`. Its files are peers that use each other's public types.
+//! with an allocator. This layer may use `driver` (the `std` fallback clock,
+//! `ThreadDriver::global`), `time`, `node`, `wheel`, `util` and `sync`. Its
+//! files are peers that use each other's public types.
 
 pub(crate) mod cancelled;
+#[cfg(feature = "alloc")]
+pub(crate) mod clock;
 #[cfg(feature = "alloc")]
 pub(crate) mod deadline;
 #[cfg(feature = "alloc")]

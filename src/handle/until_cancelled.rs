@@ -85,8 +85,11 @@ impl<F> RunUntilCancelledOwned<F> {
 /// if it completes in time, or `Err(reason)` once the child is cancelled,
 /// [`Reason::DeadlineExceeded`] at the deadline or the reason of an
 /// ancestor's cancel (tokio's `time::timeout`, as a child of the token). Made
-/// by [`CancelToken::timeout_on`](crate::CancelToken::timeout_on) and
-/// [`CancelToken::timeout_at_on`](crate::CancelToken::timeout_at_on).
+/// by [`CancelToken::timeout`](crate::CancelToken::timeout) and `timeout_at`
+/// on the tree's clock, and by
+/// [`CancelToken::timeout_on`](crate::CancelToken::timeout_on) and
+/// [`CancelToken::timeout_at_on`](crate::CancelToken::timeout_at_on) on a
+/// driver they name.
 ///
 /// It owns the child's source, so the deadline is armed from the call that
 /// makes it, not from the first poll, and dropping it (which `.await` does as
@@ -132,6 +135,59 @@ impl<F> Timeout<F> {
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl crate::CancelToken {
     /// Runs `work` under a child of this token that expires once `after` has
+    /// passed on this tree's clock (tokio's `time::timeout`, as a child of the
+    /// token): `Ok(output)`, or `Err(reason)` if the child is cancelled
+    /// first, by its deadline ([`Reason::DeadlineExceeded`]) or by an
+    /// ancestor. The child is made as
+    /// [`child_with_timeout`](Self::child_with_timeout) makes it (its clock,
+    /// and its panic without one), and goes with the future; see
+    /// [`Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, Reason, TokioDriver};
+    ///
+    /// #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// async fn main() {
+    ///     let app = CancelSource::with_clock(TokioDriver::current());
+    ///     let slow = tokio::time::sleep(Duration::from_secs(3600));
+    ///     let call = app.timeout(Duration::from_millis(200), slow);
+    ///     assert_eq!(call.await, Err(Reason::DeadlineExceeded));
+    ///     let quick = app.timeout(Duration::from_millis(200), async { 7 });
+    ///     assert_eq!(quick.await, Ok(7));
+    /// }
+    /// ```
+    #[track_caller]
+    pub fn timeout<F: Future>(&self, after: core::time::Duration, work: F) -> Timeout<F> {
+        Timeout::new(self.child_with_timeout(after), work)
+    }
+
+    /// Like [`timeout`](Self::timeout), with a deadline at `at` on this
+    /// tree's clock, as [`child_with_deadline`](Self::child_with_deadline)
+    /// makes it (tokio's `time::timeout_at`).
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let app = CancelSource::with_clock(driver.clone());
+    /// let at = Instant::now() + Duration::from_secs(5);
+    /// assert_eq!(app.timeout_at(at, async { "done" }).await, Ok("done"));
+    /// driver.advance_by(Duration::from_secs(6));
+    /// let late = app.timeout_at(at, async { "done" });
+    /// assert_eq!(late.await, Err(Reason::DeadlineExceeded)); // due as it was made
+    /// # });
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[track_caller]
+    pub fn timeout_at<F: Future>(&self, at: std::time::Instant, work: F) -> Timeout<F> {
+        Timeout::new(self.child_with_deadline(at), work)
+    }
+
+    /// Runs `work` under a child of this token that expires once `after` has
     /// passed on `driver`: `Ok(output)`, or `Err(reason)` if the child is
     /// cancelled first, by its deadline ([`Reason::DeadlineExceeded`]) or by
     /// an ancestor. The child is made as
@@ -165,7 +221,7 @@ impl crate::CancelToken {
         Timeout::new(self.child_with_timeout_on(driver, after), work)
     }
 
-    /// Like [`timeout`](Self::timeout_on), with a deadline at `driver`'s instant
+    /// Like [`timeout_on`](Self::timeout_on), with a deadline at `driver`'s instant
     /// `at`, as [`child_with_deadline_on`](Self::child_with_deadline_on) makes it
     /// (tokio's `time::timeout_at`).
     ///

@@ -20,6 +20,8 @@ use crate::node::Node;
 #[cfg(feature = "alloc")]
 use crate::sync::UnsafeCell;
 #[cfg(feature = "alloc")]
+use crate::wheel::clock::Clock;
+#[cfg(feature = "alloc")]
 use crate::wheel::timers::TimersHandle;
 use crate::wheel::timers::{Timers, TimersId};
 use crate::wheel::WheelEntry;
@@ -69,6 +71,12 @@ pub(crate) struct Class(u8);
 
 /// The bit of a class byte for a timed node made with a cause for its expiry.
 const EXPIRY_CAUSE: u8 = 0x80;
+/// The bit of a class byte for a timed node that is a clock root
+/// ([`ClockNode`]).
+#[cfg(feature = "alloc")]
+const CLOCK_ROOT: u8 = 0x08;
+/// The bits of a class byte that hold its `Ownership`.
+const OWNERSHIP_BITS: u8 = 0x07;
 /// The bits of a class byte that hold its `Shape`.
 const SHAPE_BITS: u8 = 0x70;
 
@@ -95,7 +103,7 @@ impl Class {
     /// The low half. A read of the byte and a mask: on every child's drop.
     #[inline(always)]
     pub(crate) fn ownership(self) -> Ownership {
-        let bits = self.0 & 0x0f;
+        let bits = self.0 & OWNERSHIP_BITS;
         debug_assert!(bits <= Ownership::Pinned as u8, "class {:#04x}", self.0);
         // SAFETY: a class byte is made only by `Class::new` (or read back by
         // `from_byte` from what `byte` gave), from an `Ownership` in the low
@@ -132,6 +140,12 @@ impl Class {
     pub(crate) fn has_expiry_cause(self) -> bool {
         self.0 & EXPIRY_CAUSE != 0
     }
+
+    /// Whether the node is a clock root: a [`ClockNode`].
+    #[cfg(feature = "alloc")]
+    pub(crate) fn is_clock_root(self) -> bool {
+        self.0 & CLOCK_ROOT != 0
+    }
 }
 
 // ---- timed nodes -------------------------------------------------------------
@@ -146,13 +160,17 @@ impl Class {
 #[repr(C)]
 pub(crate) struct TimedNode<X = ()> {
     pub(crate) node: Node,
+    /// Its link in its timers' wheel, and the deadline's tick (`u64::MAX`
+    /// for a clock root's, which never fires); fixed.
     entry: WheelEntry,
-    /// The deadline's tick; fixed.
-    pub(crate) at: u64,
     /// Static, or shared and held by this node from its arming until it is
     /// disarmed (by its cancel) or taken out (by its unobserved drop); not
     /// touched after.
     pub(crate) timers: TimersId,
+    /// The clock root of the node's tree (see [`ClockNode`]), if it has one:
+    /// itself for a clock root; fixed. Alive while this node is, as an
+    /// ancestor.
+    pub(crate) clock: Option<NonNull<Node>>,
     pub(crate) extra: X,
 }
 
@@ -163,8 +181,9 @@ impl TimedNode {
         refs: usize,
         at: u64,
         timers: TimersHandle<'_>,
+        clock: Option<NonNull<Node>>,
     ) -> Self {
-        TimedNode::with_extra(ownership, refs, at, timers.id(), ())
+        TimedNode::with_extra(ownership, refs, at, timers.id(), clock, ())
     }
 }
 
@@ -174,15 +193,22 @@ impl<X> TimedNode<X> {
         refs: usize,
         at: u64,
         timers: TimersId,
+        clock: Option<NonNull<Node>>,
         extra: X,
     ) -> Self {
         TimedNode {
             node: Node::new(Class::new(ownership, Shape::Timed), refs),
-            entry: WheelEntry::new(),
-            at,
+            entry: WheelEntry::new(at),
             timers,
+            clock,
             extra,
         }
+    }
+
+    /// The deadline's tick; `u64::MAX` for a clock root's (never).
+    #[inline(always)]
+    pub(crate) fn at(&self) -> u64 {
+        self.entry.when()
     }
 
     /// Gives the node, not yet shared, `cause` for its expiry: its slot holds
@@ -280,6 +306,68 @@ pub(crate) unsafe fn take_out_unobserved(this: NonNull<Node>) -> bool {
     // SAFETY: the node holds its timers (armed, not cancelled) and only
     // they can still reach it.
     unsafe { Timers::take_out(timed.timers.ptr, TimedNode::entry_ptr(t)) }
+}
+
+// ---- clock roots -------------------------------------------------------------
+
+/// The node that binds a tree to a clock: a timed node whose deadline never
+/// fires (`u64::MAX`), keeping its driver. Its descendants name it (heap
+/// children are scoped under it; timed ones keep it as their `clock`), so a
+/// node finds its tree's clock in one step at any depth.
+#[cfg(feature = "alloc")]
+pub(crate) type ClockNode = TimedNode<alloc::boxed::Box<dyn Clock>>;
+
+/// A new heap clock root on `clock`, its own `clock`, with one reference;
+/// linked to `parent`, if any (then a child bound to another clock).
+///
+/// One with a source (`cancellable`) holds `clock`'s timers, as a timed
+/// node does, for its cancel's disarm (or its take-out) to give back. One
+/// that nothing can cancel (a detached root, whose handles are tokens) takes
+/// no hold: it is freed uncancelled, and its clock keeps the timers alive.
+#[cfg(feature = "alloc")]
+pub(crate) fn new_clock_root(
+    parent: Option<NonNull<Node>>,
+    clock: alloc::boxed::Box<dyn Clock>,
+    cancellable: bool,
+) -> NonNull<Node> {
+    debug_assert!(cancellable || parent.is_none(), "a child can be cancelled");
+    let timers = clock.timers().id();
+    let mut root = TimedNode::with_extra(Ownership::Heap, 1, u64::MAX, timers, None, clock);
+    root.node.entry.class |= CLOCK_ROOT;
+    root.node.parent = parent;
+    if cancellable {
+        root.extra.timers().get().hold();
+    }
+    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(root)));
+    // SAFETY: just made, and not shared yet.
+    unsafe { (*this.as_ptr()).clock = Some(this.cast()) };
+    let this = this.cast();
+    if let Some(parent) = parent {
+        // SAFETY: the parent is alive (the caller borrows its token); the
+        // child is pinned in its box and unlinks itself before its owner
+        // lets go.
+        unsafe { parent.as_ref().link_child(this, State::EMPTY) };
+    }
+    this
+}
+
+/// The clock of a clock root.
+///
+/// # Safety
+/// `root` is a live clock root (a [`ClockNode`], with its provenance); the
+/// clock lives as long as it.
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn clock_of<'a>(root: NonNull<Node>) -> &'a dyn Clock {
+    // SAFETY: by the caller's guarantee.
+    unsafe { &*root.cast::<ClockNode>().as_ref().extra }
+}
+
+/// The clock root of `node`'s tree, found through its holder: `None` if no
+/// clock root is at or above it.
+pub(crate) fn clock_root(node: NonNull<Node>) -> Option<NonNull<Node>> {
+    let holder = holder(node)?;
+    // SAFETY: holders are timed nodes, alive while `node` is.
+    unsafe { holder.cast::<TimedNode>().as_ref() }.clock
 }
 
 // ---- scoped nodes ------------------------------------------------------------
@@ -521,10 +609,17 @@ pub(crate) unsafe fn drop_box(node: NonNull<Node>) {
 #[inline(never)]
 unsafe fn drop_shaped_box(node: NonNull<Node>, shape: Shape) {
     use alloc::boxed::Box;
+    // SAFETY: the caller owns the node.
+    let clock_root = unsafe { node.as_ref() }.class().is_clock_root();
     match shape {
         Shape::Plain => unreachable!("plain boxes are freed by `drop_box`"),
-        // SAFETY: by the caller's guarantee, a box of this shape (node first,
-        // `repr(C)`), here and below.
+        Shape::Timed if clock_root => {
+            // SAFETY: by the caller's guarantee, a box of this shape (node
+            // first, `repr(C)`), here and below; a clock root's is a
+            // `ClockNode`.
+            drop(unsafe { Box::from_raw(node.cast::<ClockNode>().as_ptr()) })
+        }
+        // SAFETY: as above.
         Shape::Timed => drop(unsafe { Box::from_raw(node.cast::<TimedNode>().as_ptr()) }),
         // SAFETY: as above.
         Shape::AnyOf => drop(unsafe { Box::from_raw(node.cast::<LinkedNode>().as_ptr()) }),

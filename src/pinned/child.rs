@@ -518,7 +518,8 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
             // it due and cancels it.
             at = at.min(handle.get().now());
         }
-        let mut timed = TimedNode::with_extra(Ownership::Pinned, 0, at, timers, driver);
+        let clock = crate::node::kind::clock_root(parent.ptr);
+        let mut timed = TimedNode::with_extra(Ownership::Pinned, 0, at, timers, clock, driver);
         timed.node.parent = Some(parent.ptr);
         PinnedDeadline {
             timed,

@@ -3,7 +3,7 @@
 //! A [`StaticSource`](static_source::StaticSource) is a root in a `static`;
 //! the `Pinned*` types are children, linked sources and callbacks pinned in a
 //! stack frame, a task or a `static` cell. This layer may use `handle` (for
-//! [`TokenRef`](crate::TokenRef)), `time`, `node`, `util` and `sync`.
+//! [`TokenRef`](crate::TokenRef)), `driver`, `time`, `node`, `util` and `sync`.
 
 pub(crate) mod child;
 pub(crate) mod linked;

@@ -104,7 +104,7 @@ pub(crate) unsafe fn arm(
     // SAFETY: we hold the node's lock and it is live, so not disarmed (cancel
     // disarms under it); the entry is not inserted, and the node stays put
     // until it is removed.
-    let armed = unsafe { timed.timers().insert(TimedNode::entry_ptr(t), timed.at) };
+    let armed = unsafe { timed.timers().insert(TimedNode::entry_ptr(t), timed.at()) };
     drop(guard);
     finish_arm(this, armed, wake_at);
 }
@@ -142,7 +142,7 @@ fn expire(this: NonNull<Node>) {
 /// A new heap timed child of `parent`, linked and armed; cancelled before
 /// this returns if `due` (its deadline is not later than the driver's clock,
 /// whatever tick the timers were last advanced to). Its expiry reports
-/// `cause`, if given.
+/// `cause`, if given; `clock` is its tree's clock root.
 #[cfg(feature = "alloc")]
 pub(crate) fn new_timed_child(
     parent: NonNull<Node>,
@@ -150,10 +150,11 @@ pub(crate) fn new_timed_child(
     timers: TimersHandle<'_>,
     due: bool,
     cause: Option<crate::Cause>,
+    clock: Option<NonNull<Node>>,
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> NonNull<Node> {
     let make = move || {
-        let mut timed = TimedNode::new(Ownership::Heap, 1, at, timers);
+        let mut timed = TimedNode::new(Ownership::Heap, 1, at, timers, clock);
         timed.node.parent = Some(parent);
         if let Some(cause) = cause {
             timed.set_expiry_cause(cause);
@@ -194,14 +195,38 @@ pub(crate) fn new_timed_child(
 }
 
 /// The effective deadline of `node`; see [`holder`](crate::node::kind::holder).
+/// A clock root's deadline is never: below one, the deadline is its parent's
+/// (a child bound to another clock), or none (a root).
 pub(crate) fn effective(node: NonNull<Node>) -> Option<Deadline> {
-    let holder = holder(node)?;
+    effective_from(holder(node)?)
+}
+
+/// The effective deadline of `node` and the clock root of its tree (see
+/// [`clock_root`](crate::node::kind::clock_root)), from one [`holder`] step.
+#[cfg(feature = "alloc")]
+pub(crate) fn deadline_and_clock(node: NonNull<Node>) -> (Option<Deadline>, Option<NonNull<Node>>) {
+    let Some(holder) = holder(node) else {
+        return (None, None);
+    };
     // SAFETY: holders are timed nodes, alive while `node` is.
-    let t = unsafe { holder.cast::<TimedNode>().as_ref() };
-    Some(Deadline {
-        ticks: t.at,
-        timers: t.timers,
-    })
+    let clock = unsafe { holder.cast::<TimedNode>().as_ref() }.clock;
+    (effective_from(holder), clock)
+}
+
+/// The effective deadline below `holder`, a node's holder.
+fn effective_from(mut holder: NonNull<Node>) -> Option<Deadline> {
+    loop {
+        // SAFETY: holders are timed nodes, alive while the node below is.
+        let t = unsafe { holder.cast::<TimedNode>().as_ref() };
+        let ticks = t.at();
+        if ticks != u64::MAX {
+            return Some(Deadline {
+                ticks,
+                timers: t.timers,
+            });
+        }
+        holder = crate::node::kind::holder(t.node.parent?)?;
+    }
 }
 
 /// The cause the effective deadline of `node` expires with (see

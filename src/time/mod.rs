@@ -8,6 +8,8 @@ use core::time::Duration;
 
 use crate::wheel::timers::TimersHandle;
 
+#[cfg(feature = "alloc")]
+pub(crate) mod clock;
 pub(crate) mod deadline;
 
 /// The clock and the one runtime timer behind deadlines.
@@ -88,6 +90,10 @@ pub(crate) mod deadline;
 ///     fn duration_ticks(&self, d: Duration) -> u64 {
 ///         // Rounded up and saturating, as the contract asks.
 ///         u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+///     }
+///
+///     fn ticks_duration(&self, ticks: u64) -> Duration {
+///         Duration::from_millis(ticks)
 ///     }
 ///
 ///     fn timers(&self) -> TimersHandle<'_> {
@@ -224,6 +230,45 @@ pub trait TimerDriver {
     /// ```
     fn duration_ticks(&self, d: Duration) -> u64;
 
+    /// The time `ticks` ticks take, saturating at `Duration::MAX`: how a
+    /// token's [`remaining`](crate::CancelToken::remaining) time is told in
+    /// real time. The inverse of [`duration_ticks`](Self::duration_ticks) on
+    /// whole ticks.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use cancel_token::{ManualDriver, TimerDriver};
+    ///
+    /// let driver = ManualDriver::new(); // 1 µs ticks
+    /// assert_eq!(driver.ticks_duration(2_000), Duration::from_millis(2));
+    /// assert_eq!(driver.duration_ticks(driver.ticks_duration(7)), 7);
+    /// ```
+    fn ticks_duration(&self, ticks: u64) -> Duration;
+
+    /// The `std` instant of tick 0, if the driver's ticks count from one: how
+    /// a token's [`deadline_instant`](crate::CancelToken::deadline_instant)
+    /// is found without naming the driver. `None` (the default) for a clock
+    /// with no relation to `std`'s, such as a firmware tick counter.
+    ///
+    /// The runtime drivers give the `std::time::Instant` they were made at
+    /// (under a paused tokio clock, tokio's instant as `std`'s), and a
+    /// [`ManualDriver`](crate::ManualDriver) the instant it was made at,
+    /// from which its clock moves only when told.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use cancel_token::{ThreadDriver, TimerDriver};
+    ///
+    /// let driver = ThreadDriver::new();
+    /// let epoch = driver.epoch().unwrap();
+    /// assert!(epoch <= Instant::now());
+    /// assert_eq!(driver.instant_at(1_500), epoch + Duration::from_millis(1_500));
+    /// ```
+    #[cfg(feature = "std")]
+    fn epoch(&self) -> Option<std::time::Instant> {
+        None
+    }
+
     /// The timer state this driver advances: the wheel its deadlines are
     /// armed in, the same one every time.
     ///
@@ -292,6 +337,15 @@ impl<D: TimerDriver + ?Sized> TimerDriver for &D {
         (**self).duration_ticks(d)
     }
 
+    fn ticks_duration(&self, ticks: u64) -> Duration {
+        (**self).ticks_duration(ticks)
+    }
+
+    #[cfg(feature = "std")]
+    fn epoch(&self) -> Option<std::time::Instant> {
+        (**self).epoch()
+    }
+
     fn timers(&self) -> TimersHandle<'_> {
         (**self).timers()
     }
@@ -346,6 +400,16 @@ pub(crate) const fn ticks_ceil(d: Duration, hz: u64) -> u64 {
     let whole = d.as_secs().saturating_mul(hz);
     let part = (d.subsec_nanos() as u64 * hz).div_ceil(1_000_000_000);
     whole.saturating_add(part)
+}
+
+/// The time `ticks` ticks of `hz` per second take, saturating: the
+/// `ticks_duration` of the crate's drivers.
+///
+/// In 64-bit arithmetic, exact (to the nanosecond, rounded down) for the
+/// same `hz` as [`ticks_ceil`].
+pub(crate) const fn ticks_as_duration(ticks: u64, hz: u64) -> Duration {
+    let nanos = (ticks % hz) * 1_000_000_000 / hz;
+    Duration::new(ticks / hz, nanos as u32)
 }
 
 /// A driver can no longer fire deadlines (its runtime has shut down): the

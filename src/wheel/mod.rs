@@ -31,11 +31,13 @@
 //! `Wheel` is 386 words (385 list heads and a count) plus 64 bytes: 3152 bytes on 64-bit
 //! targets, 1608 on 32-bit ones.
 
+#[cfg(feature = "alloc")]
+pub(crate) mod clock;
 pub(crate) mod timers;
 
 use core::ptr::{addr_of, NonNull};
 
-use crate::sync::{loom_const_fn, UnsafeCell};
+use crate::sync::{loom_const_fn, AtomicTick, UnsafeCell};
 
 /// Number of levels; the wheel spans `64^LEVELS = 2^36` ticks.
 const LEVELS: usize = 6;
@@ -54,7 +56,9 @@ const NOT_INSERTED: u16 = u16::MAX;
 pub(crate) struct WheelEntry {
     next: UnsafeCell<Option<NonNull<WheelEntry>>>,
     prev: UnsafeCell<Option<NonNull<WheelEntry>>>,
-    when: UnsafeCell<u64>,
+    /// The deadline. Written under the wheel's lock (as the entry is made, or
+    /// inserted), read without it: the deadline of a token is its node's.
+    when: AtomicTick,
     /// Index in `Wheel::heads` of the list holding the entry, or `NOT_INSERTED`.
     loc: UnsafeCell<u16>,
 }
@@ -89,25 +93,21 @@ unsafe fn set<T>(cell: *const UnsafeCell<T>, value: T) {
 
 impl WheelEntry {
     loom_const_fn! {
-        /// An entry in no wheel.
-        pub(crate) fn new() -> Self {
+        /// An entry in no wheel, due at `when` once inserted.
+        pub(crate) fn new(when: u64) -> Self {
             Self {
                 next: UnsafeCell::new(None),
                 prev: UnsafeCell::new(None),
-                when: UnsafeCell::new(0),
+                when: AtomicTick::new(when),
                 loc: UnsafeCell::new(NOT_INSERTED),
             }
         }
     }
 
-    /// The deadline: valid while inserted, otherwise the last one inserted with (0 if never).
-    ///
-    /// The caller holds the lock of the wheel the entry may be in.
-    #[cfg(test)]
+    /// The deadline: the one it was made or last inserted with. Needs no lock.
+    #[inline(always)]
     pub(crate) fn when(&self) -> u64 {
-        // SAFETY: the wheel writes the cell only under its lock, which the caller holds; and
-        // `WheelEntry` is `!Sync`, so the embedding node's `Sync` impl must uphold that.
-        unsafe { get(&self.when) }
+        self.when.load()
     }
 
     /// Whether the entry is in a wheel (from `insert` until `remove` or `pop_expired`).
@@ -191,7 +191,7 @@ impl Wheel {
                 NOT_INSERTED,
                 "entry already inserted"
             );
-            set(field!(entry, when), when);
+            (*field!(entry, when)).store(when);
             self.push(entry);
         }
         self.len += 1;
@@ -296,7 +296,7 @@ impl Wheel {
     /// `entry` is live, in no list, accessed only under the lock, and its `when` is `>= elapsed`.
     unsafe fn push(&mut self, entry: NonNull<WheelEntry>) {
         // SAFETY: `entry` is live and ours to access (caller).
-        let when = unsafe { get(field!(entry, when)) };
+        let when = unsafe { (*field!(entry, when)).load() };
         let loc = self.loc_for(when);
         let head = self.heads[loc].replace(entry);
         // SAFETY: `entry` is ours (caller), and so is `head`, an entry inserted in this wheel.

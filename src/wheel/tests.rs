@@ -7,7 +7,7 @@ const MAX: u64 = u64::MAX - 1;
 
 // Both constructors are usable in statics.
 const _: Wheel = Wheel::new();
-const _: WheelEntry = WheelEntry::new();
+const _: WheelEntry = WheelEntry::new(0);
 
 /// A wheel and entries that never move.
 struct Bench {
@@ -17,7 +17,7 @@ struct Bench {
 
 impl Bench {
     fn new(n: usize) -> Self {
-        let entries = (0..n).map(|_| WheelEntry::new()).collect();
+        let entries = (0..n).map(|_| WheelEntry::new(0)).collect();
         Self {
             wheel: Wheel::new(),
             entries,

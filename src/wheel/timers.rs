@@ -296,10 +296,18 @@ impl Timers {
     /// disarm gives the hold back.
     #[cfg(feature = "alloc")]
     pub(crate) fn hold_due(&self) -> Result<Option<u64>, ()> {
+        self.hold();
+        Err(())
+    }
+
+    /// Takes a node's hold on these timers without inserting it: for a
+    /// deadline due as it is made, and for a clock root, whose deadline never
+    /// fires. Its disarm, or its take-out, gives it back.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn hold(&self) {
         if self.shared {
             self.with_state(|s| s.holders += 1);
         }
-        Err(())
     }
 
     /// For a sleeper whose driver has no handle left, so that no deadline can
@@ -393,11 +401,14 @@ impl Timers {
         let t = unsafe { timers.as_ref() };
         let (held, free, idle) = t.with_state(|s| {
             // SAFETY: under the lock; the entry is in this wheel if inserted.
-            let inserted = unsafe { entry.as_ref() }.is_inserted();
+            let e = unsafe { entry.as_ref() };
+            let inserted = e.is_inserted();
             if inserted {
                 // SAFETY: as above.
                 unsafe { s.wheel.remove(entry) };
-            } else if only_if_inserted {
+            } else if only_if_inserted && e.when() != u64::MAX {
+                // Popped: firing. (A clock root's entry, due never, is never
+                // inserted, and is taken out at once.)
                 return (false, false, None);
             }
             // A sleeper waits for the wheel to empty only once its driver's

@@ -186,6 +186,25 @@ impl AsyncIoDriver {
         }
     }
 
+    /// The process's async-io driver, made on first use: async-io has one
+    /// reactor per process, so one driver serves every smol or async-std
+    /// task, as [`ThreadDriver::global`](crate::ThreadDriver::global) does
+    /// for threads. To bind an app's tree to it:
+    /// `CancelSource::with_clock(AsyncIoDriver::global())`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{AsyncIoDriver, CancelSource, Reason};
+    ///
+    /// let app = CancelSource::with_clock(AsyncIoDriver::global());
+    /// let call = app.child_with_timeout(Duration::from_millis(10));
+    /// assert_eq!(smol::block_on(call.cancelled()), Reason::DeadlineExceeded);
+    /// ```
+    pub fn global() -> &'static AsyncIoDriver {
+        static GLOBAL: std::sync::OnceLock<AsyncIoDriver> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(AsyncIoDriver::new)
+    }
+
     /// See `__private::SleeperProbe`.
     pub(crate) fn probe(&self) -> crate::__private::SleeperProbe {
         self.owner.probe()

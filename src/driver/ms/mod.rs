@@ -265,6 +265,10 @@ impl crate::TimerDriver for LoomSleeper {
         crate::time::ticks_ceil(d, runtime::MS_HZ)
     }
 
+    fn ticks_duration(&self, ticks: u64) -> core::time::Duration {
+        core::time::Duration::from_millis(ticks)
+    }
+
     fn timers(&self) -> crate::TimersHandle<'_> {
         crate::TimersHandle::from_shared(&self.0.timers)
     }

@@ -49,7 +49,7 @@ pub(crate) struct MsCore<R> {
     /// has ended.
     pub(crate) sleeper: Sleeper,
     /// Tick 0.
-    start: Instant,
+    pub(crate) start: Instant,
     /// Wakes the sleeper (a notify, an event, a reactor timer).
     pub(crate) runtime: R,
 }
@@ -232,6 +232,15 @@ macro_rules! timer_driver {
 
             fn duration_ticks(&self, d: core::time::Duration) -> u64 {
                 $crate::time::ticks_ceil(d, $crate::driver::ms::runtime::MS_HZ)
+            }
+
+            fn ticks_duration(&self, ticks: u64) -> core::time::Duration {
+                core::time::Duration::from_millis(ticks)
+            }
+
+            /// The instant the driver was made at, as `std`'s: its tick 0.
+            fn epoch(&self) -> Option<std::time::Instant> {
+                Some(self.owner.0.start)
             }
 
             fn timers(&self) -> $crate::TimersHandle<'_> {

@@ -3,9 +3,9 @@
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, Id};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -121,6 +121,66 @@ impl TokioDriver {
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         Self::with_handle(&Handle::current())
+    }
+
+    /// The driver of the current tokio runtime: made on the first call from
+    /// inside a runtime, the same one (a clone) on every later call from it,
+    /// as [`ThreadDriver::global`](crate::ThreadDriver::global) is for
+    /// threads. Its task runs until the runtime shuts down. The way to bind an
+    /// app's tree to tokio's clock once:
+    /// `CancelSource::with_clock(TokioDriver::current())`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, Reason, TimerDriver, TokioDriver};
+    ///
+    /// #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// async fn main() {
+    ///     let driver = TokioDriver::current();
+    ///     let again = TokioDriver::current(); // one per runtime
+    ///     assert!(core::ptr::eq(driver.timers().get(), again.timers().get()));
+    ///     let app = CancelSource::with_clock(driver);
+    ///     let call = app.child_with_timeout(Duration::from_secs(3600));
+    ///     // The paused clock skips ahead to the deadline.
+    ///     assert_eq!(call.cancelled().await, Reason::DeadlineExceeded);
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime.
+    pub fn current() -> Self {
+        let handle = Handle::current();
+        let id = handle.id();
+        std::thread_local! {
+            static LAST: core::cell::RefCell<Option<(Id, TokioDriver)>> =
+                const { core::cell::RefCell::new(None) };
+        }
+        let last = LAST.with_borrow(|last| match last {
+            Some((i, d)) if *i == id && d.is_running() => Some(d.clone()),
+            _ => None,
+        });
+        if let Some(driver) = last {
+            return driver;
+        }
+        /// One driver per running runtime. Drivers whose runtime has shut
+        /// down are dropped as the next one is looked up (a runtime's id may
+        /// be reused once it has).
+        static DRIVERS: Mutex<Vec<(Id, TokioDriver)>> = Mutex::new(Vec::new());
+        let driver = {
+            let mut drivers = DRIVERS.lock().unwrap_or_else(|e| e.into_inner());
+            drivers.retain(|(_, d)| d.is_running());
+            match drivers.iter().find(|(i, _)| *i == id) {
+                Some((_, d)) => d.clone(),
+                None => {
+                    let d = TokioDriver::with_handle(&handle);
+                    drivers.push((id, d.clone()));
+                    d
+                }
+            }
+        };
+        LAST.with_borrow_mut(|last| *last = Some((id, driver.clone())));
+        driver
     }
 
     /// A driver whose task runs on `handle`'s runtime; callable from any thread,

@@ -66,3 +66,38 @@ mod tests {
         assert_eq!(reason, Some(Reason::Cancelled));
     }
 }
+
+/// The `alloc` tier without `std`: a heap tree bound to a firmware tick
+/// counter takes timeouts with no driver named; one with no clock has no
+/// default to fall back on, and says so at the call.
+#[cfg(all(test, feature = "alloc"))]
+mod alloc_tier {
+    use core::time::Duration;
+
+    use cancel_token::{CancelSource, Reason, TickDriver};
+
+    #[test]
+    fn a_tree_bound_to_a_tick_counter_takes_timeouts() {
+        static TICKS: TickDriver = TickDriver::new(); // 1 kHz
+        let app = CancelSource::with_clock(&TICKS);
+        let part = app.child();
+        let call = part.child_with_timeout(Duration::from_millis(3));
+        assert_eq!(call.remaining(), Some(Duration::from_millis(3)));
+        TICKS.advance_by(3);
+        assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+        assert_eq!(TICKS.pending(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "the token's tree has no clock")]
+    fn a_tree_without_a_clock_panics_at_the_call() {
+        let root = CancelSource::new();
+        let _ = root.child_with_timeout(Duration::from_millis(3));
+    }
+
+    #[test]
+    fn a_tree_without_a_clock_has_no_remaining_time() {
+        let root = CancelSource::new();
+        assert_eq!(root.remaining(), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! A tree's clock: a library written once, with no runtime named in it, takes
+//! its timeouts on whatever clock the app bound its tree's root to; the
+//! remaining time and the deadline as an instant; the fallback of a tree
+//! with no clock; detached roots; children bound to another clock.
+#![cfg(feature = "tokio")]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use cancel_token::{
+    AsyncIoDriver, CancelSource, CancelToken, ManualDriver, Reason, ThreadDriver, TimerDriver,
+    TokioDriver,
+};
+
+/// The library: one attempt with its own 200 ms budget, under whatever its
+/// caller handed it. No driver, no runtime.
+const BUDGET: Duration = Duration::from_millis(200);
+
+async fn attempt<F: Future>(caller: &CancelToken, work: F) -> Result<F::Output, Reason> {
+    caller.timeout(BUDGET, work).await
+}
+
+/// The blocking form of the same library, for threads.
+fn attempt_blocking(caller: &CancelToken, work: impl FnOnce(&CancelToken)) -> Option<Reason> {
+    let call = caller.child_with_timeout(BUDGET);
+    work(&call);
+    call.reason()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_library_follows_tokios_paused_clock() {
+    let app = CancelSource::with_clock(TokioDriver::current());
+    let start = tokio::time::Instant::now();
+    // Work that sleeps 500 ms of paused time loses to the 200 ms budget...
+    let slow = attempt(&app, tokio::time::sleep(Duration::from_millis(500))).await;
+    assert_eq!(slow, Err(Reason::DeadlineExceeded));
+    assert_eq!(start.elapsed(), BUDGET, "expired at 200 ms of tokio's time");
+    // ... and work that sleeps 100 ms wins.
+    let quick = attempt(&app, tokio::time::sleep(Duration::from_millis(100))).await;
+    assert_eq!(quick, Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_deadline_bounds_the_library_in_real_time() {
+    let app = CancelSource::with_clock(TokioDriver::current());
+    let request = app.child_with_timeout(Duration::from_millis(100));
+    let start = tokio::time::Instant::now();
+    let call = request.child_with_timeout(BUDGET);
+    // The library sees its caller's budget, not its own.
+    assert_eq!(call.remaining(), Some(Duration::from_millis(100)));
+    assert_eq!(call.deadline_instant(), request.deadline_instant());
+    let at = tokio::time::Instant::from_std(call.deadline_instant().unwrap());
+    assert_eq!(at, start + Duration::from_millis(100));
+    assert_eq!(call.cancelled().await, Reason::DeadlineExceeded);
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    tokio::time::advance(Duration::from_millis(30)).await;
+    assert_eq!(call.remaining(), Some(Duration::ZERO));
+}
+
+#[test]
+fn a_library_follows_tokios_real_clock() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let app = CancelSource::with_clock(TokioDriver::current());
+        let slow = attempt(&app, tokio::time::sleep(Duration::from_secs(30))).await;
+        assert_eq!(slow, Err(Reason::DeadlineExceeded));
+        assert_eq!(attempt(&app, async { 7 }).await, Ok(7));
+    });
+}
+
+#[test]
+fn a_library_follows_smols_clock() {
+    let app = CancelSource::with_clock(AsyncIoDriver::global());
+    smol::block_on(async {
+        let slow = attempt(&app, smol::Timer::after(Duration::from_secs(30))).await;
+        assert_eq!(slow, Err(Reason::DeadlineExceeded));
+        assert_eq!(attempt(&app, async { 7 }).await, Ok(7));
+    });
+}
+
+#[test]
+fn a_library_follows_async_stds_clock() {
+    let app = CancelSource::with_clock(AsyncIoDriver::new());
+    async_std::task::block_on(async {
+        let slow = attempt(&app, async_std::task::sleep(Duration::from_secs(30))).await;
+        assert_eq!(slow, Err(Reason::DeadlineExceeded));
+        assert_eq!(attempt(&app, async { 7 }).await, Ok(7));
+    });
+}
+
+#[test]
+fn a_library_follows_a_thread_drivers_clock() {
+    let driver = ThreadDriver::new();
+    let app = CancelSource::with_clock(driver.clone());
+    let reason = attempt_blocking(&app, |call| {
+        assert_eq!(driver.pending(), 1, "armed on the app's driver");
+        call.wait();
+    });
+    assert_eq!(reason, Some(Reason::DeadlineExceeded));
+    assert_eq!(attempt_blocking(&app, |_| {}), None);
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn a_library_follows_a_manual_clock() {
+    let driver = ManualDriver::new();
+    let app = CancelSource::with_clock(driver.clone());
+    let reason = attempt_blocking(&app, |call| {
+        driver.advance_by(BUDGET - Duration::from_micros(1));
+        assert!(!call.is_cancelled());
+        assert_eq!(call.remaining(), Some(Duration::from_micros(1)));
+        driver.advance_by(Duration::from_micros(1));
+    });
+    assert_eq!(reason, Some(Reason::DeadlineExceeded));
+    // Future form: the same, with the clock moved by the test.
+    let call = app.timeout(BUDGET, std::future::pending::<()>());
+    driver.advance_by(BUDGET);
+    assert_eq!(
+        futures_executor::block_on(call),
+        Err(Reason::DeadlineExceeded)
+    );
+}
+
+#[test]
+fn a_tree_without_a_clock_uses_the_global_thread_driver() {
+    let root = CancelSource::new();
+    let global = ThreadDriver::global();
+    let call = root.child_with_timeout(Duration::from_secs(60));
+    let deadline = call.deadline().unwrap();
+    assert!(
+        deadline.instant(global).is_some(),
+        "on ThreadDriver::global()"
+    );
+    assert!(call.remaining().unwrap() <= Duration::from_secs(60));
+    assert!(call.deadline_instant().unwrap() > Instant::now());
+    // It expires: no child silently never does.
+    let short = root.child_with_timeout(Duration::from_millis(5));
+    assert_eq!(short.wait(), Reason::DeadlineExceeded);
+}
+
+#[test]
+fn the_tree_clock_is_found_at_any_depth_in_the_same_steps() {
+    use cancel_token::__private::deadline_steps;
+    let driver = ManualDriver::new();
+    let app = CancelSource::with_clock(driver.clone());
+    let request = app.child_with_timeout(Duration::from_secs(10));
+    let depth = if cfg!(miri) { 100 } else { 100_000 };
+    let mut chain = vec![request.child()];
+    for _ in 1..depth {
+        let next = chain.last().unwrap().child();
+        chain.push(next);
+    }
+    let steps = |token: &CancelToken| {
+        let before = deadline_steps();
+        assert_eq!(token.remaining(), Some(Duration::from_secs(10)));
+        deadline_steps() - before
+    };
+    let near = steps(&request.child());
+    let far = steps(chain.last().unwrap());
+    assert_eq!(near, far, "the same steps at depth 1 and {depth}");
+    // A timeout deep inside: armed on the app's clock, in as many steps.
+    let before = deadline_steps();
+    let call = chain
+        .last()
+        .unwrap()
+        .child_with_timeout(Duration::from_secs(1));
+    assert!(deadline_steps() - before <= 2);
+    assert_eq!(driver.pending(), 2);
+    drop(call);
+    while chain.pop().is_some() {}
+}
+
+#[test]
+fn remaining_is_none_without_a_deadline_or_on_another_driver() {
+    let driver = ManualDriver::new();
+    let other = ManualDriver::new();
+    let app = CancelSource::with_clock(driver.clone());
+    assert_eq!(app.remaining(), None);
+    assert_eq!(app.deadline_instant(), None);
+    assert_eq!(app.child().remaining(), None);
+    let foreign = app.child_with_timeout_on(&other, Duration::from_secs(1));
+    assert_eq!(
+        foreign.remaining(),
+        None,
+        "its deadline is on another clock"
+    );
+    assert_eq!(
+        foreign.deadline().unwrap().instant(&other),
+        Some(Duration::from_secs(1))
+    );
+    // A timeout on the tree's clock below it is the tree's.
+    let own = foreign.child_with_timeout(Duration::from_millis(5));
+    assert_eq!(own.remaining(), Some(Duration::from_millis(5)));
+    assert_eq!(driver.pending(), 1);
+}
+
+#[test]
+fn the_deadline_instant_is_the_clocks() {
+    let driver = ManualDriver::new();
+    let epoch = driver.epoch().unwrap();
+    let app = CancelSource::with_clock(driver.clone());
+    let call = app.child_with_timeout(Duration::from_millis(1500));
+    assert_eq!(
+        call.deadline_instant(),
+        Some(epoch + Duration::from_millis(1500))
+    );
+    // A deadline as an instant lands on the same tick.
+    let same = app.child_with_deadline(epoch + Duration::from_millis(1500));
+    assert_eq!(same.deadline(), call.deadline());
+    // One before the clock's tick is due at once.
+    driver.advance_by(Duration::from_secs(2));
+    let late = app.child_with_deadline(epoch + Duration::from_secs(1));
+    assert_eq!(late.reason(), Some(Reason::DeadlineExceeded));
+}
+
+#[test]
+fn a_detached_token_keeps_the_clock_and_ignores_cancels() {
+    let driver = ManualDriver::new();
+    let server = CancelSource::with_clock(driver.clone());
+    let request = server.child_with_timeout(Duration::from_millis(100));
+    let detached = request.detached();
+    let audit = detached.child_with_timeout(Duration::from_secs(5));
+    assert_eq!(detached.deadline(), None, "no deadline of its own");
+    assert_eq!(driver.pending(), 2);
+    request.cancel();
+    server.cancel();
+    assert!(!detached.is_cancelled() && !audit.is_cancelled());
+    driver.advance_by(Duration::from_secs(5));
+    assert_eq!(audit.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!detached.is_cancelled());
+    drop((audit, detached, request, server));
+    assert_eq!(driver.pending(), 0);
+}
+
+#[test]
+fn a_detached_token_outlives_its_driver_handles() {
+    // The detached root keeps the clock: the timers go with the last holder
+    // (Miri checks that nothing leaks and nothing is used after the free).
+    let driver = ManualDriver::new();
+    let detached = CancelSource::with_clock(driver.clone()).detached();
+    let call = detached.child_with_timeout(Duration::from_secs(1));
+    drop(driver);
+    assert!(!call.is_cancelled());
+    assert_eq!(call.remaining(), Some(Duration::from_secs(1)));
+    drop(detached);
+    drop(call);
+}
+
+#[test]
+fn detaching_a_tree_without_a_clock_gives_a_token_never_cancelled() {
+    let root = CancelSource::new();
+    let detached = root.child().detached();
+    drop(root);
+    assert!(!detached.is_cancelled());
+    let call = detached.child_with_timeout(Duration::from_secs(60));
+    assert!(call
+        .deadline()
+        .unwrap()
+        .instant(ThreadDriver::global())
+        .is_some());
+}
+
+#[test]
+fn a_child_bound_to_another_clock() {
+    let app = ManualDriver::new();
+    let test = ManualDriver::new();
+    let root = CancelSource::with_clock(app.clone());
+    let request = root.child_with_timeout(Duration::from_secs(1));
+    let part = request.child_with_clock(test.clone());
+    // The parent's deadline still bounds it, on the parent's clock.
+    assert_eq!(part.deadline(), request.deadline());
+    let call = part.child_with_timeout(Duration::from_millis(10));
+    assert_eq!((app.pending(), test.pending()), (1, 1));
+    test.advance_by(Duration::from_millis(10));
+    assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+    // The parent's cancel reaches it.
+    let other = part.child_with_timeout(Duration::from_secs(9));
+    app.advance_by(Duration::from_secs(1));
+    assert_eq!(other.reason(), Some(Reason::DeadlineExceeded));
+    assert!(part.is_cancelled());
+    // Dropped unobserved, a child on another clock gives its timers back.
+    let unobserved = root.child_with_clock(test.clone());
+    drop(unobserved);
+    drop((other, call, part, request, root, test));
+    assert_eq!(app.pending(), 0);
+}
+
+#[test]
+fn tokio_driver_current_is_one_per_runtime() {
+    let timers_of = |d: &TokioDriver| d.timers().get() as *const _;
+    let make = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (make(), make());
+    let in_a = a.block_on(async { (TokioDriver::current(), TokioDriver::current()) });
+    assert_eq!(timers_of(&in_a.0), timers_of(&in_a.1));
+    let in_b = b.block_on(async { TokioDriver::current() });
+    assert_ne!(timers_of(&in_a.0), timers_of(&in_b));
+    // A runtime that has shut down is not served again.
+    drop(a);
+    assert!(!in_a.0.is_running());
+    let c = make();
+    let in_c = c.block_on(async { TokioDriver::current() });
+    assert!(in_c.is_running());
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let (x, y) = multi.block_on(async {
+        let x = tokio::spawn(async { TokioDriver::current() })
+            .await
+            .unwrap();
+        let y = tokio::spawn(async { TokioDriver::current() })
+            .await
+            .unwrap();
+        (x, y)
+    });
+    assert_eq!(timers_of(&x), timers_of(&y), "one for every worker");
+}
