@@ -2,20 +2,26 @@
 //! its timeouts on whatever clock the app bound its tree's root to; the
 //! remaining time and the deadline as an instant; the fallback of a tree
 //! with no clock; detached roots; children bound to another clock.
-#![cfg(feature = "tokio")]
+//!
+//! Under Miri (std only) the tests on a `ManualDriver` run; those on a
+//! `ThreadDriver` are skipped there, as its detached timer thread outlives
+//! the test (the `thread_driver` target covers it with Miri's leak check off).
 
+#[cfg(any(feature = "tokio", feature = "async-io"))]
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use cancel_token::{
-    AsyncIoDriver, CancelSource, CancelToken, ManualDriver, Reason, ThreadDriver, TimerDriver,
-    TokioDriver,
-};
+#[cfg(feature = "async-io")]
+use cancel_token::AsyncIoDriver;
+#[cfg(feature = "tokio")]
+use cancel_token::TokioDriver;
+use cancel_token::{CancelSource, CancelToken, ManualDriver, Reason, ThreadDriver, TimerDriver};
 
 /// The library: one attempt with its own 200 ms budget, under whatever its
 /// caller handed it. No driver, no runtime.
 const BUDGET: Duration = Duration::from_millis(200);
 
+#[cfg(any(feature = "tokio", feature = "async-io"))]
 async fn attempt<F: Future>(caller: &CancelToken, work: F) -> Result<F::Output, Reason> {
     caller.timeout(BUDGET, work).await
 }
@@ -27,6 +33,7 @@ fn attempt_blocking(caller: &CancelToken, work: impl FnOnce(&CancelToken)) -> Op
     call.reason()
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn a_library_follows_tokios_paused_clock() {
     let app = CancelSource::with_clock(TokioDriver::current());
@@ -40,6 +47,7 @@ async fn a_library_follows_tokios_paused_clock() {
     assert_eq!(quick, Ok(()));
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn a_caller_deadline_bounds_the_library_in_real_time() {
     let app = CancelSource::with_clock(TokioDriver::current());
@@ -57,6 +65,7 @@ async fn a_caller_deadline_bounds_the_library_in_real_time() {
     assert_eq!(call.remaining(), Some(Duration::ZERO));
 }
 
+#[cfg(feature = "tokio")]
 #[test]
 fn a_library_follows_tokios_real_clock() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -71,6 +80,7 @@ fn a_library_follows_tokios_real_clock() {
     });
 }
 
+#[cfg(feature = "async-io")]
 #[test]
 fn a_library_follows_smols_clock() {
     let app = CancelSource::with_clock(AsyncIoDriver::global());
@@ -81,6 +91,7 @@ fn a_library_follows_smols_clock() {
     });
 }
 
+#[cfg(feature = "async-io")]
 #[test]
 fn a_library_follows_async_stds_clock() {
     let app = CancelSource::with_clock(AsyncIoDriver::new());
@@ -92,6 +103,7 @@ fn a_library_follows_async_stds_clock() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "ThreadDriver's thread outlives the test")]
 fn a_library_follows_a_thread_drivers_clock() {
     let driver = ThreadDriver::new();
     let app = CancelSource::with_clock(driver.clone());
@@ -125,6 +137,7 @@ fn a_library_follows_a_manual_clock() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "ThreadDriver's thread outlives the test")]
 fn a_tree_without_a_clock_uses_the_global_thread_driver() {
     let root = CancelSource::new();
     let global = ThreadDriver::global();
@@ -250,6 +263,7 @@ fn a_detached_token_outlives_its_driver_handles() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "ThreadDriver's thread outlives the test")]
 fn detaching_a_tree_without_a_clock_gives_a_token_never_cancelled() {
     let root = CancelSource::new();
     let detached = root.child().detached();
@@ -288,6 +302,7 @@ fn a_child_bound_to_another_clock() {
     assert_eq!(app.pending(), 0);
 }
 
+#[cfg(feature = "tokio")]
 #[test]
 fn tokio_driver_current_is_one_per_runtime() {
     let timers_of = |d: &TokioDriver| d.timers().get() as *const _;
