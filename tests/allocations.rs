@@ -364,3 +364,42 @@ fn a_pinned_callback_allocates_nothing() {
     });
     assert_eq!(allocs, 0);
 }
+
+/// A root bound to a clock is two allocations (its node and the driver it
+/// keeps), a timeout below it one more, and every one of them, with the
+/// driver's timers, is given back however the tree goes: dropped, cancelled,
+/// or detached.
+#[test]
+fn a_clock_root_and_its_timeouts_give_everything_back() {
+    use cancel_token::ManualDriver;
+    use std::time::Duration;
+
+    let ((), allocs, live) = measure(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::with_clock(driver.clone());
+        drop(driver);
+        drop(root); // unobserved: its timers go with it
+    });
+    assert_eq!(live, 0, "{allocs} allocations");
+    let driver = ManualDriver::new();
+    let (root, allocs, _) = measure(|| CancelSource::with_clock(driver.clone()));
+    assert_eq!(allocs, 2, "the node and the driver it keeps");
+    let (call, allocs, _) = measure(|| root.child_with_timeout(Duration::from_secs(1)));
+    assert_eq!(allocs, 1);
+    drop((call, root, driver));
+
+    let ((), _, live) = measure(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::with_clock(driver.clone());
+        let token = root.token();
+        let call = root.child_with_timeout(Duration::from_secs(1));
+        let detached = call.detached();
+        let late = detached.child_with_timeout(Duration::from_secs(9));
+        root.cancel();
+        drop((root, driver, call));
+        drop(token);
+        drop(detached);
+        drop(late);
+    });
+    assert_eq!(live, 0);
+}

@@ -83,15 +83,20 @@ unsafe fn free_if_last(
 ///
 /// # Safety
 /// As above: the caller's reference is the only one, and no handle can make
-/// another reference (the caller is dropping the last). A timed node has a
-/// parent.
+/// another reference (the caller is dropping the last).
 #[cfg(feature = "alloc")]
 #[inline(always)] // its one caller, `CancelSource::drop`, runs for every child
 pub(crate) unsafe fn free_alone(this: NonNull<Node>, cancelled: bool) -> bool {
     // SAFETY: the caller owns a reference.
     let node = unsafe { this.as_ref() };
     let Some(parent) = node.parent else {
-        // A root with no handles left (never timed): nothing else can reach it.
+        // A root with no handles left: nothing else can reach it but, for a
+        // clock root (the only timed root), its timers, which it leaves.
+        // SAFETY: live and uncancelled if so; a root, so no canceller but its
+        // timers can reach it.
+        if !cancelled && node.is_timed() && !unsafe { kind::take_out_unobserved(this) } {
+            return false;
+        }
         // SAFETY: the only reference, to a heap node.
         unsafe { free(this) };
         return true;
