@@ -40,7 +40,7 @@
 //! | tier | feature | what you get |
 //! |---|---|---|
 //! | no allocator | (none) | [`StaticSource`] (`const`, for a `static`); stored in place: [`PinnedChild`], [`PinnedDeadline`], [`PinnedLinked`], [`PinnedOnCancel`] (children and linked sources of static roots can be `static`s too); [`TokenRef`], [`CancelToken`] for static nodes, [`Cancelled`], [`CancelledOwned`], [`RunUntilCancelled`], [`RunUntilCancelledOwned`] and [`CancelFutureExt`]; [`grpc_timeout`]; [`TickDriver`]: deadlines on bare metal, advanced from an interrupt; [`TimerDriver`], [`StaticDriver`] and [`Timers`] for a driver of your own |
-//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], [`CancelToken::child_with_timeout_on`] and [`child_with_deadline_on`](CancelToken::child_with_deadline_on) on any driver, [`CancelToken::timeout_on`] around a future ([`Timeout`]), [`OnCancel`], [`CancelSource::linked`], [`ManualDriver`], [`SharedTimers`] |
+//! | `alloc` | `alloc` | [`CancelSource`], [`CancelToken::child`], a tree's clock ([`CancelSource::with_clock`], [`CancelToken::child_with_timeout`], [`CancelToken::remaining`], [`CancelToken::detached`], [`CancelSource::reset_timeout`] and its [`ResetError`]), deadlines on a named driver ([`CancelToken::child_with_timeout_on`], ...), [`CancelToken::timeout`] around a future ([`Timeout`]), [`OnCancel`], [`CancelSource::linked`], [`ManualDriver`], [`SharedTimers`] |
 //! | `std` (default) | `std` | blocking [`CancelToken::wait`], spin locks, panic-safe callbacks, [`ThreadDriver`] (and its process-wide `ThreadDriver::global()`) |
 //! | tokio | `tokio` | `TokioDriver`: deadlines on a tokio runtime |
 //! | tokio-util | `tokio-util` | bridges to tokio-util's `CancellationToken`: `CancelToken::to_cancellation_token` and `CancelToken::child_following` |
@@ -133,6 +133,9 @@ pub use driver::ms::thread::ThreadDriver;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use driver::ms::tokio::TokioDriver;
 pub use driver::tick::TickDriver;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use handle::clock::ResetError;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use handle::on_cancel::OnCancel;

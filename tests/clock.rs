@@ -339,3 +339,143 @@ fn tokio_driver_current_is_one_per_runtime() {
     });
     assert_eq!(timers_of(&x), timers_of(&y), "one for every worker");
 }
+
+#[test]
+fn a_deadline_moves_later_and_earlier_in_place() {
+    let driver = ManualDriver::new();
+    let conn = CancelSource::with_clock(driver.clone());
+    let idle = conn.child_with_timeout(Duration::from_secs(30));
+    driver.advance_by(Duration::from_secs(20));
+    idle.reset_timeout(Duration::from_secs(30)).unwrap(); // later: 50 s
+    assert_eq!(driver.pending(), 1, "moved, not added");
+    assert_eq!(idle.remaining(), Some(Duration::from_secs(30)));
+    driver.advance_by(Duration::from_secs(20));
+    assert!(!idle.is_cancelled());
+    idle.reset_timeout(Duration::from_secs(5)).unwrap(); // earlier: 45 s
+    driver.advance_by(Duration::from_secs(4));
+    assert!(!idle.is_cancelled());
+    driver.advance_by(Duration::from_secs(1));
+    assert_eq!(idle.reason(), Some(Reason::DeadlineExceeded));
+    assert_eq!(driver.pending(), 0);
+    assert_eq!(
+        idle.reset_timeout(Duration::from_secs(1)),
+        Err(cancel_token::ResetError::Cancelled)
+    );
+}
+
+#[test]
+fn a_deadline_moved_earlier_is_reported_below_it() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    let request = root.child_with_timeout(Duration::from_secs(10));
+    let step = request.child_with_timeout(Duration::from_secs(5)); // a timer of its own
+    let inner = step.child();
+    request.reset_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(step.deadline(), request.deadline(), "the earlier one above");
+    assert_eq!(inner.remaining(), Some(Duration::from_secs(2)));
+    driver.advance_by(Duration::from_secs(2));
+    assert_eq!(inner.reason(), Some(Reason::DeadlineExceeded));
+    assert!(step.is_cancelled());
+}
+
+#[test]
+fn a_deadline_a_child_took_does_not_move_later() {
+    use cancel_token::ResetError;
+    let driver = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    let request = root.child_with_timeout(Duration::from_secs(5));
+    // Asks for 10 s, gets the request's 5 s, and arms no timer.
+    let call = request.child_with_timeout(Duration::from_secs(10));
+    assert_eq!(driver.pending(), 1);
+    assert_eq!(
+        request.reset_timeout(Duration::from_secs(20)),
+        Err(ResetError::Covered),
+        "the call would outlive its 10 s"
+    );
+    request.reset_timeout(Duration::from_secs(3)).unwrap(); // earlier is fine
+    assert_eq!(call.remaining(), Some(Duration::from_secs(3)));
+    // Before any child took it, a deadline moves later freely.
+    let other = root.child_with_timeout(Duration::from_secs(5));
+    other.reset_timeout(Duration::from_secs(20)).unwrap();
+    let below = other.child_with_timeout(Duration::from_secs(10));
+    assert_eq!(
+        below.remaining(),
+        Some(Duration::from_secs(10)),
+        "its own timer"
+    );
+}
+
+#[test]
+fn a_deadline_moved_later_stays_within_its_parents() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    let request = root.child_with_timeout(Duration::from_secs(10));
+    let call = request.child_with_timeout(Duration::from_secs(5));
+    call.reset_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(call.remaining(), Some(Duration::from_secs(10)), "capped");
+    assert_eq!(
+        request.reset_timeout(Duration::from_secs(60)),
+        Err(cancel_token::ResetError::Covered),
+        "the call took the request's deadline"
+    );
+}
+
+#[test]
+fn a_clock_root_takes_a_deadline_and_gives_it_up() {
+    use cancel_token::ResetError;
+    let driver = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    let below = root.child();
+    assert_eq!(below.remaining(), None);
+    root.reset_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(below.remaining(), Some(Duration::from_secs(1)));
+    root.reset_timeout(Duration::MAX).unwrap(); // never again
+    assert_eq!((below.remaining(), driver.pending()), (None, 0));
+    root.reset_timeout(Duration::ZERO).unwrap(); // at once
+    assert_eq!(below.reason(), Some(Reason::DeadlineExceeded));
+    // Sources with no deadline on their tree's clock.
+    let other = ManualDriver::new();
+    let live = CancelSource::with_clock(driver.clone());
+    for source in [
+        live.child(),
+        CancelSource::new(),
+        live.child_with_timeout_on(&other, Duration::from_secs(1)),
+        CancelSource::new().child_with_timeout_on(&driver, Duration::from_secs(1)),
+    ] {
+        let refused = source.reset_timeout(Duration::from_secs(1));
+        assert_eq!(refused, Err(ResetError::NoDeadline));
+    }
+}
+
+#[test]
+fn a_deadline_resets_to_an_instant() {
+    let driver = ManualDriver::new();
+    let epoch = driver.epoch().unwrap();
+    let root = CancelSource::with_clock(driver.clone());
+    let job = root.child_with_timeout(Duration::from_secs(60));
+    job.reset_deadline(epoch + Duration::from_secs(7)).unwrap();
+    assert_eq!(job.deadline_instant(), Some(epoch + Duration::from_secs(7)));
+    driver.advance_by(Duration::from_secs(7));
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "ThreadDriver's thread outlives the test")]
+fn resets_race_the_firing_on_a_thread_driver() {
+    // Each round, a timer thread fires the deadline while this thread keeps
+    // moving it out of the wheel and back to the same instant: the token
+    // ends expired, once, and no timer is left.
+    let driver = ThreadDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    for _ in 0..50 {
+        let call = root.child_with_timeout(Duration::from_secs(60));
+        let at = Instant::now() + Duration::from_millis(2);
+        let mut moves = 0;
+        while call.reset_deadline(at).is_ok() {
+            moves += 1;
+        }
+        assert!(moves > 0);
+        assert_eq!(call.wait(), Reason::DeadlineExceeded);
+    }
+    assert_eq!(driver.pending(), 0);
+}

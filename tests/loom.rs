@@ -398,6 +398,74 @@ fn deadline_fire_vs_cancel() {
     });
 }
 
+/// A deadline moves (`reset_timeout`) while its driver fires it: the move
+/// either lands first, and the deadline fires at its new tick, or finds it
+/// firing and is refused; the token expires once, and no timer is left.
+///
+/// Checks race R10 and invariants 7 and 10 of `src/node/mod.rs`.
+#[test]
+fn deadline_reset_vs_fire() {
+    use cancel_token::ResetError;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::with_clock(driver.clone());
+        let job = root.child_with_timeout(Duration::from_micros(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let _guard = job.on_cancel(move |_| {
+            r.fetch_add(1, SeqCst);
+        });
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
+        let moved = job.reset_timeout(Duration::from_micros(3));
+        t.join().unwrap();
+        match moved {
+            // Moved before the firing: live until its new tick.
+            Ok(()) => {
+                assert!(!job.is_cancelled());
+                assert_eq!(driver.pending(), 1);
+                driver.advance_by(Duration::from_micros(3));
+            }
+            Err(e) => assert_eq!(e, ResetError::Cancelled),
+        }
+        assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+        assert_eq!(ran.load(SeqCst), 1);
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
+/// A deadline moves later while a child asking for a later timeout is made
+/// under it: either the child sees the later deadline and arms a timer of
+/// its own, or it takes the deadline as its own first and the move is
+/// refused; the child never outlives the timeout it asked for.
+///
+/// Checks race R11 and invariant 10 of `src/node/mod.rs`.
+#[test]
+fn deadline_reset_later_vs_covered_child() {
+    use cancel_token::ResetError;
+    model(|| {
+        let driver = ManualDriver::new();
+        let root = CancelSource::with_clock(driver.clone());
+        let request = Arc::new(root.child_with_timeout(Duration::from_micros(2)));
+        let r = request.clone();
+        let t = thread::spawn(move || r.child_with_timeout(Duration::from_micros(4)));
+        let moved = request.reset_timeout(Duration::from_micros(9));
+        let call = t.join().unwrap();
+        match moved {
+            Ok(()) => assert_eq!(call.remaining(), Some(Duration::from_micros(4))),
+            Err(e) => {
+                assert_eq!(e, ResetError::Covered);
+                assert_eq!(call.remaining(), Some(Duration::from_micros(2)));
+            }
+        }
+        driver.advance_by(Duration::from_micros(4));
+        assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
+        drop(call);
+        drop(request);
+        assert_eq!(driver.pending(), 0);
+    });
+}
+
 /// A deadline made with a cause fires while its source cancels with
 /// another: the cause that wins is the one of the cancel that wins, on the
 /// child and on its child, and the wheel entry is gone either way.

@@ -9,9 +9,9 @@
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::node::kind::{clock_of, clock_root, new_clock_root};
+use crate::node::kind::{clock_of, clock_root, new_clock_root, TimedNode};
 use crate::node::Node;
-use crate::time::deadline::effective;
+use crate::time::deadline::{effective, reset, Refused};
 use crate::wheel::clock::Clock;
 use crate::{CancelSource, CancelToken, Cause, TimerDriver};
 
@@ -81,8 +81,150 @@ pub(crate) unsafe fn deadline_instant(node: NonNull<Node>) -> Option<std::time::
         .checked_add(clock.ticks_duration(deadline.ticks()))
 }
 
+/// Why [`CancelSource::reset_timeout`] (or `reset_deadline`) left a
+/// deadline where it was.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, ManualDriver, ResetError};
+///
+/// let root = CancelSource::with_clock(ManualDriver::new());
+/// let plain = root.child();
+/// assert_eq!(plain.reset_timeout(Duration::from_secs(1)), Err(ResetError::NoDeadline));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetError {
+    /// The source is cancelled, or its deadline is firing: there is no
+    /// deadline left to move.
+    Cancelled,
+    /// The move is later, and a child took this deadline as its own (a
+    /// child whose timeout was no earlier arms no timer, as in Go): moving
+    /// it would give that child more time than it asked for.
+    Covered,
+    /// The source has no deadline on its tree's clock to move: it was made
+    /// by `child()` or `new()`, by an `_on` form on another driver, or in a
+    /// tree with no clock root ([`CancelSource::with_clock`]).
+    NoDeadline,
+}
+
+impl core::fmt::Display for ResetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ResetError::Cancelled => "the source is cancelled",
+            ResetError::Covered => "a child took this deadline as its own",
+            ResetError::NoDeadline => "the source has no deadline on its tree's clock",
+        })
+    }
+}
+
+impl core::error::Error for ResetError {}
+
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl CancelSource {
+    /// Moves this source's deadline to `after` from now on its tree's clock,
+    /// earlier or later, in O(1) (.NET's `CancelAfter`, Trio's mutable
+    /// `deadline`): a watchdog fed as work makes progress, an idle timeout
+    /// pushed back by each message. `Duration::ZERO` expires it at once, and
+    /// `Duration::MAX` takes it out of the clock (it then never expires).
+    ///
+    /// The source is one with a deadline on its tree's clock: made by
+    /// [`child_with_timeout`](CancelToken::child_with_timeout) or
+    /// [`child_with_deadline`](CancelToken::child_with_deadline) (or their
+    /// `_cause` forms), or a clock root ([`with_clock`](Self::with_clock),
+    /// [`child_with_clock`](CancelToken::child_with_clock)), which starts
+    /// with none. Its deadline stays within its parent's: a later one is
+    /// capped at the parent's. Tokens below follow the move: those without
+    /// a deadline of their own expire at the new one, and `deadline()` and
+    /// `remaining()` report it. A move later is refused
+    /// ([`ResetError::Covered`]) once a child has taken this deadline as its
+    /// own, as a child whose timeout was no earlier does instead of arming a
+    /// timer of its own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let conn = CancelSource::with_clock(driver.clone());
+    /// let idle = conn.child_with_timeout(Duration::from_secs(30));
+    /// for _ in 0..3 {
+    ///     driver.advance_by(Duration::from_secs(20));
+    ///     idle.reset_timeout(Duration::from_secs(30)).unwrap(); // a message came
+    /// }
+    /// assert!(!idle.is_cancelled());
+    /// assert_eq!(driver.pending(), 1); // moved, not added
+    /// driver.advance_by(Duration::from_secs(30));
+    /// assert_eq!(idle.reason(), Some(Reason::DeadlineExceeded));
+    /// ```
+    pub fn reset_timeout(&self, after: Duration) -> Result<(), ResetError> {
+        let (node, clock) = self.deadline_on_clock()?;
+        let at = clock
+            .now_ticks()
+            .saturating_add(Clock::duration_ticks(clock, after));
+        self.reset_to(node, clock, at)
+    }
+
+    /// Moves this source's deadline to `at` on its tree's clock, as
+    /// [`reset_timeout`](Self::reset_timeout) does, with `at` taken as
+    /// [`child_with_deadline`](CancelToken::child_with_deadline) takes it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let driver = ManualDriver::new();
+    /// let root = CancelSource::with_clock(driver.clone());
+    /// let job = root.child_with_timeout(Duration::from_secs(60));
+    /// let sooner = job.deadline_instant().unwrap() - Duration::from_secs(50);
+    /// job.reset_deadline(sooner).unwrap();
+    /// assert_eq!(job.remaining(), Some(Duration::from_secs(10)));
+    /// # let _ = Instant::now();
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn reset_deadline(&self, at: std::time::Instant) -> Result<(), ResetError> {
+        let (node, clock) = self.deadline_on_clock()?;
+        let tick = match clock.epoch() {
+            Some(epoch) => Clock::duration_ticks(clock, at.saturating_duration_since(epoch)),
+            None => {
+                let after = at.saturating_duration_since(std::time::Instant::now());
+                clock
+                    .now_ticks()
+                    .saturating_add(Clock::duration_ticks(clock, after))
+            }
+        };
+        self.reset_to(node, clock, tick)
+    }
+
+    /// This source's timed node and its tree's clock, if its deadline is on it.
+    fn deadline_on_clock(&self) -> Result<(NonNull<Node>, &dyn Clock), ResetError> {
+        let node = self.raw();
+        // SAFETY: we own the source.
+        if !unsafe { node.as_ref() }.is_timed() {
+            return Err(ResetError::NoDeadline);
+        }
+        // SAFETY: a timed node, alive while we own its source.
+        let timed = unsafe { node.cast::<TimedNode>().as_ref() };
+        let root = timed.clock.ok_or(ResetError::NoDeadline)?;
+        // SAFETY: the clock root of the node's tree, alive while it is.
+        let clock = unsafe { clock_of(root) };
+        if clock.timers().id() != timed.timers {
+            return Err(ResetError::NoDeadline);
+        }
+        Ok((node, clock))
+    }
+
+    /// Moves the deadline of `node` (this source's) to tick `at` of `clock`.
+    fn reset_to(&self, node: NonNull<Node>, clock: &dyn Clock, at: u64) -> Result<(), ResetError> {
+        let wake_at = |t| Clock::wake_at(clock, t).map_err(|()| crate::DriverStopped);
+        // SAFETY: our timed node, on `clock`'s timers (`deadline_on_clock`).
+        let moved = unsafe { reset(node, at, wake_at) };
+        moved.map_err(|refused| match refused {
+            Refused::Cancelled => ResetError::Cancelled,
+            Refused::Covered => ResetError::Covered,
+        })
+    }
+
     /// A root whose tree keeps `driver`'s clock: every descendant's
     /// [`child_with_timeout`](CancelToken::child_with_timeout) and
     /// [`remaining`](CancelToken::remaining) use it, with no driver named.

@@ -183,7 +183,9 @@ impl CancelToken {
         let (deadline, clock) = crate::time::deadline::deadline_and_clock(self.raw());
         // As Go's `WithDeadline`: a parent expiring no later on the same
         // driver gives the child its deadline, and no timer is armed.
-        let covered = deadline.is_some_and(|d| d.is_on(timers) && d.ticks() <= at);
+        let covered = deadline.is_some_and(|(d, holder)| {
+            d.is_on(timers) && d.ticks() <= at && crate::time::deadline::cover(holder, at).is_some()
+        });
         if covered {
             let child = self.child();
             if due {

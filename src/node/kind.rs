@@ -315,7 +315,17 @@ pub(crate) unsafe fn take_out_unobserved(this: NonNull<Node>) -> bool {
 /// children are scoped under it; timed ones keep it as their `clock`), so a
 /// node finds its tree's clock in one step at any depth.
 #[cfg(feature = "alloc")]
-pub(crate) type ClockNode = TimedNode<alloc::boxed::Box<dyn Clock>>;
+pub(crate) type ClockNode = TimedNode<ClockExtra>;
+
+/// What a clock root keeps beyond a timed node.
+#[cfg(feature = "alloc")]
+pub(crate) struct ClockExtra {
+    clock: alloc::boxed::Box<dyn Clock>,
+    /// 1 once a deadline in the tree was moved earlier (`time::deadline::reset`):
+    /// from then on a token's nearest deadline may not be its earliest, and
+    /// finding it walks the deadlines above (`time::deadline::effective`).
+    moved_earlier: crate::sync::AtomicU8,
+}
 
 /// A new heap clock root on `clock`, its own `clock`, with one reference;
 /// linked to `parent`, if any (then a child bound to another clock).
@@ -332,11 +342,15 @@ pub(crate) fn new_clock_root(
 ) -> NonNull<Node> {
     debug_assert!(cancellable || parent.is_none(), "a child can be cancelled");
     let timers = clock.timers().id();
-    let mut root = TimedNode::with_extra(Ownership::Heap, 1, u64::MAX, timers, None, clock);
+    let extra = ClockExtra {
+        clock,
+        moved_earlier: crate::sync::AtomicU8::new(0),
+    };
+    let mut root = TimedNode::with_extra(Ownership::Heap, 1, u64::MAX, timers, None, extra);
     root.node.entry.class |= CLOCK_ROOT;
     root.node.parent = parent;
     if cancellable {
-        root.extra.timers().get().hold();
+        root.extra.clock.timers().get().hold();
     }
     let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(root)));
     // SAFETY: just made, and not shared yet.
@@ -359,7 +373,32 @@ pub(crate) fn new_clock_root(
 #[cfg(feature = "alloc")]
 pub(crate) unsafe fn clock_of<'a>(root: NonNull<Node>) -> &'a dyn Clock {
     // SAFETY: by the caller's guarantee.
-    unsafe { &*root.cast::<ClockNode>().as_ref().extra }
+    unsafe { &*root.cast::<ClockNode>().as_ref().extra.clock }
+}
+
+/// Whether a deadline in the tree of clock root `root` was ever moved
+/// earlier. Relaxed: a read racing the move may see the tree before it; one
+/// that happens after it sees the flag, by coherence.
+///
+/// # Safety
+/// As for [`clock_of`].
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn moved_earlier(root: NonNull<Node>) -> bool {
+    // SAFETY: by the caller's guarantee.
+    let extra = unsafe { &root.cast::<ClockNode>().as_ref().extra };
+    extra.moved_earlier.load(crate::sync::Ordering::Relaxed) != 0
+}
+
+/// Marks the tree of clock root `root`: a deadline in it moves earlier.
+/// Relaxed: see [`moved_earlier`].
+///
+/// # Safety
+/// As for [`clock_of`].
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn mark_moved_earlier(root: NonNull<Node>) {
+    // SAFETY: by the caller's guarantee.
+    let extra = unsafe { &root.cast::<ClockNode>().as_ref().extra };
+    extra.moved_earlier.store(1, crate::sync::Ordering::Relaxed);
 }
 
 /// The clock root of `node`'s tree, found through its holder: `None` if no

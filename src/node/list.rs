@@ -102,6 +102,11 @@ pub(crate) struct Entry {
     pub(crate) kind: Kind,
     /// For a node's own entry: how the node's memory is owned (`node::class`).
     pub(crate) class: u8,
+    /// For a timed node's own entry: 1 once a child took its deadline as the
+    /// child's own (`time::deadline::cover`), after which the deadline may
+    /// not move later. Written and read under the node's lock; an atomic
+    /// only to need no cell. In the entry's padding, so it costs no byte.
+    pub(crate) covers: AtomicU8,
 }
 
 impl Entry {
@@ -113,6 +118,7 @@ impl Entry {
                 status: AtomicStatus::new(),
                 kind,
                 class,
+                covers: AtomicU8::new(0),
             }
         }
     }

@@ -109,6 +109,13 @@
 //!    writes its slot while it is live. Its deadline's firing reads the
 //!    cause under the node's lock, then cancels with it; any cancel
 //!    overwrites the slot with its own cause under that lock.
+//! 10. A timed node's deadline (its wheel entry's tick) moves only under its
+//!     lock and its wheel's (`time::deadline::reset`), and only while live;
+//!     it moves later only while its entry's `covers` mark is clear, which a
+//!     child taking the deadline as its own sets under the same node lock.
+//!     Until some deadline of a tree moves earlier (its clock root's
+//!     `moved_earlier` mark), a timed node's own deadline is its effective
+//!     one.
 //!
 //! # Lock order
 //!
@@ -152,6 +159,16 @@
 //!   `CANCELLED` first writes its own reason and cause (invariants 1 and 9),
 //!   so `DeadlineExceeded` comes with the expiry cause, and a cancel that
 //!   wins with its own.
+//! - **R10, a deadline moving vs its firing, or a cancel**: the move holds
+//!   the node's lock (no cancel or disarm meanwhile) and, under the wheel's
+//!   lock, finds the entry inserted (it moves it) or popped (it is firing:
+//!   the move is refused, and the firing's cancel wins); invariants 7 and 10.
+//! - **R11, a deadline moving later vs a child taking it**: both hold the
+//!   node's lock; the child either sees the later deadline (and arms its
+//!   own) or marks `covers` first (and the move is refused); invariant 10.
+//! - **R12, detaching vs an ancestor's cancel**: a detached root is linked
+//!   to nothing; it copies the clock of a clock root that the detaching
+//!   token keeps alive, whatever the cancel does meanwhile.
 //!
 //! The driver's wake-request protocol has its own races, in `driver::ms`.
 

@@ -198,13 +198,14 @@ pub(crate) fn new_timed_child(
 /// A clock root's deadline is never: below one, the deadline is its parent's
 /// (a child bound to another clock), or none (a root).
 pub(crate) fn effective(node: NonNull<Node>) -> Option<Deadline> {
-    effective_from(holder(node)?)
+    effective_from(holder(node)?).map(|(d, _)| d)
 }
 
-/// The effective deadline of `node` and the clock root of its tree (see
+/// The effective deadline of `node`, the timed node whose deadline it is,
+/// and the clock root of `node`'s tree (see
 /// [`clock_root`](crate::node::kind::clock_root)), from one [`holder`] step.
 #[cfg(feature = "alloc")]
-pub(crate) fn deadline_and_clock(node: NonNull<Node>) -> (Option<Deadline>, Option<NonNull<Node>>) {
+pub(crate) fn deadline_and_clock(node: NonNull<Node>) -> (Option<Provided>, Option<NonNull<Node>>) {
     let Some(holder) = holder(node) else {
         return (None, None);
     };
@@ -213,37 +214,168 @@ pub(crate) fn deadline_and_clock(node: NonNull<Node>) -> (Option<Deadline>, Opti
     (effective_from(holder), clock)
 }
 
-/// The effective deadline below `holder`, a node's holder.
-fn effective_from(mut holder: NonNull<Node>) -> Option<Deadline> {
+/// A deadline, and the timed node whose deadline it is.
+pub(crate) type Provided = (Deadline, NonNull<Node>);
+
+/// The effective deadline below `holder`, a node's holder, and the timed
+/// node whose deadline it is.
+///
+/// The nearest deadline is the earliest (a child is made under an earlier
+/// deadline without one of its own, or capped to it), unless a deadline
+/// above it was moved earlier ([`reset`]): in a tree marked so, the
+/// deadlines above are compared too, one step each.
+fn effective_from(mut holder: NonNull<Node>) -> Option<Provided> {
+    let mut best: Option<Provided> = None;
     loop {
         // SAFETY: holders are timed nodes, alive while the node below is.
         let t = unsafe { holder.cast::<TimedNode>().as_ref() };
         let ticks = t.at();
         if ticks != u64::MAX {
-            return Some(Deadline {
+            let d = Deadline {
                 ticks,
                 timers: t.timers,
-            });
+            };
+            match best {
+                None => best = Some((d, holder)),
+                Some((b, _)) if b.timers == d.timers && d.ticks < b.ticks => {
+                    best = Some((d, holder))
+                }
+                Some(_) => {}
+            }
+            if !walks(t) {
+                return best;
+            }
         }
-        holder = crate::node::kind::holder(t.node.parent?)?;
+        let Some(parent) = t.node.parent else {
+            return best;
+        };
+        match crate::node::kind::holder(parent) {
+            Some(above) => holder = above,
+            None => return best,
+        }
     }
+}
+
+/// Whether finding an effective deadline goes on past `t`'s: only in a tree
+/// where a deadline was moved earlier.
+fn walks(t: &TimedNode) -> bool {
+    #[cfg(feature = "alloc")]
+    if let Some(root) = t.clock {
+        // SAFETY: the clock root of `t`'s tree, alive while `t` is.
+        return unsafe { crate::node::kind::moved_earlier(root) };
+    }
+    let _ = t;
+    false
 }
 
 /// The cause the effective deadline of `node` expires with (see
 /// [`expiry_cause`]), `None` if it has none or is cancelled already.
 #[cfg(feature = "alloc")]
 pub(crate) fn cause_of_effective(node: NonNull<Node>) -> Option<crate::Cause> {
-    // SAFETY: holders are timed nodes, alive while `node` is.
-    holder(node).and_then(|h| expiry_cause(unsafe { h.as_ref() }))
+    let (_, holder) = effective_from(holder(node)?)?;
+    // SAFETY: a timed node at or above `node`, alive while it is.
+    expiry_cause(unsafe { holder.as_ref() })
 }
 
 /// `at`, or the effective deadline of `parent` if that is earlier on the same
 /// timers: the deadline a pinned child of `parent` takes, so that a timed
-/// node's own deadline is always its effective one.
+/// node's own deadline is always its effective one. The deadline taken is
+/// marked as covering a child ([`cover`]), so it cannot move later.
 pub(crate) fn capped(parent: NonNull<Node>, at: u64, timers: TimersId) -> u64 {
-    match effective(parent) {
-        Some(d) if d.timers == timers => d.ticks.min(at),
-        _ => at,
+    let Some((d, holder)) = holder(parent).and_then(effective_from) else {
+        return at;
+    };
+    if d.timers != timers || d.ticks >= at {
+        return at;
+    }
+    // Moved later meanwhile: then it no longer caps this deadline.
+    cover(holder, at).unwrap_or(at)
+}
+
+/// `holder`'s deadline, if it is at or before `at`: a child whose own
+/// deadline would be `at` takes it instead, and `holder` is marked so that
+/// its deadline cannot move later ([`reset`]), which would give the child
+/// more time than it asked for. `None` if it has moved past `at`.
+///
+/// Under the holder's lock, as `reset` is, in a tree with a clock root
+/// (only there can a deadline move); with no lock otherwise.
+pub(crate) fn cover(holder: NonNull<Node>, at: u64) -> Option<u64> {
+    // SAFETY: a timed node, alive while the caller's node below it is.
+    let t = unsafe { holder.cast::<TimedNode>().as_ref() };
+    if t.clock.is_none() {
+        return Some(t.at()).filter(|&d| d <= at);
+    }
+    let _guard = t.node.lock();
+    let d = t.at();
+    if d > at {
+        return None;
+    }
+    // Relaxed: read under this lock.
+    t.node.entry.covers.store(1, crate::sync::Ordering::Relaxed);
+    Some(d)
+}
+
+/// Why [`reset`] did not move a deadline.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The node is cancelled, or its deadline is firing.
+    Cancelled,
+    /// It would move later, and a child took this deadline as its own.
+    Covered,
+}
+
+/// Moves the deadline of heap timed node `this` to tick `at` (`u64::MAX`:
+/// never), capped at its parent's deadline on the same timers, in O(1): out
+/// of the wheel and back in, under its lock (so no cancel, disarm or other
+/// move runs meanwhile) and the wheel's. Expires it at once if `at` is due,
+/// or the driver has stopped (as arming does).
+///
+/// A move earlier marks the tree ([`walks`]): timed nodes below may hold
+/// later deadlines of their own. A move later is refused if a child took
+/// this deadline as its own ([`cover`]).
+///
+/// # Safety
+/// `this` is a live heap timed node, with its provenance, whose timers are
+/// `clock`'s and whose source the caller borrows.
+#[cfg(feature = "alloc")]
+pub(crate) unsafe fn reset(
+    this: NonNull<Node>,
+    at: u64,
+    wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
+) -> Result<(), Refused> {
+    let t = this.cast::<TimedNode>();
+    // SAFETY: live, by the caller's guarantee.
+    let timed = unsafe { t.as_ref() };
+    let at = match timed.node.parent {
+        Some(parent) => capped(parent, at, timed.timers),
+        None => at,
+    };
+    let guard = timed.node.lock();
+    if guard.is_cancelled() {
+        return Err(Refused::Cancelled);
+    }
+    let old = timed.at();
+    // Relaxed: written under this lock.
+    if at > old && timed.node.entry.covers.load(crate::sync::Ordering::Relaxed) != 0 {
+        return Err(Refused::Covered);
+    }
+    if at < old {
+        if let Some(root) = timed.clock {
+            // SAFETY: the clock root of the node's tree, alive while it is.
+            unsafe { crate::node::kind::mark_moved_earlier(root) };
+        }
+    }
+    // SAFETY: under the node's lock, live and not cancelled, so not
+    // disarmed: it holds its timers, and its entry is theirs.
+    let moved = unsafe { timed.timers().rearm(TimedNode::entry_ptr(t), at) };
+    drop(guard);
+    match moved {
+        Some(armed) => {
+            finish_arm(this, armed, wake_at);
+            Ok(())
+        }
+        None => Err(Refused::Cancelled),
     }
 }
 

@@ -110,6 +110,13 @@ impl WheelEntry {
         self.when.load()
     }
 
+    /// Sets the deadline of an entry in no wheel, under its wheel's lock.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn set_when(&self, when: u64) {
+        debug_assert!(!self.is_inserted(), "set_when of an inserted entry");
+        self.when.store(when);
+    }
+
     /// Whether the entry is in a wheel (from `insert` until `remove` or `pop_expired`).
     ///
     /// The caller holds the lock of the wheel the entry may be in.

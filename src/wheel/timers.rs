@@ -19,6 +19,25 @@ pub(crate) use shared::FREED;
 #[cfg(feature = "alloc")]
 use shared::{free_shared, next_generation};
 
+impl State {
+    /// Files `entry` at `at` in the wheel: `Ok(Some(at))` if the driver must
+    /// be asked to wake earlier than it was, `Ok(None)` if not, `Err` if
+    /// already due (the entry is left out).
+    ///
+    /// # Safety
+    /// As for `Wheel::insert`.
+    unsafe fn file(&mut self, entry: NonNull<WheelEntry>, at: u64) -> Result<Option<u64>, ()> {
+        // SAFETY: by the caller's guarantee.
+        unsafe { self.wheel.insert(entry, at) }?;
+        if self.scheduled == 0 || at < self.scheduled {
+            self.scheduled = at;
+            Ok(Some(at))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
 struct State {
     wheel: Wheel,
     /// The latest tick the clock was advanced to.
@@ -280,13 +299,46 @@ impl Timers {
                 s.holders += usize::from(self.shared);
             }
             // SAFETY: by the caller's guarantee.
-            unsafe { s.wheel.insert(entry, at) }?;
-            if s.scheduled == 0 || at < s.scheduled {
-                s.scheduled = at;
-                Ok(Some(at))
-            } else {
-                Ok(None)
+            unsafe { s.file(entry, at) }
+        })
+    }
+
+    /// Moves `entry` to `at` (`u64::MAX`: out of the wheel, due never), as
+    /// [`insert`](Self::insert) files it: `Some` of what `insert` returns,
+    /// or `None`, touching nothing, if the entry was popped (its deadline is
+    /// firing). Its node's hold does not change.
+    ///
+    /// # Safety
+    /// `entry` belongs to a live timed node of these timers that holds them,
+    /// whose lock the caller holds.
+    #[cfg(feature = "alloc")]
+    pub(crate) unsafe fn rearm(
+        &self,
+        entry: NonNull<WheelEntry>,
+        at: u64,
+    ) -> Option<Result<Option<u64>, ()>> {
+        self.with_state(|s| {
+            // SAFETY: under the lock; the entry is in this wheel if inserted.
+            let e = unsafe { entry.as_ref() };
+            if e.is_inserted() {
+                // SAFETY: as above.
+                unsafe { s.wheel.remove(entry) };
+            } else if e.when() != u64::MAX {
+                // Popped, or held as due: firing.
+                return None;
             }
+            if at == u64::MAX {
+                e.set_when(at);
+                return Some(Ok(None));
+            }
+            // SAFETY: out of the wheel, and the node stays put while it holds
+            // the timers (by the caller's guarantee).
+            let filed = unsafe { s.file(entry, at) };
+            if filed.is_err() {
+                // Due: kept out, and the node expires; its deadline is `at`.
+                e.set_when(at);
+            }
+            Some(filed)
         })
     }
 
