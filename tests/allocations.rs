@@ -403,3 +403,22 @@ fn a_clock_root_and_its_timeouts_give_everything_back() {
     });
     assert_eq!(live, 0);
 }
+
+/// Children of a root bound to a clock name it (72 bytes, one pointer more
+/// than a plain child), and reuse the parent's spare as plain children do: a
+/// loop of `child()` and drop allocates nothing after its first child.
+#[test]
+fn children_below_a_clock_root_reuse_the_spare() {
+    use cancel_token::ManualDriver;
+    let root = CancelSource::with_clock(ManualDriver::new());
+    drop(root.child()); // leaves the spare
+    let ((), allocs, live) = measure(|| {
+        for _ in 0..1000 {
+            drop(std::hint::black_box(root.child()));
+        }
+    });
+    assert_eq!((allocs, live), (0, 0));
+    let (child, allocs, live) = measure(|| root.child());
+    assert_eq!((allocs, live), (0, 0), "in the spare");
+    drop(child);
+}

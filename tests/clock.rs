@@ -479,3 +479,20 @@ fn resets_race_the_firing_on_a_thread_driver() {
     }
     assert_eq!(driver.pending(), 0);
 }
+
+#[test]
+fn a_child_on_another_clock_is_not_kept_as_a_spare() {
+    // Its box is larger than a timed child's and holds its driver: reused
+    // as one, it would be freed with the wrong layout (Miri checks) and its
+    // driver never dropped.
+    let driver = ManualDriver::new();
+    let other = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    drop(root.child_with_clock(other.clone()));
+    let call = root.child_with_timeout(Duration::from_secs(1));
+    let plain = root.child();
+    drop((call, plain));
+    let child = root.child_with_timeout(Duration::from_secs(1));
+    assert_eq!(driver.pending(), 1);
+    drop(child);
+}

@@ -473,14 +473,21 @@ fn holder_of_other(mut node: NonNull<Node>) -> Option<NonNull<Node>> {
 }
 
 /// A new heap child of `parent` without a deadline of its own, under
-/// `holder`, the node whose deadline it inherits; linked.
+/// `holder`, the node whose deadline it inherits; linked. In the parent's
+/// spare if it keeps a scoped one, as a plain child is in a plain one.
 #[cfg(feature = "alloc")]
-#[cold]
 pub(crate) fn new_scoped(parent: NonNull<Node>, holder: NonNull<Node>) -> NonNull<Node> {
-    let mut node = Node::new(Class::new(Ownership::Heap, Shape::Scoped), 1);
-    node.parent = Some(parent);
-    let scoped = ScopedNode { node, holder };
-    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(scoped))).cast();
+    let make = move || {
+        let mut node = Node::new(Class::new(Ownership::Heap, Shape::Scoped), 1);
+        node.parent = Some(parent);
+        ScopedNode { node, holder }
+    };
+    // SAFETY: the parent is alive (the caller borrows its token).
+    let make = match unsafe { parent.as_ref() }.link_in_spare(make, |_| ()) {
+        Ok((linked, ())) => return linked,
+        Err(unused) => unused,
+    };
+    let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(make()))).cast();
     // SAFETY: the parent is alive (the caller borrows its token); the child is
     // pinned in its box and unlinks itself before its owner lets go.
     unsafe { parent.as_ref().link_child(this, State::EMPTY) };
@@ -667,20 +674,31 @@ unsafe fn drop_shaped_box(node: NonNull<Node>, shape: Shape) {
     }
 }
 
-/// The two kinds of node memory a spare can be: a `Node`, or a
-/// `TimedNode` (the `SPARE_TIMED` bit says which).
+/// The kinds of node memory a spare can be: a `Node`; or, with the
+/// `SPARE_TIMED` bit, a `TimedNode` or a `ScopedNode`, which the spare's own
+/// (stale) class byte tells apart.
 #[cfg(feature = "alloc")]
 pub(crate) trait Memory {
     /// The state bits of a spare of this kind.
     const BITS: State;
+    /// The shape of a spare of this kind.
+    const SHAPE: Shape;
 }
 
 #[cfg(feature = "alloc")]
 impl Memory for Node {
     const BITS: State = State::SPARE;
+    const SHAPE: Shape = Shape::Plain;
 }
 
 #[cfg(feature = "alloc")]
 impl Memory for TimedNode {
     const BITS: State = State::SPARE.union(State::SPARE_TIMED);
+    const SHAPE: Shape = Shape::Timed;
+}
+
+#[cfg(feature = "alloc")]
+impl Memory for ScopedNode {
+    const BITS: State = State::SPARE.union(State::SPARE_TIMED);
+    const SHAPE: Shape = Shape::Scoped;
 }

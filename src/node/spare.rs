@@ -7,7 +7,8 @@
 //! same kind (with a deadline or without) takes it. The spare lives in the
 //! parent's `slot`, which holds the cause only once the parent is cancelled;
 //! the state's `SPARE` bit says the slot holds one, and `SPARE_TIMED` that it
-//! is a node with a deadline. A timed parent made with a cause for its
+//! is a node with a deadline or a scoped one (a child below a deadline or a
+//! clock root), which the spare's own class byte tells apart. A timed parent made with a cause for its
 //! expiry keeps that cause in its slot while live, so it keeps no spare. These change only under the parent's lock.
 //! Cancelling the parent frees its spare once the lock is released; freeing
 //! the parent frees it too. So a parent holds at most one node (64 bytes on
@@ -17,7 +18,7 @@
 use core::ptr::NonNull;
 
 #[cfg(feature = "alloc")]
-use crate::node::kind::{Memory, Ownership};
+use crate::node::kind::{Memory, Ownership, Shape};
 #[cfg(feature = "alloc")]
 use crate::node::state::Delta;
 use crate::node::state::State;
@@ -58,8 +59,9 @@ impl Guard<'_> {
     /// Keeps `child`'s memory as this node's spare if this is a live heap
     /// node without one, returning the delta the caller then adds in the
     /// unlock (`Delta::NONE` if not kept). A child that keeps a spare itself is not
-    /// kept (its own would leak), nor a scoped one; and a timed node made
-    /// with an expiry cause keeps none (its slot holds that cause).
+    /// kept (its own would leak), nor a clock root (its box is larger, and
+    /// holds its driver); and a timed node made with an expiry cause keeps
+    /// none (its slot holds that cause).
     ///
     /// # Safety
     /// `child` is a heap node, out of its timers if timed, that no one else
@@ -77,7 +79,7 @@ impl Guard<'_> {
             && !self.node.class().has_expiry_cause()
             && !held.intersects(State::SPARE | State::CANCELLED)
             && !c.state.load(Relaxed).contains(State::SPARE)
-            && !c.is_scoped();
+            && !c.class().is_clock_root();
         if !keep {
             return Delta::NONE;
         }
@@ -86,7 +88,7 @@ impl Guard<'_> {
         self.node
             .slot
             .with_mut(|s| unsafe { *s = Slot { spare: child } });
-        let bits = if c.is_timed() {
+        let bits = if c.is_timed() || c.is_scoped() {
             State::SPARE | State::SPARE_TIMED
         } else {
             State::SPARE
@@ -119,6 +121,12 @@ impl Node {
         }
         // SAFETY: `SPARE` says the slot holds a spare, and we hold the lock.
         let spare = self.slot.with(|s| unsafe { (*s).spare });
+        // A timed and a scoped spare share their bits: the spare's stale
+        // class byte says which it is.
+        // SAFETY: the spare is ours under the lock, and holds a valid node.
+        if T::SHAPE != Shape::Plain && unsafe { spare.as_ref() }.class().shape() != T::SHAPE {
+            return Err(make);
+        }
         // A live node that kept a spare has no expiry cause, so once the
         // spare is taken its slot holds `None` (see `cancel_if_idle_lock_free`).
         // SAFETY: under the lock; the slot is not published while live.

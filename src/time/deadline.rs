@@ -204,12 +204,22 @@ pub(crate) fn effective(node: NonNull<Node>) -> Option<Deadline> {
 /// The effective deadline of `node`, the timed node whose deadline it is,
 /// and the clock root of `node`'s tree (see
 /// [`clock_root`](crate::node::kind::clock_root)), from one [`holder`] step.
+///
+/// In line to the one-byte check that most parents have no holder.
 #[cfg(feature = "alloc")]
+#[inline(always)]
 pub(crate) fn deadline_and_clock(node: NonNull<Node>) -> (Option<Provided>, Option<NonNull<Node>>) {
-    let Some(holder) = holder(node) else {
-        return (None, None);
-    };
-    // SAFETY: holders are timed nodes, alive while `node` is.
+    match holder(node) {
+        None => (None, None),
+        Some(holder) => deadline_and_clock_below(holder),
+    }
+}
+
+/// [`deadline_and_clock`] of a node whose holder is `holder`.
+#[cfg(feature = "alloc")]
+#[inline(never)]
+fn deadline_and_clock_below(holder: NonNull<Node>) -> (Option<Provided>, Option<NonNull<Node>>) {
+    // SAFETY: holders are timed nodes, alive while the node below is.
     let clock = unsafe { holder.cast::<TimedNode>().as_ref() }.clock;
     (effective_from(holder), clock)
 }
@@ -224,7 +234,28 @@ pub(crate) type Provided = (Deadline, NonNull<Node>);
 /// deadline without one of its own, or capped to it), unless a deadline
 /// above it was moved earlier ([`reset`]): in a tree marked so, the
 /// deadlines above are compared too, one step each.
-fn effective_from(mut holder: NonNull<Node>) -> Option<Provided> {
+#[inline]
+fn effective_from(holder: NonNull<Node>) -> Option<Provided> {
+    // SAFETY: holders are timed nodes, alive while the node below is.
+    let t = unsafe { holder.cast::<TimedNode>().as_ref() };
+    let ticks = t.at();
+    if ticks == u64::MAX {
+        // A clock root: a root's tree has no deadline above it.
+        t.node.parent?;
+    } else if !walks(t) {
+        let d = Deadline {
+            ticks,
+            timers: t.timers,
+        };
+        return Some((d, holder));
+    }
+    walk_from(holder)
+}
+
+/// [`effective_from`] in a tree marked by a move earlier, or below a clock
+/// root: every deadline above is compared.
+#[inline(never)]
+fn walk_from(mut holder: NonNull<Node>) -> Option<Provided> {
     let mut best: Option<Provided> = None;
     loop {
         // SAFETY: holders are timed nodes, alive while the node below is.
