@@ -1055,3 +1055,106 @@ fn last_handle_drop_vs_last_deadline_disarm() {
         assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
     });
 }
+
+/// Race: a descendant of a `with_clock` root is detached, and the detached
+/// root takes a timeout on the tree's clock, while the root is cancelled.
+/// Invariant: the detached root and its child, linked nowhere, are never
+/// cancelled; the child is armed on the same timers (and fires there); and
+/// once everything is dropped the timers are freed exactly once, with no
+/// deadline left armed.
+///
+/// Checks races R12 and R13 of `src/node/mod.rs`.
+#[test]
+fn detach_vs_ancestor_cancel() {
+    model(|| {
+        let freed = cancel_token::__private::timers_freed();
+        let driver = ManualDriver::new();
+        let root = CancelSource::with_clock(driver.clone());
+        let part = root.child();
+        let t = thread::spawn(move || {
+            let detached = part.detached();
+            let audit = detached.child_with_timeout(Duration::from_secs(1));
+            (detached, audit)
+        });
+        root.cancel();
+        let (detached, audit) = t.join().unwrap();
+        assert!(!detached.is_cancelled());
+        assert!(!audit.is_cancelled());
+        assert_eq!(driver.pending(), 1, "armed on the tree's clock");
+        drop(root);
+        driver.advance_by(Duration::from_secs(1));
+        assert_eq!(audit.reason(), Some(Reason::DeadlineExceeded));
+        assert_eq!(driver.pending(), 0);
+        drop(audit);
+        drop(driver);
+        assert_eq!(
+            cancel_token::__private::timers_freed(),
+            freed,
+            "the detached root keeps them"
+        );
+        drop(detached);
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}
+
+/// Race: a child bound to another clock (`child_with_clock(driver2)`), with
+/// no token left, is dropped (taken out under its parent's lock) while its
+/// parent's cancel reaches it (and disarms it). Invariant: its hold on
+/// `driver2`'s timers is given back exactly once, whichever wins, so they
+/// are freed once, after `driver2`'s last handle goes, and not before.
+///
+/// Checks races R5 and R13 of `src/node/mod.rs`.
+#[test]
+fn clock_child_unobserved_drop_vs_parent_cancel() {
+    model(|| {
+        let freed = cancel_token::__private::timers_freed();
+        let driver2 = ManualDriver::new();
+        let root = CancelSource::new();
+        let part = root.child_with_clock(driver2.clone());
+        let t = thread::spawn(move || drop(part));
+        root.cancel();
+        t.join().unwrap();
+        assert_eq!(
+            cancel_token::__private::timers_freed(),
+            freed,
+            "a handle is left"
+        );
+        drop(driver2);
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}
+
+/// Race: a `with_clock` root is cancelled while a timeout child made from
+/// it is dropped. Invariant: each of the two gives back its own hold on the
+/// timers once (the root's disarm, the child's disarm or take-out; a second
+/// disarm of either fails the model), nothing is left armed, and the timers
+/// are freed once.
+///
+/// Checks races R5 and R13 of `src/node/mod.rs`.
+#[test]
+fn clock_root_cancel_vs_timed_child_drop() {
+    clock_root_end_vs_timed_child_drop(true);
+}
+
+/// Cancels (`cancel`) or drops a `with_clock` root while a timeout child
+/// of it is dropped on another thread; the timers are freed once after.
+fn clock_root_end_vs_timed_child_drop(cancel: bool) {
+    model(move || {
+        let freed = cancel_token::__private::timers_freed();
+        let driver = ManualDriver::new();
+        let root = CancelSource::with_clock(driver.clone());
+        let call = root.child_with_timeout(Duration::from_secs(1));
+        let t = thread::spawn(move || drop(call));
+        if cancel {
+            root.cancel();
+            t.join().unwrap();
+            drop(root);
+        } else {
+            drop(root);
+            t.join().unwrap();
+        }
+        assert_eq!(driver.pending(), 0);
+        drop(driver);
+        assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
+    });
+}

@@ -169,6 +169,13 @@
 //! - **R12, detaching vs an ancestor's cancel**: a detached root is linked
 //!   to nothing; it copies the clock of a clock root that the detaching
 //!   token keeps alive, whatever the cancel does meanwhile.
+//! - **R13, a clock root's hold vs its cancel or drop**: a cancellable clock
+//!   root (`kind::ClockNode`, whose deadline never fires) holds its clock's
+//!   timers from its making, as an armed deadline does; its cancel's disarm
+//!   or its unobserved drop's take-out gives the hold back, once, as R5
+//!   decides between them (a root, linked nowhere, is taken out by its drop
+//!   alone). A detached root holds none and no canceller reaches it; its
+//!   clock keeps the timers alive until it is freed (invariant 7).
 //!
 //! The driver's wake-request protocol has its own races, in `driver::ms`.
 
