@@ -1136,6 +1136,16 @@ fn clock_root_cancel_vs_timed_child_drop() {
     clock_root_end_vs_timed_child_drop(true);
 }
 
+/// Race: a `with_clock` root's source is dropped while a timeout child made
+/// from it is dropped: whichever goes last finds the root unobserved or
+/// cancels it. Invariant: as in `clock_root_cancel_vs_timed_child_drop`.
+///
+/// Checks races R5 and R10 of `src/node/mod.rs`.
+#[test]
+fn clock_root_drop_vs_timed_child_drop() {
+    clock_root_end_vs_timed_child_drop(false);
+}
+
 /// Cancels (`cancel`) or drops a `with_clock` root while a timeout child
 /// of it is dropped on another thread; the timers are freed once after.
 fn clock_root_end_vs_timed_child_drop(cancel: bool) {
