@@ -151,6 +151,30 @@ fn ours(group: &mut Group, runtime: &Runtime, batch: usize) {
     assert_eq!(driver.pending(), 0);
 }
 
+/// The same on the tree's clock: `root.child_with_timeout(10 s)` below a
+/// root bound to the runtime's driver (`TokioDriver::current()`), naming no
+/// driver, then dropped.
+fn ours_on_tree_clock(group: &mut Group, runtime: &Runtime, batch: usize) {
+    let driver = runtime.block_on(async { TokioDriver::current() });
+    let root = CancelSource::with_clock(driver.clone());
+    let parent = root.token();
+    group.bench_function("cancel-token-tree-clock", |b| {
+        b.iter_custom(|iters| {
+            let parent = parent.clone();
+            timed_batches::<Vec<CancelSource>>(
+                runtime,
+                batch,
+                iters,
+                move |batch| batch.push(parent.child_with_timeout(black_box(TIMEOUT))),
+                |batch| batch.clear(),
+                |_| true,
+                |_| true,
+            )
+        })
+    });
+    assert_eq!(driver.pending(), 0);
+}
+
 /// The tokio-util idiom: a child token and a spawned task that cancels it
 /// after 10 s unless it is cancelled first.
 fn idiom(group: &mut Group, runtime: &Runtime, batch: usize) {
@@ -448,8 +472,23 @@ fn chain(driver: &ManualDriver, root: &CancelSource, depth: usize) -> Vec<Cancel
     chain
 }
 
+/// A chain `depth` deep below a one-hour deadline on the tree's clock, below
+/// a root bound to `driver` (kept first in the chain).
+fn clock_chain(driver: &ManualDriver, depth: usize) -> Vec<CancelSource> {
+    let root = CancelSource::with_clock(driver.clone());
+    let mut chain = vec![root.child_with_timeout(Duration::from_secs(3600)), root];
+    chain.swap(0, 1);
+    for _ in 1..depth {
+        let next = chain.last().unwrap().child();
+        chain.push(next);
+    }
+    chain
+}
+
 /// `deadline()` at the leaf of a chain, and a timeout made and dropped there,
-/// at depth 1 and 100k.
+/// at depth 1 and 100k; and on the tree's clock, `remaining()` and
+/// `deadline()` at the leaf, and a timeout naming no driver made and dropped
+/// there.
 fn at_depth(criterion: &mut Criterion) {
     let driver = ManualDriver::new();
     let root = CancelSource::new();
@@ -475,6 +514,24 @@ fn at_depth(criterion: &mut Criterion) {
         drop((leaf, chain));
     }
     group.finish();
+    for (group_name, what) in [
+        ("remaining_query", 0),
+        ("deadline_query_tree_clock", 1),
+        ("timeout_at_depth_tree_clock", 2),
+    ] {
+        let mut group = criterion.benchmark_group(group_name);
+        for (name, depth) in DEPTHS {
+            let chain = clock_chain(&driver, depth);
+            let leaf = chain.last().unwrap().token();
+            group.bench_function(name, |b| match what {
+                0 => b.iter(|| black_box(&leaf).remaining()),
+                1 => b.iter(|| black_box(&leaf).deadline().map(|d| d.ticks())),
+                _ => b.iter(|| drop(black_box(leaf.child_with_timeout(black_box(TIMEOUT))))),
+            });
+            drop((leaf, chain));
+        }
+        group.finish();
+    }
 }
 
 /// Heap bytes per armed deadline, counted by the global allocator while
@@ -504,6 +561,7 @@ fn main() {
         for (i, (name, batch)) in BATCHES.into_iter().enumerate() {
             let mut group = criterion.benchmark_group(format!("{name}{flavor}"));
             ours(&mut group, &runtime, batch);
+            ours_on_tree_clock(&mut group, &runtime, batch);
             idiom(&mut group, &runtime, batch);
             if i == 0 && flavor.is_empty() {
                 timeout(&mut group, &runtime);
@@ -560,6 +618,13 @@ fn print_table(started: SystemTime, bytes: f64) {
                 mean(&group, "tokio-util-idiom"),
                 Some(0.1),
             );
+            row(
+                &format!("the same on the tree's clock, {pattern}, {runtime} runtime"),
+                mean(&group, "cancel-token-tree-clock"),
+                "naming the driver",
+                mean(&group, "cancel-token"),
+                None,
+            );
         }
     }
     row(
@@ -598,6 +663,18 @@ fn print_table(started: SystemTime, bytes: f64) {
     for (group, what) in [
         ("deadline_query", "deadline() at the leaf"),
         ("timeout_at_depth", "timeout create+drop at the leaf"),
+        (
+            "remaining_query",
+            "remaining() on the tree's clock at the leaf",
+        ),
+        (
+            "deadline_query_tree_clock",
+            "deadline() on the tree's clock at the leaf",
+        ),
+        (
+            "timeout_at_depth_tree_clock",
+            "timeout (tree's clock) create+drop at the leaf",
+        ),
     ] {
         row(
             &format!("{what}, chain 100k deep (ManualDriver)"),

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 host=$(rustc -vV | sed -n 's/^host: //p')
-tests="--test stress --test callbacks --test waiters --test deadlines --test pinned --test lock_contention --test pinned_drop --test poll_cancelled --test wake_batch"
+tests="--test stress --test callbacks --test waiters --test deadlines --test pinned --test lock_contention --test pinned_drop --test poll_cancelled --test wake_batch --test clock"
 
 echo "-- ThreadSanitizer"
 RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
