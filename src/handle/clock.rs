@@ -11,7 +11,7 @@ use core::time::Duration;
 
 use crate::node::kind::{clock_of, clock_root, new_clock_root, TimedNode};
 use crate::node::Node;
-use crate::time::deadline::{effective, reset, Refused};
+use crate::time::deadline::{deadline_and_clock, effective, reset, Refused};
 use crate::wheel::clock::Clock;
 use crate::{CancelSource, CancelToken, Cause, TimerDriver};
 
@@ -32,15 +32,19 @@ unsafe fn tree_clock<'a>(node: NonNull<Node>) -> Option<&'a dyn Clock> {
     }
 }
 
-/// [`tree_clock`], for a call that cannot go on without one.
+/// The clock of a tree whose clock root is `root`, for a call that cannot go
+/// on without one: [`tree_clock`]'s fallback, or a panic that names the fix.
 ///
 /// # Safety
-/// As for `tree_clock`.
+/// `root` is the clock root of a node alive for `'a`, or `None`.
 #[track_caller]
-unsafe fn needed_clock<'a>(node: NonNull<Node>) -> &'a dyn Clock {
-    // SAFETY: by the caller's guarantee.
-    match unsafe { tree_clock(node) } {
-        Some(clock) => clock,
+unsafe fn needed_clock<'a>(root: Option<NonNull<Node>>) -> &'a dyn Clock {
+    match root {
+        // SAFETY: by the caller's guarantee; its clock lives as long.
+        Some(root) => unsafe { clock_of(root) },
+        #[cfg(feature = "std")]
+        None => crate::ThreadDriver::global(),
+        #[cfg(not(feature = "std"))]
         None => panic!(
             "the token's tree has no clock: make its root with `CancelSource::with_clock(driver)`, \
              or name the driver (`child_with_timeout_on`)"
@@ -357,8 +361,11 @@ impl CancelToken {
     /// ([`CancelSource::with_clock`]) or name the driver.
     #[track_caller]
     pub fn child_with_timeout(&self, after: Duration) -> CancelSource {
-        // SAFETY: we borrow the token, and the clock is not kept past it.
-        self.child_after(unsafe { needed_clock(self.raw()) }, after, None)
+        let near = deadline_and_clock(self.raw());
+        // SAFETY: the clock root of this token, which we borrow; the clock is
+        // not kept past it.
+        let clock = unsafe { needed_clock(near.1) };
+        self.child_after_near(clock, after, None, near)
     }
 
     /// Like [`child_with_timeout`](Self::child_with_timeout), and when its
@@ -392,8 +399,10 @@ impl CancelToken {
     /// As [`child_with_timeout`](Self::child_with_timeout).
     #[track_caller]
     pub fn child_with_timeout_cause(&self, after: Duration, cause: Cause) -> CancelSource {
+        let near = deadline_and_clock(self.raw());
         // SAFETY: as in `child_with_timeout`.
-        self.child_after(unsafe { needed_clock(self.raw()) }, after, Some(cause))
+        let clock = unsafe { needed_clock(near.1) };
+        self.child_after_near(clock, after, Some(cause), near)
     }
 
     /// A child cancelled with [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded)
@@ -471,17 +480,18 @@ impl CancelToken {
     #[cfg(feature = "std")]
     #[track_caller]
     fn child_at_std(&self, at: std::time::Instant, cause: Option<Cause>) -> CancelSource {
+        let near = deadline_and_clock(self.raw());
         // SAFETY: as in `child_with_timeout`.
-        let clock = unsafe { needed_clock(self.raw()) };
+        let clock = unsafe { needed_clock(near.1) };
         match clock.epoch() {
             Some(epoch) => {
                 let tick = Clock::duration_ticks(clock, at.saturating_duration_since(epoch));
                 let due = tick <= clock.now_ticks();
-                self.child_at_tick(clock, tick, due, cause)
+                self.child_at_tick_near(clock, tick, due, cause, near)
             }
             None => {
                 let after = at.saturating_duration_since(std::time::Instant::now());
-                self.child_after(clock, after, cause)
+                self.child_after_near(clock, after, cause, near)
             }
         }
     }

@@ -4,6 +4,13 @@
 use crate::node::Node;
 use crate::{CancelToken, Cause, Reason};
 
+/// A token's effective deadline (with the node it is the deadline of) and
+/// the clock root of its tree: what making a deadline child below it needs.
+pub(super) type Near = (
+    Option<crate::time::deadline::Provided>,
+    Option<core::ptr::NonNull<Node>>,
+);
+
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl CancelToken {
     /// A child that is also cancelled, with [`Reason::DeadlineExceeded`], when
@@ -157,30 +164,56 @@ impl CancelToken {
     }
 
     /// A child expiring once `after` has passed on `driver`, with `cause`.
-    pub(super) fn child_after<D: crate::TimerDriver>(
+    fn child_after<D: crate::TimerDriver>(
         &self,
         driver: D,
         after: core::time::Duration,
         cause: Option<Cause>,
     ) -> crate::CancelSource {
+        let near = crate::time::deadline::deadline_and_clock(self.raw());
+        self.child_after_near(driver, after, cause, near)
+    }
+
+    /// [`child_after`](Self::child_after), with this token's deadline and
+    /// clock root (`deadline_and_clock`) already found.
+    pub(super) fn child_after_near<D: crate::TimerDriver>(
+        &self,
+        driver: D,
+        after: core::time::Duration,
+        cause: Option<Cause>,
+        near: Near,
+    ) -> crate::CancelSource {
         let now = driver.ticks_at(driver.now());
         let at = now.saturating_add(driver.duration_ticks(after));
-        self.child_at_tick(&driver, at, after.is_zero(), cause)
+        self.child_at_tick_near(&driver, at, after.is_zero(), cause, near)
     }
 
     /// A child expiring at tick `at`, or at once if `due`, with `cause`.
-    pub(super) fn child_at_tick<D: crate::TimerDriver + ?Sized>(
+    fn child_at_tick<D: crate::TimerDriver + ?Sized>(
         &self,
         driver: &D,
         at: u64,
         due: bool,
         cause: Option<Cause>,
     ) -> crate::CancelSource {
+        let near = crate::time::deadline::deadline_and_clock(self.raw());
+        self.child_at_tick_near(driver, at, due, cause, near)
+    }
+
+    /// [`child_at_tick`](Self::child_at_tick), with this token's deadline
+    /// and clock root already found.
+    pub(super) fn child_at_tick_near<D: crate::TimerDriver + ?Sized>(
+        &self,
+        driver: &D,
+        at: u64,
+        due: bool,
+        cause: Option<Cause>,
+        (deadline, clock): Near,
+    ) -> crate::CancelSource {
         if at == u64::MAX && !due {
             return self.child();
         }
         let timers = driver.timers();
-        let (deadline, clock) = crate::time::deadline::deadline_and_clock(self.raw());
         // As Go's `WithDeadline`: a parent expiring no later on the same
         // driver gives the child its deadline, and no timer is armed.
         let covered = deadline.is_some_and(|(d, holder)| {

@@ -144,6 +144,7 @@ fn expire(this: NonNull<Node>) {
 /// whatever tick the timers were last advanced to). Its expiry reports
 /// `cause`, if given; `clock` is its tree's clock root.
 #[cfg(feature = "alloc")]
+#[inline]
 pub(crate) fn new_timed_child(
     parent: NonNull<Node>,
     at: u64,
