@@ -149,6 +149,46 @@ impl<'a> TokenRef<'a> {
         crate::time::deadline::effective(self.ptr)
     }
 
+    /// The time left before this token expires, on its tree's clock; see
+    /// [`CancelToken::remaining`](crate::CancelToken::remaining).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver, TokenRef};
+    ///
+    /// fn budget(token: TokenRef<'_>) -> Option<Duration> {
+    ///     token.remaining()
+    /// }
+    ///
+    /// let root = CancelSource::with_clock(ManualDriver::new());
+    /// let call = root.child_with_timeout(Duration::from_secs(3));
+    /// assert_eq!(budget(call.as_token_ref()), Some(Duration::from_secs(3)));
+    /// ```
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub fn remaining(self) -> Option<core::time::Duration> {
+        // SAFETY: the token borrows the node for 'a.
+        unsafe { crate::handle::clock::remaining(self.ptr) }
+    }
+
+    /// When this token expires, as a `std` instant, on its tree's clock; see
+    /// [`CancelToken::deadline_instant`](crate::CancelToken::deadline_instant).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_token::{CancelSource, ManualDriver};
+    ///
+    /// let root = CancelSource::with_clock(ManualDriver::new());
+    /// let call = root.child_with_timeout(Duration::from_secs(3));
+    /// assert_eq!(call.as_token_ref().deadline_instant(), call.deadline_instant());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn deadline_instant(self) -> Option<std::time::Instant> {
+        // SAFETY: the token borrows the node for 'a.
+        unsafe { crate::handle::clock::deadline_instant(self.ptr) }
+    }
+
     /// Runs `work` until it completes or the token is cancelled, whichever is
     /// first; see [`CancelToken::run_until_cancelled`](crate::CancelToken::run_until_cancelled).
     ///
