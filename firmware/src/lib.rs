@@ -18,7 +18,9 @@
 //! - [`SysTickTime`], an embassy-time driver on SysTick for the embassy
 //!   binaries, as a board crate would provide one.
 //!
-//! No global allocator exists: a test that needs one fails to link.
+//! The harness has no global allocator: a test that needs one fails to link,
+//! unless it is built with the `alloc` feature and defines its own (as
+//! `clock_tree` does, with embedded-alloc).
 #![no_std]
 
 use core::panic::PanicInfo;
