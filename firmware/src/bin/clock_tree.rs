@@ -1,7 +1,8 @@
 //! The `alloc` tier on a tree's clock: heap `CancelSource`s on a global
-//! allocator (embedded-alloc's linked-list heap, 4 KiB in `.bss`), a root
-//! bound to a `static` `TickDriver` with `CancelSource::with_clock(&TICKS)`,
-//! and every deadline below it taken with no driver named.
+//! allocator (embedded-alloc's linked-list heap on a 4 KiB static array), a
+//! root bound to a `static` `TickDriver` with
+//! `CancelSource::with_clock(&TICKS)`, and every deadline below it taken with
+//! no driver named.
 //!
 //! - A request child with a 100 ms timeout; a library's call (`fetch`, which
 //!   takes a `&CancelToken` and names no driver) declines when its caller's
