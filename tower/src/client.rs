@@ -1,0 +1,313 @@
+//! The client layer: an outgoing request's token becomes its `grpc-timeout`,
+//! and its cancel drops the call.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use cancel_token::{grpc_timeout, CancelToken, CancelledOwned, Reason};
+use http::{HeaderValue, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::expired::code;
+use crate::watch::poll_cancelled;
+
+/// A [`Layer`] for outgoing calls: it reads the [`CancelToken`] in the
+/// request's extensions (the one the server layer gave the handler, or any
+/// other) and
+///
+/// - writes `grpc-timeout` with the token's [`remaining`](CancelToken::remaining)
+///   time (keeping a smaller value the request already has);
+/// - fails at once, without sending, if the token is cancelled or its
+///   budget is spent;
+/// - drops the call when the token is cancelled while it runs, headers or
+///   body (hyper's HTTP/2 client then resets the stream with `RST_STREAM`),
+///   and fails it with [`CallError::DeadlineExceeded`] when the token's
+///   reason is a deadline, [`CallError::Cancelled`] otherwise.
+///
+/// A request without a token passes through untouched.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_token::{CancelSource, ManualDriver};
+/// use cancel_token_tower::ClientDeadlineLayer;
+/// use tower::{Layer, ServiceExt};
+///
+/// # futures_executor::block_on(async {
+/// let upstream = tower::service_fn(|req: http::Request<String>| async move {
+///     let sent = req.headers()["grpc-timeout"].to_str().unwrap().to_owned();
+///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from(sent))))
+/// });
+/// let client = ClientDeadlineLayer::new().layer(upstream);
+/// let driver = ManualDriver::new();
+/// let root = CancelSource::with_clock(driver.clone());
+/// let request = root.child_with_timeout(Duration::from_millis(250));
+/// let mut call = http::Request::new(String::new());
+/// call.extensions_mut().insert(request.token());
+/// let response = client.oneshot(call).await.unwrap();
+/// # let _ = response;
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientDeadlineLayer {
+    _private: (),
+}
+
+impl ClientDeadlineLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        ClientDeadlineLayer::default()
+    }
+}
+
+impl<S> Layer<S> for ClientDeadlineLayer {
+    type Service = ClientDeadline<S>;
+
+    fn layer(&self, inner: S) -> ClientDeadline<S> {
+        ClientDeadline { inner }
+    }
+}
+
+/// The service of [`ClientDeadlineLayer`].
+#[derive(Clone, Debug)]
+pub struct ClientDeadline<S> {
+    inner: S,
+}
+
+/// Why a call through [`ClientDeadline`] failed.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum CallError<E> {
+    /// The token's deadline passed, before the call or during it: gRPC's
+    /// `DEADLINE_EXCEEDED`. Holds the message of the token's cause.
+    DeadlineExceeded(Option<String>),
+    /// The token was cancelled otherwise (the caller's own caller went
+    /// away, the server shuts down): gRPC's `CANCELLED`.
+    Cancelled(Option<String>),
+    /// The inner service's error.
+    Service(E),
+}
+
+impl<E> CallError<E> {
+    /// The error of a cancelled `token`.
+    fn of(token: &CancelToken, reason: Reason) -> Self {
+        Self::from_parts(reason, token.cause().map(|c| c.to_string()))
+    }
+
+    /// The error for `reason` with the message of its cause.
+    fn from_parts(reason: Reason, cause: Option<String>) -> Self {
+        match reason {
+            Reason::DeadlineExceeded => CallError::DeadlineExceeded(cause),
+            _ => CallError::Cancelled(cause),
+        }
+    }
+
+    /// The gRPC status code a client reports: 4 (`DEADLINE_EXCEEDED`) or 1
+    /// (`CANCELLED`); `None` for the inner service's error.
+    ///
+    /// ```
+    /// let e = cancel_token_tower::CallError::<()>::DeadlineExceeded(None);
+    /// assert_eq!(e.grpc_code(), Some(4));
+    /// ```
+    pub fn grpc_code(&self) -> Option<u8> {
+        match self {
+            CallError::DeadlineExceeded(_) => Some(code::DEADLINE_EXCEEDED),
+            CallError::Cancelled(_) => Some(code::CANCELLED),
+            CallError::Service(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (reason, cause) = match self {
+            CallError::Service(e) => return e.fmt(f),
+            CallError::DeadlineExceeded(cause) => (Reason::DeadlineExceeded, cause),
+            CallError::Cancelled(cause) => (Reason::Cancelled, cause),
+        };
+        write!(f, "call dropped: {reason}")?;
+        match cause {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Service(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for ClientDeadline<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+{
+    type Response = Response<CallBody<ResB>>;
+    type Error = CallError<S::Error>;
+    type Future = CallFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(CallError::Service)
+    }
+
+    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
+        let Some(token) = req.extensions().get::<CancelToken>().cloned() else {
+            return CallFuture::new(Some(self.inner.call(req)), None, None);
+        };
+        if let Some(reason) = token.reason() {
+            let cause = token.cause().map(|c| c.to_string());
+            return CallFuture::new(None, None, Some((reason, cause)));
+        }
+        if let Some(left) = token.remaining() {
+            if left.is_zero() {
+                // Spent, and its timer not fired yet.
+                let cause = token.cause().map(|c| c.to_string());
+                return CallFuture::new(None, None, Some((Reason::DeadlineExceeded, cause)));
+            }
+            let headers = req.headers_mut();
+            let sent = headers
+                .get(grpc_timeout::HEADER)
+                .and_then(|v| grpc_timeout::decode(v.as_bytes()).ok());
+            if sent.is_none_or(|sent| left < sent) {
+                let value = grpc_timeout::encode(left);
+                let value = HeaderValue::from_bytes(value.as_bytes()).expect("digits and a unit");
+                headers.insert(grpc_timeout::HEADER, value);
+            }
+        }
+        CallFuture::new(Some(self.inner.call(req)), Some(token), None)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`ClientDeadline`]: the inner call, dropped
+    /// when the request's token is cancelled.
+    pub struct CallFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        token: Option<CancelToken>,
+        #[pin]
+        cancelled: Option<CancelledOwned>,
+        // A call that fails before it is sent: the reason and the cause's
+        // message.
+        early: Option<(Reason, Option<String>)>,
+    }
+}
+
+impl<F> CallFuture<F> {
+    fn new(inner: Option<F>, token: Option<CancelToken>, early: Option<(Reason, Option<String>)>) -> Self {
+        CallFuture {
+            inner,
+            token,
+            cancelled: None,
+            early,
+        }
+    }
+}
+
+impl<F, B, E> Future for CallFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<CallBody<B>>, CallError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some((reason, cause)) = this.early.take() {
+            return Poll::Ready(Err(CallError::from_parts(reason, cause)));
+        }
+        let inner = this.inner.as_mut().as_pin_mut().expect("polled after completion");
+        let Some(token) = this.token.as_ref() else {
+            return inner
+                .poll(cx)
+                .map(|r| r.map(|r| r.map(|b| CallBody::new(b, None))).map_err(CallError::Service));
+        };
+        if token.reason().is_none() {
+            if let Poll::Ready(result) = inner.poll(cx) {
+                this.inner.set(None);
+                this.cancelled.set(None);
+                let token = this.token.take();
+                return Poll::Ready(
+                    result
+                        .map(|r| r.map(|b| CallBody::new(b, token)))
+                        .map_err(CallError::Service),
+                );
+            }
+        }
+        let reason = match poll_cancelled(this.cancelled.as_mut(), token, cx) {
+            Poll::Ready(reason) => reason,
+            Poll::Pending => return Poll::Pending,
+        };
+        // Dropping the call resets its HTTP/2 stream.
+        this.inner.set(None);
+        Poll::Ready(Err(CallError::of(token, reason)))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body of a call through [`ClientDeadline`]: it fails with
+    /// [`CallError`] if the request's token is cancelled before it ends,
+    /// and is dropped then (resetting the stream).
+    pub struct CallBody<B> {
+        #[pin]
+        inner: Option<B>,
+        token: Option<CancelToken>,
+        #[pin]
+        cancelled: Option<CancelledOwned>,
+    }
+}
+
+impl<B> CallBody<B> {
+    fn new(body: B, token: Option<CancelToken>) -> Self {
+        CallBody {
+            inner: Some(body),
+            token,
+            cancelled: None,
+        }
+    }
+}
+
+impl<B: Body> Body for CallBody<B> {
+    type Data = B::Data;
+    type Error = CallError<B::Error>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let Some(token) = this.token.as_ref() else {
+            return inner.poll_frame(cx).map_err(CallError::Service);
+        };
+        if token.reason().is_none() {
+            if let Poll::Ready(frame) = inner.poll_frame(cx) {
+                return Poll::Ready(frame.map(|f| f.map_err(CallError::Service)));
+            }
+        }
+        let reason = match poll_cancelled(this.cancelled.as_mut(), token, cx) {
+            Poll::Ready(reason) => reason,
+            Poll::Pending => return Poll::Pending,
+        };
+        this.inner.set(None);
+        Poll::Ready(Some(Err(CallError::of(token, reason))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
