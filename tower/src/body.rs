@@ -23,9 +23,10 @@ pin_project_lite::pin_project! {
     /// gRPC body ends with trailers `grpc-status: 4`, and another body
     /// fails with an [`Expired`] error, which makes hyper reset the stream.
     pub struct DeadlineBody<B> {
+        // Dropped first: the token is cancelled before the body goes.
+        source: Option<CancelSource>,
         #[pin]
         inner: Option<B>,
-        source: Option<CancelSource>,
         #[pin]
         cancelled: Option<CancelledOwned>,
         // The layer's own text, or the trailers of a gRPC body cut short.

@@ -200,9 +200,11 @@ pin_project_lite::pin_project! {
     /// dropping it (hyper does when the client goes away) cancels the
     /// token; once the handler answers, the source moves into the body.
     pub struct ResponseFuture<F> {
+        // Before `inner`, so that it is dropped first: the handler's work
+        // sees its token cancelled before its future goes.
+        source: Option<CancelSource>,
         #[pin]
         inner: Option<F>,
-        source: Option<CancelSource>,
         // Made at the first pending poll: a handler that answers at once
         // registers no waiter.
         #[pin]
@@ -218,8 +220,8 @@ pin_project_lite::pin_project! {
 impl<F> ResponseFuture<F> {
     fn running(inner: F, source: CancelSource, grpc: bool, budget: Option<Duration>, expired_status: StatusCode) -> Self {
         ResponseFuture {
-            inner: Some(inner),
             source: Some(source),
+            inner: Some(inner),
             cancelled: None,
             ready: None,
             grpc,
@@ -230,8 +232,8 @@ impl<F> ResponseFuture<F> {
 
     fn ready(head: Response<()>, body: Option<bytes::Bytes>) -> Self {
         ResponseFuture {
-            inner: None,
             source: None,
+            inner: None,
             cancelled: None,
             ready: Some((head, body)),
             grpc: false,
