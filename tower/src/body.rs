@@ -129,3 +129,12 @@ where
         }
     }
 }
+
+impl<B> core::fmt::Debug for DeadlineBody<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeadlineBody")
+            .field("source", &self.source)
+            .field("grpc", &self.grpc)
+            .finish_non_exhaustive()
+    }
+}

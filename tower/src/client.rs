@@ -311,3 +311,19 @@ impl<B: Body> Body for CallBody<B> {
             .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
+
+impl<F> fmt::Debug for CallFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> fmt::Debug for CallBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallBody")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}

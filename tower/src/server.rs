@@ -297,3 +297,12 @@ where
         Poll::Ready(Ok(head.map(|()| DeadlineBody::full(body))))
     }
 }
+
+impl<F> core::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("source", &self.source)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
