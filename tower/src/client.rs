@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::expired::code;
+use crate::expired::{code, is_grpc, respond};
 use crate::watch::poll_cancelled;
 
 /// A [`Layer`] for outgoing calls: it reads the [`CancelToken`] in the
@@ -24,9 +24,15 @@ use crate::watch::poll_cancelled;
 /// - fails at once, without sending, if the token is cancelled or its
 ///   budget is spent;
 /// - drops the call when the token is cancelled while it runs, headers or
-///   body (hyper's HTTP/2 client then resets the stream with `RST_STREAM`),
-///   and fails it with [`CallError::DeadlineExceeded`] when the token's
-///   reason is a deadline, [`CallError::Cancelled`] otherwise.
+///   body (hyper's HTTP/2 client then resets the stream with `RST_STREAM`).
+///
+/// A call dropped so, or never sent, reports `DEADLINE_EXCEEDED` when the
+/// token's reason is a deadline and `CANCELLED` otherwise, as gRPC asks of
+/// clients: a gRPC request (`content-type: application/grpc...`) gets a
+/// trailers-only response with that `grpc-status` and the cause as
+/// `grpc-message`, so that a gRPC client above (tonic's) reports the
+/// status; another request fails with [`CallError::DeadlineExceeded`] or
+/// [`CallError::Cancelled`]. A body cut short fails with those errors.
 ///
 /// A request without a token passes through untouched.
 ///
@@ -97,6 +103,19 @@ impl<E> CallError<E> {
         Self::from_parts(reason, token.cause().map(|c| c.to_string()))
     }
 
+    /// The message of the error, without its prefix.
+    fn message(&self) -> Option<String> {
+        let (reason, cause) = match self {
+            CallError::DeadlineExceeded(cause) => (Reason::DeadlineExceeded, cause),
+            CallError::Cancelled(cause) => (Reason::Cancelled, cause),
+            CallError::Service(_) => return None,
+        };
+        Some(match cause {
+            Some(cause) => format!("{reason}: {cause}"),
+            None => reason.to_string(),
+        })
+    }
+
     /// The error for `reason` with the message of its cause.
     fn from_parts(reason: Reason, cause: Option<String>) -> Self {
         match reason {
@@ -123,15 +142,9 @@ impl<E> CallError<E> {
 
 impl<E: fmt::Display> fmt::Display for CallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (reason, cause) = match self {
-            CallError::Service(e) => return e.fmt(f),
-            CallError::DeadlineExceeded(cause) => (Reason::DeadlineExceeded, cause),
-            CallError::Cancelled(cause) => (Reason::Cancelled, cause),
-        };
-        write!(f, "call dropped: {reason}")?;
-        match cause {
-            Some(cause) => write!(f, ": {cause}"),
-            None => Ok(()),
+        match (self, self.message()) {
+            (CallError::Service(e), _) => e.fmt(f),
+            (_, message) => write!(f, "call dropped: {}", message.unwrap_or_default()),
         }
     }
 }
@@ -159,17 +172,18 @@ where
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
         let Some(token) = req.extensions().get::<CancelToken>().cloned() else {
-            return CallFuture::new(Some(self.inner.call(req)), None, None);
+            return CallFuture::new(Some(self.inner.call(req)), None, false, None);
         };
+        let grpc = is_grpc(req.headers());
         if let Some(reason) = token.reason() {
             let cause = token.cause().map(|c| c.to_string());
-            return CallFuture::new(None, None, Some((reason, cause)));
+            return CallFuture::new(None, None, grpc, Some((reason, cause)));
         }
         if let Some(left) = token.remaining() {
             if left.is_zero() {
                 // Spent, and its timer not fired yet.
                 let cause = token.cause().map(|c| c.to_string());
-                return CallFuture::new(None, None, Some((Reason::DeadlineExceeded, cause)));
+                return CallFuture::new(None, None, grpc, Some((Reason::DeadlineExceeded, cause)));
             }
             let headers = req.headers_mut();
             let sent = headers
@@ -181,7 +195,7 @@ where
                 headers.insert(grpc_timeout::HEADER, value);
             }
         }
-        CallFuture::new(Some(self.inner.call(req)), Some(token), None)
+        CallFuture::new(Some(self.inner.call(req)), Some(token), grpc, None)
     }
 }
 
@@ -197,16 +211,23 @@ pin_project_lite::pin_project! {
         // A call that fails before it is sent: the reason and the cause's
         // message.
         early: Option<(Reason, Option<String>)>,
+        grpc: bool,
     }
 }
 
 impl<F> CallFuture<F> {
-    fn new(inner: Option<F>, token: Option<CancelToken>, early: Option<(Reason, Option<String>)>) -> Self {
+    fn new(
+        inner: Option<F>,
+        token: Option<CancelToken>,
+        grpc: bool,
+        early: Option<(Reason, Option<String>)>,
+    ) -> Self {
         CallFuture {
             inner,
             token,
             cancelled: None,
             early,
+            grpc,
         }
     }
 }
@@ -220,7 +241,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Some((reason, cause)) = this.early.take() {
-            return Poll::Ready(Err(CallError::from_parts(reason, cause)));
+            return Poll::Ready(dropped(*this.grpc, CallError::from_parts(reason, cause)));
         }
         let inner = this.inner.as_mut().as_pin_mut().expect("polled after completion");
         let Some(token) = this.token.as_ref() else {
@@ -246,7 +267,19 @@ where
         };
         // Dropping the call resets its HTTP/2 stream.
         this.inner.set(None);
-        Poll::Ready(Err(CallError::of(token, reason)))
+        Poll::Ready(dropped(*this.grpc, CallError::of(token, reason)))
+    }
+}
+
+/// The outcome of a call the layer dropped or never sent: for gRPC, a
+/// trailers-only response with the status; otherwise, `error`.
+fn dropped<B, E>(grpc: bool, error: CallError<E>) -> Result<Response<CallBody<B>>, CallError<E>> {
+    match (grpc, error.grpc_code(), error.message()) {
+        (true, Some(code), Some(message)) => {
+            let (head, _) = respond(true, code, http::StatusCode::OK, &message);
+            Ok(head.map(|()| CallBody::empty()))
+        }
+        _ => Err(error),
     }
 }
 
@@ -264,6 +297,15 @@ pin_project_lite::pin_project! {
 }
 
 impl<B> CallBody<B> {
+    /// A body with nothing in it.
+    fn empty() -> Self {
+        CallBody {
+            inner: None,
+            token: None,
+            cancelled: None,
+        }
+    }
+
     fn new(body: B, token: Option<CancelToken>) -> Self {
         CallBody {
             inner: Some(body),

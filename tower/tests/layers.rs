@@ -397,6 +397,17 @@ async fn the_client_drops_the_call_when_the_token_is_cancelled() {
     assert!(matches!(error, CallError::DeadlineExceeded(None)), "{error}");
     assert_eq!(bounded(drops.recv()).await, Some(()), "the call was not dropped");
 
+    // A gRPC call reports the status as gRPC does: in a response.
+    let request = root.child_with_timeout_cause(Duration::from_millis(200), &cancel_token_tower::CallerDeadline);
+    let mut call = call_with(&request);
+    call.headers_mut().insert("content-type", "application/grpc".parse().unwrap());
+    let response = bounded(client.clone().oneshot(call)).await.unwrap();
+    assert_eq!(
+        status_of(response).await,
+        (Some("4".into()), Some("deadline exceeded: the caller's grpc-timeout passed".into()))
+    );
+    assert_eq!(bounded(drops.recv()).await, Some(()), "the call was not dropped");
+
     let request = root.child();
     let call = tokio::spawn(client.oneshot(call_with(&request)));
     tokio::time::sleep(Duration::from_millis(5)).await;

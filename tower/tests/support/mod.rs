@@ -58,6 +58,25 @@ pub async fn connect(
 > + Clone
        + Send
        + 'static {
+    connect_with(addr).await
+}
+
+/// [`connect`], for requests with a body of type `B`.
+pub async fn connect_with<B>(
+    addr: SocketAddr,
+) -> impl tower::Service<
+    Request<B>,
+    Response = Response<Incoming>,
+    Error = hyper::Error,
+    Future = impl Future<Output = Result<Response<Incoming>, hyper::Error>> + Send + 'static,
+> + Clone
+       + Send
+       + 'static
+where
+    B: Body + Unpin + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let (sender, connection) =
@@ -65,7 +84,7 @@ pub async fn connect(
             .await
             .unwrap();
     tokio::spawn(connection);
-    tower::service_fn(move |req: Request<Full<Bytes>>| {
+    tower::service_fn(move |req: Request<B>| {
         let mut sender = sender.clone();
         sender.send_request(req)
     })
