@@ -62,8 +62,11 @@ type Body = Full<Bytes>;
 
 async fn serve<S>(service: S) -> SocketAddr
 where
-    S: tower::Service<Request<Incoming>, Response = Response<cancel_token_tower::DeadlineBody<Body>>, Error = Infallible>
-        + Clone
+    S: tower::Service<
+            Request<Incoming>,
+            Response = Response<cancel_token_tower::DeadlineBody<Body>>,
+            Error = Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
@@ -86,9 +89,10 @@ where
 async fn connect(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Body> {
     let stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(connection);
     sender
 }
@@ -105,7 +109,9 @@ async fn client(
        + Send
        + 'static {
     let sender = connect(addr).await;
-    ClientDeadlineLayer::new().layer(tower::service_fn(move |req| sender.clone().send_request(req)))
+    ClientDeadlineLayer::new().layer(tower::service_fn(move |req| {
+        sender.clone().send_request(req)
+    }))
 }
 
 fn grpc_request(token: &CancelToken) -> Request<Body> {
@@ -129,7 +135,12 @@ fn grpc_status(code: &str) -> Response<Body> {
 
 /// The `grpc-status` and `grpc-message` of a trailers-only response.
 fn status<B>(response: &Response<B>) -> String {
-    let get = |name| response.headers().get(name).map_or("", |v| v.to_str().unwrap_or(""));
+    let get = |name| {
+        response
+            .headers()
+            .get(name)
+            .map_or("", |v| v.to_str().unwrap_or(""))
+    };
     format!("grpc-status {} {}", get("grpc-status"), get("grpc-message"))
 }
 

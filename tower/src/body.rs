@@ -5,12 +5,12 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use bytes::Bytes;
-use cancel_token::{CancelSource, CancelledOwned};
+use cancel_token::CancelSource;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::expired::{put_status, Expired};
-use crate::watch::poll_cancelled;
+use crate::watch::{poll_cancelled, Waiter};
 use crate::BoxError;
 
 pin_project_lite::pin_project! {
@@ -27,11 +27,9 @@ pin_project_lite::pin_project! {
         source: Option<CancelSource>,
         #[pin]
         inner: Option<B>,
-        #[pin]
-        cancelled: Option<CancelledOwned>,
-        // The layer's own text, or the trailers of a gRPC body cut short.
+        cancelled: Waiter,
+        // The layer's own text.
         data: Option<Bytes>,
-        trailers: Option<HeaderMap>,
         grpc: bool,
     }
 }
@@ -44,7 +42,6 @@ impl<B> DeadlineBody<B> {
             source: Some(source),
             cancelled: None,
             data: None,
-            trailers: None,
             grpc,
         }
     }
@@ -56,7 +53,6 @@ impl<B> DeadlineBody<B> {
             source: None,
             cancelled: None,
             data,
-            trailers: None,
             grpc: false,
         }
     }
@@ -76,10 +72,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut this = self.project();
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            if let Some(data) = this.data.take() {
-                return Poll::Ready(Some(Ok(Frame::data(data))));
-            }
-            return Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t))));
+            return Poll::Ready(this.data.take().map(|data| Ok(Frame::data(data))));
         };
         let reason = match this.source.as_deref().and_then(|t| t.reason()) {
             Some(reason) => reason,
@@ -87,14 +80,17 @@ where
                 Poll::Ready(None) => {
                     // The body is done: so is the request.
                     this.inner.set(None);
-                    this.cancelled.set(None);
+                    *this.cancelled = None;
                     *this.source = None;
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(frame)) => return Poll::Ready(Some(frame.map_err(Into::into))),
                 Poll::Pending => {
-                    let token = this.source.as_deref().expect("a watched body keeps its source");
-                    match poll_cancelled(this.cancelled.as_mut(), token, cx) {
+                    let token = this
+                        .source
+                        .as_deref()
+                        .expect("a watched body keeps its source");
+                    match poll_cancelled(this.cancelled, token, cx) {
                         Poll::Ready(reason) => reason,
                         Poll::Pending => return Poll::Pending,
                     }
@@ -104,7 +100,7 @@ where
         let source = this.source.take().expect("a watched body keeps its source");
         let expired = Expired::of(&source, reason, None);
         this.inner.set(None);
-        this.cancelled.set(None);
+        *this.cancelled = None;
         if *this.grpc {
             let mut trailers = HeaderMap::new();
             put_status(&mut trailers, expired.grpc_code(), &expired.to_string());
@@ -117,7 +113,7 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.inner {
             Some(inner) => inner.is_end_stream(),
-            None => self.data.is_none() && self.trailers.is_none(),
+            None => self.data.is_none(),
         }
     }
 

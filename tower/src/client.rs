@@ -6,14 +6,14 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use cancel_token::{grpc_timeout, CancelToken, CancelledOwned, Reason};
+use cancel_token::{grpc_timeout, CancelToken, Reason};
 use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::expired::{code, is_grpc, respond};
-use crate::watch::poll_cancelled;
+use crate::watch::{poll_cancelled, Waiter};
 
 /// A [`Layer`] for outgoing calls: it reads the [`CancelToken`] in the
 /// request's extensions (the one the server layer gave the handler, or any
@@ -206,8 +206,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         token: Option<CancelToken>,
-        #[pin]
-        cancelled: Option<CancelledOwned>,
+        cancelled: Waiter,
         // A call that fails before it is sent: the reason and the cause's
         // message.
         early: Option<(Reason, Option<String>)>,
@@ -243,16 +242,21 @@ where
         if let Some((reason, cause)) = this.early.take() {
             return Poll::Ready(dropped(*this.grpc, CallError::from_parts(reason, cause)));
         }
-        let inner = this.inner.as_mut().as_pin_mut().expect("polled after completion");
+        let inner = this
+            .inner
+            .as_mut()
+            .as_pin_mut()
+            .expect("polled after completion");
         let Some(token) = this.token.as_ref() else {
-            return inner
-                .poll(cx)
-                .map(|r| r.map(|r| r.map(|b| CallBody::new(b, None))).map_err(CallError::Service));
+            return inner.poll(cx).map(|r| {
+                r.map(|r| r.map(|b| CallBody::new(b, None)))
+                    .map_err(CallError::Service)
+            });
         };
         if token.reason().is_none() {
             if let Poll::Ready(result) = inner.poll(cx) {
                 this.inner.set(None);
-                this.cancelled.set(None);
+                *this.cancelled = None;
                 let token = this.token.take();
                 return Poll::Ready(
                     result
@@ -261,7 +265,7 @@ where
                 );
             }
         }
-        let reason = match poll_cancelled(this.cancelled.as_mut(), token, cx) {
+        let reason = match poll_cancelled(this.cancelled, token, cx) {
             Poll::Ready(reason) => reason,
             Poll::Pending => return Poll::Pending,
         };
@@ -291,8 +295,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<B>,
         token: Option<CancelToken>,
-        #[pin]
-        cancelled: Option<CancelledOwned>,
+        cancelled: Waiter,
     }
 }
 
@@ -335,7 +338,7 @@ impl<B: Body> Body for CallBody<B> {
                 return Poll::Ready(frame.map(|f| f.map_err(CallError::Service)));
             }
         }
-        let reason = match poll_cancelled(this.cancelled.as_mut(), token, cx) {
+        let reason = match poll_cancelled(this.cancelled, token, cx) {
             Poll::Ready(reason) => reason,
             Poll::Pending => return Poll::Pending,
         };

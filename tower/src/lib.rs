@@ -56,7 +56,9 @@ pub use body::DeadlineBody;
 pub use client::{CallBody, CallError, CallFuture, ClientDeadline, ClientDeadlineLayer};
 pub use detach::{Detach, DetachLayer, RequestToken};
 pub use expired::Expired;
-pub use server::{CallerDeadline, ResponseFuture, ServerDeadline, ServerDeadlineLayer, ServerLimit};
+pub use server::{
+    CallerDeadline, ResponseFuture, ServerDeadline, ServerDeadlineLayer, ServerLimit,
+};
 
 #[doc(no_inline)]
 pub use cancel_token::CancelToken;

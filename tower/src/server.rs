@@ -7,14 +7,14 @@ use core::task::{ready, Context, Poll};
 use core::time::Duration;
 use std::sync::Arc;
 
-use cancel_token::{grpc_timeout, CancelSource, CancelToken, CancelledOwned, Reason};
+use cancel_token::{grpc_timeout, CancelSource, CancelToken, Reason};
 use http::{Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::DeadlineBody;
 use crate::expired::{code, is_grpc, respond, Expired};
-use crate::watch::poll_cancelled;
+use crate::watch::{poll_cancelled, Waiter};
 
 /// The cause of a request's expiry at the deadline its caller sent
 /// (`grpc-timeout`).
@@ -179,8 +179,13 @@ where
         if let Some(reason) = token.reason() {
             // Spent before it started (`grpc-timeout: 0n`, a cancelled
             // server): the handler is not called.
-            let (head, body) =
-                ResponseFuture::<S::Future>::expired(config.expired_status, grpc, &token, reason, budget);
+            let (head, body) = ResponseFuture::<S::Future>::expired(
+                config.expired_status,
+                grpc,
+                &token,
+                reason,
+                budget,
+            );
             return ResponseFuture::ready(head, body);
         }
         req.extensions_mut().insert(token);
@@ -207,10 +212,9 @@ pin_project_lite::pin_project! {
         inner: Option<F>,
         // Made at the first pending poll: a handler that answers at once
         // registers no waiter.
-        #[pin]
-        cancelled: Option<CancelledOwned>,
+        cancelled: Waiter,
         // The layer's own answer.
-        ready: Option<(Response<()>, Option<bytes::Bytes>)>,
+        ready: Option<Box<(Response<()>, Option<bytes::Bytes>)>>,
         grpc: bool,
         budget: Option<Duration>,
         expired_status: StatusCode,
@@ -218,7 +222,13 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    fn running(inner: F, source: CancelSource, grpc: bool, budget: Option<Duration>, expired_status: StatusCode) -> Self {
+    fn running(
+        inner: F,
+        source: CancelSource,
+        grpc: bool,
+        budget: Option<Duration>,
+        expired_status: StatusCode,
+    ) -> Self {
         ResponseFuture {
             source: Some(source),
             inner: Some(inner),
@@ -235,7 +245,7 @@ impl<F> ResponseFuture<F> {
             source: None,
             inner: None,
             cancelled: None,
-            ready: Some((head, body)),
+            ready: Some(Box::new((head, body))),
             grpc: false,
             budget: None,
             expired_status: StatusCode::OK,
@@ -268,32 +278,43 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some((head, body)) = this.ready.take() {
+        if let Some(ready) = this.ready.take() {
+            let (head, body) = *ready;
             return Poll::Ready(Ok(head.map(|()| DeadlineBody::full(body))));
         }
         let token: &CancelToken = this.source.as_deref().expect("polled after completion");
         let reason = match token.reason() {
             Some(reason) => reason,
             None => {
-                let inner = this.inner.as_mut().as_pin_mut().expect("polled after completion");
+                let inner = this
+                    .inner
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("polled after completion");
                 if let Poll::Ready(result) = inner.poll(cx) {
                     this.inner.set(None);
-                    this.cancelled.set(None);
+                    *this.cancelled = None;
                     let source = this.source.take().expect("polled after completion");
                     let grpc = *this.grpc;
-                    return Poll::Ready(result.map(|r| {
-                        r.map(|body| DeadlineBody::watched(body, source, grpc))
-                    }));
+                    return Poll::Ready(
+                        result.map(|r| r.map(|body| DeadlineBody::watched(body, source, grpc))),
+                    );
                 }
-                ready!(poll_cancelled(this.cancelled.as_mut(), token, cx))
+                ready!(poll_cancelled(this.cancelled, token, cx))
             }
         };
         // The handler's future goes first, then the source (its token is
         // already cancelled).
         this.inner.set(None);
-        this.cancelled.set(None);
+        *this.cancelled = None;
         let source = this.source.take().expect("polled after completion");
-        let (head, body) = Self::expired(*this.expired_status, *this.grpc, &source, reason, *this.budget);
+        let (head, body) = Self::expired(
+            *this.expired_status,
+            *this.grpc,
+            &source,
+            reason,
+            *this.budget,
+        );
         Poll::Ready(Ok(head.map(|()| DeadlineBody::full(body))))
     }
 }

@@ -7,15 +7,19 @@ use core::task::{Context, Poll};
 
 use cancel_token::{CancelToken, CancelledOwned, Reason};
 
+/// A waiter made when first needed, boxed: a future or body that is ready
+/// at once registers none and pays nothing for it, and it keeps them small
+/// and `Unpin`.
+pub(crate) type Waiter = Option<Pin<Box<CancelledOwned>>>;
+
 /// Polls the cancellation of `token`, making the waiter in `slot` at the
-/// first call: a future that is ready at once registers none.
+/// first call.
 pub(crate) fn poll_cancelled(
-    mut slot: Pin<&mut Option<CancelledOwned>>,
+    slot: &mut Waiter,
     token: &CancelToken,
     cx: &mut Context<'_>,
 ) -> Poll<Reason> {
-    if slot.as_ref().as_pin_ref().is_none() {
-        slot.set(Some(token.clone().cancelled_owned()));
-    }
-    slot.as_pin_mut().expect("set above").poll(cx)
+    slot.get_or_insert_with(|| Box::pin(token.clone().cancelled_owned()))
+        .as_mut()
+        .poll(cx)
 }

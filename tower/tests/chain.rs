@@ -48,7 +48,10 @@ impl Drop for OnDrop {
 
 /// The request's token, as the server layer put it.
 fn token_of<B>(req: &Request<B>) -> CancelToken {
-    req.extensions().get::<CancelToken>().expect("the server layer's token").clone()
+    req.extensions()
+        .get::<CancelToken>()
+        .expect("the server layer's token")
+        .clone()
 }
 
 /// B: reports its token, then sleeps far past any deadline.
@@ -58,7 +61,10 @@ async fn start_b(server: &CancelToken, events: Events) -> std::net::SocketAddr {
         let events = events.clone();
         async move {
             let left = token.remaining().expect("a budget");
-            send(&events, Event::BStarted(left, token.deadline_instant().unwrap()));
+            send(
+                &events,
+                Event::BStarted(left, token.deadline_instant().unwrap()),
+            );
             let watch = events.clone();
             let _guard = token.on_cancel(move |reason| send(&watch, Event::BToken(reason)));
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -70,7 +76,11 @@ async fn start_b(server: &CancelToken, events: Events) -> std::net::SocketAddr {
 
 /// A: starts a detached job, calls B with its own token, and answers with
 /// B's status (or its call's error as a status).
-async fn start_a(server: &CancelToken, b: std::net::SocketAddr, events: Events) -> std::net::SocketAddr {
+async fn start_a(
+    server: &CancelToken,
+    b: std::net::SocketAddr,
+    events: Events,
+) -> std::net::SocketAddr {
     let to_b = ClientDeadlineLayer::new().layer(connect(b).await);
     let handler = tower::service_fn(move |req: Request<Incoming>| {
         let token = token_of(&req);
@@ -111,7 +121,9 @@ async fn the_deadline_travels_and_a_answers_deadline_exceeded() {
 
         let budget = Duration::from_millis(300);
         let mut request = grpc_request("/a");
-        request.headers_mut().insert("grpc-timeout", "300m".parse().unwrap());
+        request
+            .headers_mut()
+            .insert("grpc-timeout", "300m".parse().unwrap());
         let t0 = Instant::now();
         let response = client.oneshot(request).await.unwrap();
         let elapsed = t0.elapsed();
@@ -121,24 +133,43 @@ async fn the_deadline_travels_and_a_answers_deadline_exceeded() {
         assert_eq!(code.as_deref(), Some("4"), "{message:?}");
         assert!(message.unwrap().contains("grpc-timeout passed"));
         assert!(elapsed >= budget, "answered early: {elapsed:?}");
-        assert!(elapsed < budget + Duration::from_millis(200), "answered late: {elapsed:?}");
+        assert!(
+            elapsed < budget + Duration::from_millis(200),
+            "answered late: {elapsed:?}"
+        );
 
         // B's token expires at the client's deadline, less the time spent
         // on the way (its own deadline is later only by the transit).
         let (first, _) = seen.recv().await.unwrap();
-        let Event::BStarted(left, deadline) = first else { panic!("{first:?}") };
-        assert!(left <= budget && left > budget - Duration::from_millis(50), "{left:?}");
+        let Event::BStarted(left, deadline) = first else {
+            panic!("{first:?}")
+        };
+        assert!(
+            left <= budget && left > budget - Duration::from_millis(50),
+            "{left:?}"
+        );
         let client_deadline = t0 + budget;
         let tolerance = Duration::from_millis(50);
-        assert!(deadline <= client_deadline + tolerance, "{:?} late", deadline - client_deadline);
-        assert!(deadline + tolerance >= client_deadline, "{:?} early", client_deadline - deadline);
+        assert!(
+            deadline <= client_deadline + tolerance,
+            "{:?} late",
+            deadline - client_deadline
+        );
+        assert!(
+            deadline + tolerance >= client_deadline,
+            "{:?} early",
+            client_deadline - deadline
+        );
 
         // B's token is cancelled, by its deadline or by A's reset: whichever
         // reaches it first.
         loop {
             let (event, _) = seen.recv().await.unwrap();
             if let Event::BToken(reason) = event {
-                assert!(matches!(reason, Reason::DeadlineExceeded | Reason::Cancelled));
+                assert!(matches!(
+                    reason,
+                    Reason::DeadlineExceeded | Reason::Cancelled
+                ));
                 break;
             }
         }
@@ -174,7 +205,11 @@ async fn dropping_the_request_cancels_every_hop_but_the_detached_job() {
             let (event, at) = seen.recv().await.unwrap();
             order.push(event);
             if order.last() == Some(&Event::BToken(Reason::Cancelled)) {
-                assert!(at - dropped < Duration::from_millis(500), "B heard after {:?}", at - dropped);
+                assert!(
+                    at - dropped < Duration::from_millis(500),
+                    "B heard after {:?}",
+                    at - dropped
+                );
             }
         }
         assert_eq!(
@@ -190,4 +225,3 @@ async fn dropping_the_request_cancels_every_hop_but_the_detached_job() {
     .await
     .expect("bounded");
 }
-

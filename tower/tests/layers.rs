@@ -75,7 +75,9 @@ async fn the_header_sets_the_budget_capped_by_the_server_maximum() {
         (Some("5S"), Duration::from_secs(2)), // capped
         (None, Duration::from_secs(2)),       // the server's maximum
     ] {
-        let response = bounded(service.clone().oneshot(grpc(header))).await.unwrap();
+        let response = bounded(service.clone().oneshot(grpc(header)))
+            .await
+            .unwrap();
         let token = tokens.recv().await.unwrap();
         assert_eq!(token.remaining(), Some(budget), "{header:?}");
         // The request is over once its body is: so is its token.
@@ -105,16 +107,24 @@ async fn a_malformed_header_is_refused_without_calling_the_handler() {
     let (tx, mut tokens) = mpsc::unbounded_channel();
     let service = ServerDeadlineLayer::new(&server).layer(handler(Duration::ZERO, tx));
 
-    let response = bounded(service.clone().oneshot(grpc(Some("1s")))).await.unwrap();
+    let response = bounded(service.clone().oneshot(grpc(Some("1s"))))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let (code, message) = status_of(response).await;
     assert_eq!(code.as_deref(), Some("13"));
-    assert_eq!(message.as_deref(), Some("malformed grpc-timeout: unit 's' is not one of H M S m u n"));
+    assert_eq!(
+        message.as_deref(),
+        Some("malformed grpc-timeout: unit 's' is not one of H M S m u n")
+    );
 
     let response = bounded(service.oneshot(plain(Some("-1S")))).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(text, "malformed grpc-timeout: byte '-' where a digit belongs\n");
+    assert_eq!(
+        text,
+        "malformed grpc-timeout: byte '-' where a digit belongs\n"
+    );
     assert!(tokens.try_recv().is_err(), "the handler was called");
 }
 
@@ -126,7 +136,9 @@ async fn at_expiry_grpc_gets_deadline_exceeded_and_http_504() {
     let service = layer.layer(handler(Duration::from_secs(60), tx));
 
     let started = tokio::time::Instant::now();
-    let response = bounded(service.clone().oneshot(grpc(Some("300m")))).await.unwrap();
+    let response = bounded(service.clone().oneshot(grpc(Some("300m"))))
+        .await
+        .unwrap();
     let waited = started.elapsed();
     assert!((300..=301).contains(&waited.as_millis()), "{waited:?}");
     let token = tokens.recv().await.unwrap();
@@ -154,9 +166,13 @@ async fn at_expiry_grpc_gets_deadline_exceeded_and_http_504() {
         .max_timeout(Duration::from_secs(1))
         .expired_status(StatusCode::SERVICE_UNAVAILABLE);
     let (tx, _tokens) = mpsc::unbounded_channel();
-    let response = bounded(layer.layer(handler(Duration::from_secs(60), tx)).oneshot(plain(None)))
-        .await
-        .unwrap();
+    let response = bounded(
+        layer
+            .layer(handler(Duration::from_secs(60), tx))
+            .oneshot(plain(None)),
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -212,8 +228,12 @@ type Chunks = futures_channel::mpsc::UnboundedReceiver<Chunk>;
 /// A handler that streams what the test sends, and hands out its token.
 fn streaming(
     tokens: mpsc::UnboundedSender<(CancelToken, futures_channel::mpsc::UnboundedSender<Chunk>)>,
-) -> impl tower::Service<Request<()>, Response = Response<StreamBody<Chunks>>, Error = Infallible, Future: Send>
-       + Clone {
+) -> impl tower::Service<
+    Request<()>,
+    Response = Response<StreamBody<Chunks>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone {
     tower::service_fn(move |req: Request<()>| {
         let token = req.extensions().get::<CancelToken>().cloned().unwrap();
         let (chunks, rx) = futures_channel::mpsc::unbounded();
@@ -232,7 +252,9 @@ async fn the_body_keeps_the_token_until_it_ends_or_is_dropped() {
     let response = bounded(service.clone().oneshot(plain(None))).await.unwrap();
     let (token, chunks) = handed.recv().await.unwrap();
     let mut body = Box::pin(response.into_body());
-    chunks.unbounded_send(Ok(Frame::data(Bytes::from_static(b"a")))).unwrap();
+    chunks
+        .unbounded_send(Ok(Frame::data(Bytes::from_static(b"a"))))
+        .unwrap();
     assert!(bounded(body.frame()).await.unwrap().is_ok());
     assert!(!token.is_cancelled(), "cancelled while streaming");
     drop(chunks);
@@ -252,11 +274,15 @@ async fn expiry_mid_stream_ends_grpc_with_trailers_and_fails_http() {
     let (tx, mut handed) = mpsc::unbounded_channel();
     let service = ServerDeadlineLayer::new(&server).layer(streaming(tx));
 
-    let response = bounded(service.clone().oneshot(grpc(Some("100m")))).await.unwrap();
+    let response = bounded(service.clone().oneshot(grpc(Some("100m"))))
+        .await
+        .unwrap();
     let (_token, _chunks) = handed.recv().await.unwrap();
     let (code, message) = status_of(response).await; // waits out the 100 ms
     assert_eq!(code.as_deref(), Some("4"));
-    assert!(message.unwrap().starts_with("deadline exceeded: the caller's grpc-timeout passed"));
+    assert!(message
+        .unwrap()
+        .starts_with("deadline exceeded: the caller's grpc-timeout passed"));
 
     let response = bounded(service.oneshot(plain(Some("100m")))).await.unwrap();
     let (_token, _chunks) = handed.recv().await.unwrap();
@@ -272,7 +298,9 @@ async fn a_detached_route_gets_a_token_no_request_cancel_reaches() {
     let seen = requests.clone();
     let route = DetachLayer::new().layer(tower::service_fn(move |req: Request<()>| {
         let _ = tx.send(req.extensions().get::<CancelToken>().cloned().unwrap());
-        seen.lock().unwrap().push(req.extensions().get::<RequestToken>().cloned().unwrap());
+        seen.lock()
+            .unwrap()
+            .push(req.extensions().get::<RequestToken>().cloned().unwrap());
         async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
     }));
     let service = ServerDeadlineLayer::new(&server).layer(route);
@@ -308,12 +336,17 @@ fn upstream(
     }
     tower::service_fn(move |req: Request<()>| {
         calls.fetch_add(1, Ordering::Relaxed);
-        let sent = req.headers().get("grpc-timeout").map(|v| v.as_bytes().to_vec());
+        let sent = req
+            .headers()
+            .get("grpc-timeout")
+            .map(|v| v.as_bytes().to_vec());
         let guard = OnDrop(dropped.clone());
         async move {
             tokio::time::sleep(delay).await;
             std::mem::forget(guard);
-            Ok(Response::new(Full::new(Bytes::from(sent.unwrap_or_default()))))
+            Ok(Response::new(Full::new(Bytes::from(
+                sent.unwrap_or_default(),
+            ))))
         }
     })
 }
@@ -332,19 +365,30 @@ async fn the_client_writes_the_remaining_time() {
     let root = server();
     let request = root.child_with_timeout(Duration::from_millis(300));
     tokio::time::sleep(Duration::from_millis(120)).await;
-    let response = bounded(client.clone().oneshot(call_with(&request))).await.unwrap();
-    assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "180000u");
+    let response = bounded(client.clone().oneshot(call_with(&request)))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "180000u"
+    );
 
     // A smaller value already on the request is kept; a larger one is not.
     for (set, sent) in [("50m", "50m"), ("10S", "180000u")] {
         let mut req = call_with(&request);
-        req.headers_mut().insert("grpc-timeout", set.parse().unwrap());
+        req.headers_mut()
+            .insert("grpc-timeout", set.parse().unwrap());
         let response = bounded(client.clone().oneshot(req)).await.unwrap();
-        assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), sent);
+        assert_eq!(
+            response.into_body().collect().await.unwrap().to_bytes(),
+            sent
+        );
     }
 
     // No token, no header; a token without a deadline, no header either.
-    let response = bounded(client.clone().oneshot(Request::new(()))).await.unwrap();
+    let response = bounded(client.clone().oneshot(Request::new(())))
+        .await
+        .unwrap();
     assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "");
     let response = bounded(client.oneshot(call_with(&root))).await.unwrap();
     assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "");
@@ -359,24 +403,41 @@ async fn the_client_fails_fast_when_the_budget_is_spent() {
 
     // Cancelled by its deadline, with the deadline's cause.
     let root = server();
-    let spent = root.child_with_timeout_cause(Duration::from_millis(10), &cancel_token_tower::CallerDeadline);
+    let spent = root.child_with_timeout_cause(
+        Duration::from_millis(10),
+        &cancel_token_tower::CallerDeadline,
+    );
     tokio::time::sleep(Duration::from_millis(10)).await;
     // Spent, before its timer has fired: no cause yet.
     assert_eq!(spent.remaining(), Some(Duration::ZERO));
-    let error = bounded(client.clone().oneshot(call_with(&spent))).await.unwrap_err();
-    assert!(matches!(&error, CallError::DeadlineExceeded(None)), "{error}");
+    let error = bounded(client.clone().oneshot(call_with(&spent)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::DeadlineExceeded(None)),
+        "{error}"
+    );
     // Fired: with its cause.
     bounded(spent.cancelled()).await;
-    let error = bounded(client.clone().oneshot(call_with(&spent))).await.unwrap_err();
-    assert!(matches!(&error, CallError::DeadlineExceeded(Some(c)) if c == "the caller's grpc-timeout passed"));
+    let error = bounded(client.clone().oneshot(call_with(&spent)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::DeadlineExceeded(Some(c)) if c == "the caller's grpc-timeout passed")
+    );
     assert_eq!(error.grpc_code(), Some(4));
-    assert_eq!(error.to_string(), "call dropped: deadline exceeded: the caller's grpc-timeout passed");
+    assert_eq!(
+        error.to_string(),
+        "call dropped: deadline exceeded: the caller's grpc-timeout passed"
+    );
 
     // Cancelled otherwise.
     let root = CancelSource::with_clock(ManualDriver::new());
     let cancelled = root.child();
     cancelled.cancel();
-    let error = bounded(client.oneshot(call_with(&cancelled))).await.unwrap_err();
+    let error = bounded(client.oneshot(call_with(&cancelled)))
+        .await
+        .unwrap_err();
     assert!(matches!(error, CallError::Cancelled(None)));
     assert_eq!(error.grpc_code(), Some(1));
     assert_eq!(calls.load(Ordering::Relaxed), 0, "a call was sent");
@@ -386,27 +447,48 @@ async fn the_client_fails_fast_when_the_budget_is_spent() {
 async fn the_client_drops_the_call_when_the_token_is_cancelled() {
     let calls = Arc::new(AtomicUsize::new(0));
     let (dropped, mut drops) = mpsc::unbounded_channel();
-    let client = ClientDeadlineLayer::new().layer(upstream(Duration::from_secs(60), calls, dropped));
+    let client =
+        ClientDeadlineLayer::new().layer(upstream(Duration::from_secs(60), calls, dropped));
     let root = server();
 
     let request = root.child_with_timeout(Duration::from_millis(200));
     let started = tokio::time::Instant::now();
-    let error = bounded(client.clone().oneshot(call_with(&request))).await.unwrap_err();
+    let error = bounded(client.clone().oneshot(call_with(&request)))
+        .await
+        .unwrap_err();
     let waited = started.elapsed();
     assert!((200..=201).contains(&waited.as_millis()), "{waited:?}");
-    assert!(matches!(error, CallError::DeadlineExceeded(None)), "{error}");
-    assert_eq!(bounded(drops.recv()).await, Some(()), "the call was not dropped");
+    assert!(
+        matches!(error, CallError::DeadlineExceeded(None)),
+        "{error}"
+    );
+    assert_eq!(
+        bounded(drops.recv()).await,
+        Some(()),
+        "the call was not dropped"
+    );
 
     // A gRPC call reports the status as gRPC does: in a response.
-    let request = root.child_with_timeout_cause(Duration::from_millis(200), &cancel_token_tower::CallerDeadline);
+    let request = root.child_with_timeout_cause(
+        Duration::from_millis(200),
+        &cancel_token_tower::CallerDeadline,
+    );
     let mut call = call_with(&request);
-    call.headers_mut().insert("content-type", "application/grpc".parse().unwrap());
+    call.headers_mut()
+        .insert("content-type", "application/grpc".parse().unwrap());
     let response = bounded(client.clone().oneshot(call)).await.unwrap();
     assert_eq!(
         status_of(response).await,
-        (Some("4".into()), Some("deadline exceeded: the caller's grpc-timeout passed".into()))
+        (
+            Some("4".into()),
+            Some("deadline exceeded: the caller's grpc-timeout passed".into())
+        )
     );
-    assert_eq!(bounded(drops.recv()).await, Some(()), "the call was not dropped");
+    assert_eq!(
+        bounded(drops.recv()).await,
+        Some(()),
+        "the call was not dropped"
+    );
 
     let request = root.child();
     let call = tokio::spawn(client.oneshot(call_with(&request)));
@@ -414,5 +496,9 @@ async fn the_client_drops_the_call_when_the_token_is_cancelled() {
     request.cancel();
     let error = bounded(call).await.unwrap().unwrap_err();
     assert!(matches!(error, CallError::Cancelled(None)), "{error}");
-    assert_eq!(bounded(drops.recv()).await, Some(()), "the call was not dropped");
+    assert_eq!(
+        bounded(drops.recv()).await,
+        Some(()),
+        "the call was not dropped"
+    );
 }

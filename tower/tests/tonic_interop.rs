@@ -58,8 +58,13 @@ impl tonic::server::UnaryService<Nap> for NapMethod {
 
     fn call(&mut self, request: tonic::Request<Nap>) -> Self::Future {
         let token = request.extensions().get::<CancelToken>().cloned();
-        let header = request.metadata().get("grpc-timeout").map(|v| v.to_str().unwrap().to_owned());
-        let _ = self.0.send((token.as_ref().and_then(|t| t.remaining()), header));
+        let header = request
+            .metadata()
+            .get("grpc-timeout")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let _ = self
+            .0
+            .send((token.as_ref().and_then(|t| t.remaining()), header));
         let millis = request.into_inner().millis;
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -103,14 +108,22 @@ where
     // The origin a `Channel` would add, for a plain hyper connection.
     let origin = http::Uri::from_static("http://127.0.0.1");
     let mut grpc = tonic::client::Grpc::with_origin(client, origin);
-    grpc.ready().await.map_err(|e| Status::unavailable(e.into().to_string()))?;
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.into().to_string()))?;
     let path = PathAndQuery::from_static("/test.Napper/Nap");
     let codec = ProstCodec::<Nap, Woke>::default();
-    grpc.unary(request, path, codec).await.map(|r| r.into_inner())
+    grpc.unary(request, path, codec)
+        .await
+        .map(|r| r.into_inner())
 }
 
 async fn channel(addr: std::net::SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 fn nap_for(millis: u64, timeout: Option<Duration>) -> tonic::Request<Nap> {
@@ -134,19 +147,32 @@ async fn a_tonic_clients_timeout_is_honoured_by_the_server_layer() {
 
         // In time: an answer, and the handler had its budget as a token.
         let budget = Duration::from_millis(300);
-        let woke = nap(channel.clone(), nap_for(10, Some(budget))).await.unwrap();
+        let woke = nap(channel.clone(), nap_for(10, Some(budget)))
+            .await
+            .unwrap();
         assert!(woke.had_token);
         let (left, _) = saw.recv().await.unwrap();
         let left = left.expect("a deadline from set_timeout");
-        assert!(left <= budget && left > budget - Duration::from_millis(50), "{left:?}");
+        assert!(
+            left <= budget && left > budget - Duration::from_millis(50),
+            "{left:?}"
+        );
 
         // Too slow: the server layer answers DEADLINE_EXCEEDED at the deadline.
         let started = Instant::now();
-        let status = nap(channel, nap_for(5_000, Some(budget))).await.unwrap_err();
+        let status = nap(channel, nap_for(5_000, Some(budget)))
+            .await
+            .unwrap_err();
         let elapsed = started.elapsed();
         assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert_eq!(status.message(), "deadline exceeded: the caller's grpc-timeout passed (budget 300ms)");
-        assert!(elapsed >= budget && elapsed < budget + Duration::from_millis(300), "{elapsed:?}");
+        assert_eq!(
+            status.message(),
+            "deadline exceeded: the caller's grpc-timeout passed (budget 300ms)"
+        );
+        assert!(
+            elapsed >= budget && elapsed < budget + Duration::from_millis(300),
+            "{elapsed:?}"
+        );
     })
     .await
     .expect("bounded");
@@ -175,7 +201,10 @@ async fn the_client_layers_header_is_enforced_by_a_tonic_server() {
         let started = Instant::now();
         let status = nap(client, request).await.unwrap_err();
         let elapsed = started.elapsed();
-        assert_eq!((status.code(), status.message()), (Code::Cancelled, "Timeout expired"));
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::Cancelled, "Timeout expired")
+        );
         assert!(elapsed >= budget - Duration::from_millis(5), "{elapsed:?}");
         assert!(elapsed < budget + Duration::from_millis(300), "{elapsed:?}");
         let (token, header) = saw.recv().await.unwrap();
@@ -196,14 +225,19 @@ async fn a_tonic_client_over_the_client_layer_reports_deadline_exceeded() {
         // "Timeout expired"), in a race with the token.
         let (seen, _saw) = mpsc::unbounded_channel();
         let addr = serve(Napper { seen }).await;
-        let client = ClientDeadlineLayer::new().layer(connect_with::<tonic::body::Body>(addr).await);
+        let client =
+            ClientDeadlineLayer::new().layer(connect_with::<tonic::body::Body>(addr).await);
 
         let root = CancelSource::with_clock(TokioDriver::current());
         let call = root.child_with_timeout(Duration::from_millis(200));
         let mut request = nap_for(5_000, None);
         request.extensions_mut().insert(call.token());
         let status = nap(client.clone(), request).await.unwrap_err();
-        assert_eq!((status.code(), status.message()), (Code::DeadlineExceeded, "deadline exceeded"), "{status:?}");
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::DeadlineExceeded, "deadline exceeded"),
+            "{status:?}"
+        );
 
         // Spent before the call: not sent, same status.
         let mut request = nap_for(0, None);

@@ -120,7 +120,8 @@ where
     let get = |h: &http::HeaderMap| {
         (
             h.get("grpc-status").map(|v| v.to_str().unwrap().to_owned()),
-            h.get("grpc-message").map(|v| v.to_str().unwrap().to_owned()),
+            h.get("grpc-message")
+                .map(|v| v.to_str().unwrap().to_owned()),
         )
     };
     if head.headers.contains_key("grpc-status") {
