@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::expired::{code, is_grpc, respond};
+use crate::expired::{code, is_grpc, respond, GRPC_TIMEOUT};
 use crate::watch::{poll_cancelled, Waiter};
 
 /// A [`Layer`] for outgoing calls: it reads the [`CancelToken`] in the
@@ -187,12 +187,12 @@ where
             }
             let headers = req.headers_mut();
             let sent = headers
-                .get(grpc_timeout::HEADER)
+                .get(GRPC_TIMEOUT)
                 .and_then(|v| grpc_timeout::decode(v.as_bytes()).ok());
             if sent.is_none_or(|sent| left < sent) {
                 let value = grpc_timeout::encode(left);
                 let value = HeaderValue::from_bytes(value.as_bytes()).expect("digits and a unit");
-                headers.insert(grpc_timeout::HEADER, value);
+                headers.insert(GRPC_TIMEOUT, value);
             }
         }
         CallFuture::new(Some(self.inner.call(req)), Some(token), grpc, None)

@@ -7,7 +7,11 @@ use core::time::Duration;
 
 use bytes::Bytes;
 use cancel_token::{CancelToken, Reason};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+
+/// `grpc-timeout`, made once: a name given as text is parsed at each use.
+pub(crate) const GRPC_TIMEOUT: HeaderName =
+    HeaderName::from_static(cancel_token::grpc_timeout::HEADER);
 
 /// gRPC's status codes this crate answers with.
 pub(crate) mod code {

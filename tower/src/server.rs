@@ -13,7 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::DeadlineBody;
-use crate::expired::{code, is_grpc, respond, Expired};
+use crate::expired::{code, is_grpc, respond, Expired, GRPC_TIMEOUT};
 use crate::watch::{poll_cancelled, Waiter};
 
 /// The cause of a request's expiry at the deadline its caller sent
@@ -158,7 +158,7 @@ where
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
         let grpc = is_grpc(req.headers());
         let config = &self.config;
-        let header = match req.headers().get(grpc_timeout::HEADER) {
+        let header = match req.headers().get(GRPC_TIMEOUT) {
             None => None,
             Some(v) => match grpc_timeout::decode(v.as_bytes()) {
                 Ok(d) => Some(d),
