@@ -87,6 +87,7 @@ compile_error!(
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod cause;
 mod checks;
 #[cfg(feature = "defmt")]
 mod defmt;
@@ -101,6 +102,7 @@ mod time;
 mod util;
 mod wheel;
 
+pub use cause::Cause;
 pub use handle::cancelled::{Cancelled, CancelledOwned};
 pub use handle::token::CancelToken;
 pub use handle::token_ref::TokenRef;
@@ -109,7 +111,7 @@ pub use pinned::child::{PinnedChild, PinnedDeadline};
 pub use pinned::linked::PinnedLinked;
 pub use pinned::on_cancel::PinnedOnCancel;
 pub use pinned::static_source::StaticSource;
-pub use reason::{Cause, Reason};
+pub use reason::Reason;
 pub use time::deadline::Deadline;
 pub use time::{DriverStopped, StaticDriver, TimerDriver};
 #[cfg(feature = "alloc")]

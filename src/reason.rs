@@ -56,33 +56,3 @@ impl fmt::Display for Reason {
 }
 
 impl core::error::Error for Reason {}
-
-/// A caller-supplied cause, attached with
-/// [`CancelSource::cancel_with`](crate::CancelSource::cancel_with) (Go's
-/// `context.Cause`).
-///
-/// Any `'static` error value works without an allocator: a unit struct or enum
-/// constant is promoted to a `'static` reference, so `&MyError::Shutdown` is a
-/// `Cause`. With `alloc`, `Box::leak` turns a dynamic error into one.
-///
-/// # Examples
-///
-/// ```
-/// use cancel_token::{CancelSource, Cause};
-///
-/// #[derive(Debug)]
-/// struct Shutdown;
-/// impl core::fmt::Display for Shutdown {
-///     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-///         f.write_str("server shutting down")
-///     }
-/// }
-/// impl core::error::Error for Shutdown {}
-///
-/// let source = CancelSource::new();
-/// let child = source.token().child();
-/// source.cancel_with(&Shutdown);
-/// let cause: Cause = child.token().cause().unwrap();
-/// assert_eq!(cause.to_string(), "server shutting down");
-/// ```
-pub type Cause = &'static (dyn core::error::Error + Send + Sync);

@@ -422,3 +422,73 @@ fn children_below_a_clock_root_reuse_the_spare() {
     assert_eq!((allocs, live), (0, 0), "in the spare");
     drop(child);
 }
+
+#[derive(Debug)]
+struct Stop(#[allow(dead_code)] u64);
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stop")
+    }
+}
+impl std::error::Error for Stop {}
+
+/// A tree of `n` children under a fresh root, with a grandchild under each.
+fn tree(n: usize) -> (CancelSource, Vec<CancelSource>) {
+    let root = CancelSource::new();
+    let mut nodes = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        let child = root.token().child();
+        nodes.push(child.token().child());
+        nodes.push(child);
+    }
+    (root, nodes)
+}
+
+#[test]
+fn a_static_cause_allocates_nothing() {
+    static STOP: Stop = Stop(0);
+    let (root, nodes) = tree(10);
+    let ((), allocs, live) = measure(|| {
+        root.cancel_with(&STOP);
+        for n in &nodes {
+            let cause = n.token().cause().unwrap();
+            assert!(cause.clone().is::<Stop>());
+        }
+    });
+    assert_eq!((allocs, live), (0, 0));
+}
+
+/// An owned cause is one allocation, shared by every node the cancel
+/// reaches and freed with the last of them: a tree cancelled with one and
+/// dropped leaves nothing behind.
+#[test]
+fn an_owned_cause_is_one_allocation_freed_with_the_last_node() {
+    let (root, nodes) = tree(10);
+    let (cause, allocs, _) = measure(|| cancel_token::Cause::new(Stop(1)));
+    assert_eq!(allocs, 1);
+    let ((), allocs, _) = measure(|| {
+        root.cancel_with(cause);
+        for n in &nodes {
+            assert!(n.token().cause().unwrap().is::<Stop>());
+        }
+    });
+    assert_eq!(
+        allocs, 0,
+        "cancelling and reading clone the cause, not copy it"
+    );
+    let ((), _, live) = measure(|| {
+        let kept = nodes[3].token().cause().unwrap();
+        drop(root);
+        drop(nodes);
+        assert!(kept.is::<Stop>());
+    });
+    // The tree's nodes and the cause, all freed.
+    assert!(live < 0);
+    let ((), _, live) = measure(|| {
+        let (root, nodes) = tree(10);
+        root.cancel_with(cancel_token::Cause::new(Stop(2)));
+        drop(nodes);
+        drop(root);
+    });
+    assert_eq!(live, 0, "an owned cause leaked");
+}

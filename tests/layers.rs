@@ -1,7 +1,7 @@
 //! `src/` is laid out by layer, and imports run only downward: a file in one
 //! layer names no module of a layer above it, nor a type the crate root
 //! re-exports from one. Bottom to top: `util`, `wheel`, `node`, `time`,
-//! `driver`, `handle`, `pinned`. `sync` and `reason` may be used by all;
+//! `driver`, `handle`, `pinned`. `sync`, `reason` and `cause` may be used by all;
 //! `lib.rs` and its other modules (`grpc_timeout`, `sizes`, `defmt`, …) are
 //! outside the order, above it: no layer names them, but for `__private`'s
 //! probes.
@@ -19,7 +19,7 @@ const LAYERS: &[&str] = &[
 ];
 
 /// Top-level modules any layer may name.
-const SHARED: &[&str] = &["sync", "reason", "__private"];
+const SHARED: &[&str] = &["sync", "reason", "cause", "__private"];
 
 /// What a name after `crate::` is: a layer (by index), shared, or above all
 /// layers.

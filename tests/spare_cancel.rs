@@ -73,8 +73,8 @@ unsafe impl GlobalAlloc for Guarded {
 #[global_allocator]
 static GLOBAL: Guarded = Guarded;
 
-fn same_cause(a: Option<Cause>, b: Cause) -> bool {
-    a.is_some_and(|a| core::ptr::addr_eq(a, b))
+fn same_cause(a: &Option<Cause>, b: &Cause) -> bool {
+    a.as_ref().is_some_and(|a| Cause::ptr_eq(a, b))
 }
 
 /// A parent that keeps a spare: a child made by `make` and dropped unobserved.
@@ -93,11 +93,11 @@ fn children_born_cancelled(
     make: impl Fn(&CancelToken) -> CancelSource,
     keep: impl Sized,
 ) {
-    let cause: Cause = canary;
+    let cause = Cause::from(canary);
     let parent = parent_with_spare(&make);
     let token = parent.token();
-    parent.cancel_with(cause);
-    assert!(same_cause(token.cause(), cause));
+    parent.cancel_with(cause.clone());
+    assert!(same_cause(&token.cause(), &cause));
 
     for _ in 0..3 {
         let child = make(&token);
@@ -112,8 +112,8 @@ fn children_born_cancelled(
                 canary.untouched()
             );
         }
-        assert!(same_cause(child_cause, cause), "{child_cause:?}");
-        assert!(same_cause(parent_cause, cause), "{parent_cause:?}");
+        assert!(same_cause(&child_cause, &cause), "{child_cause:?}");
+        assert!(same_cause(&parent_cause, &cause), "{parent_cause:?}");
     }
     drop(token);
     drop(parent);
@@ -143,16 +143,16 @@ fn children_of_a_parent_cancelled_with_a_timed_spare_are_born_cancelled_with_its
 #[test]
 fn freeing_a_parent_cancelled_with_a_spare_frees_only_its_nodes() {
     let canary = &CANARIES[1];
-    let cause: Cause = canary;
+    let cause = Cause::from(canary);
     for source_first in [false, true] {
         // Also when its list is not empty.
         let parent = CancelSource::new();
         let token = parent.token();
         let other = token.child();
         drop(token.child());
-        parent.cancel_with(cause);
+        parent.cancel_with(cause.clone());
         assert_eq!(other.reason(), Some(Reason::Cancelled));
-        assert!(same_cause(other.token().cause(), cause));
+        assert!(same_cause(&other.token().cause(), &cause));
         drop(other);
         if source_first {
             drop(parent);

@@ -56,9 +56,10 @@ impl Label {
     }
 }
 
-/// The two causes; compared by address.
+/// The two causes: 0 static, 1 owned (a new allocation per cancel, shared by
+/// every node it reaches); told apart by their value.
 #[derive(Debug)]
-pub struct FuzzCause(#[allow(dead_code)] u8);
+pub struct FuzzCause(u8);
 impl fmt::Display for FuzzCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "fuzz cause {}", self.0)
@@ -66,28 +67,18 @@ impl fmt::Display for FuzzCause {
 }
 impl std::error::Error for FuzzCause {}
 static CAUSE0: FuzzCause = FuzzCause(0);
-static CAUSE1: FuzzCause = FuzzCause(1);
 
 fn cause_of(id: u8) -> Cause {
     if id == 0 {
-        &CAUSE0
+        Cause::from(&CAUSE0)
     } else {
-        &CAUSE1
+        Cause::new(FuzzCause(1))
     }
 }
 
-/// 0 or 1 for our causes (by identity), 255 for anything else.
+/// 0 or 1 for our causes, 255 for anything else.
 fn cause_id(c: Option<Cause>) -> Option<u8> {
-    c.map(|c| {
-        let p = c as *const (dyn std::error::Error + Send + Sync) as *const u8;
-        if std::ptr::eq(p, &CAUSE0 as *const FuzzCause as *const u8) {
-            0
-        } else if std::ptr::eq(p, &CAUSE1 as *const FuzzCause as *const u8) {
-            1
-        } else {
-            255
-        }
-    })
+    c.map(|c| c.downcast_ref::<FuzzCause>().map_or(255, |f| f.0))
 }
 
 /// `ManualDriver::duration_ticks`: whole microseconds, rounded up.

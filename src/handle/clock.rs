@@ -398,11 +398,15 @@ impl CancelToken {
     ///
     /// As [`child_with_timeout`](Self::child_with_timeout).
     #[track_caller]
-    pub fn child_with_timeout_cause(&self, after: Duration, cause: Cause) -> CancelSource {
+    pub fn child_with_timeout_cause(
+        &self,
+        after: Duration,
+        cause: impl Into<Cause>,
+    ) -> CancelSource {
         let near = deadline_and_clock(self.raw());
         // SAFETY: as in `child_with_timeout`.
         let clock = unsafe { needed_clock(near.1) };
-        self.child_after_near(clock, after, Some(cause), near)
+        self.child_after_near(clock, after, Some(cause.into()), near)
     }
 
     /// A child cancelled with [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded)
@@ -472,8 +476,12 @@ impl CancelToken {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[track_caller]
-    pub fn child_with_deadline_cause(&self, at: std::time::Instant, cause: Cause) -> CancelSource {
-        self.child_at_std(at, Some(cause))
+    pub fn child_with_deadline_cause(
+        &self,
+        at: std::time::Instant,
+        cause: impl Into<Cause>,
+    ) -> CancelSource {
+        self.child_at_std(at, Some(cause.into()))
     }
 
     /// A child expiring at `std`'s instant `at` on the tree's clock.

@@ -79,9 +79,9 @@ impl CancelToken {
         &self,
         driver: D,
         at: D::Instant,
-        cause: Cause,
+        cause: impl Into<Cause>,
     ) -> crate::CancelSource {
-        self.child_at_instant(driver, at, Some(cause))
+        self.child_at_instant(driver, at, Some(cause.into()))
     }
 
     /// A child expiring at `driver`'s instant `at`, with `cause`.
@@ -158,9 +158,9 @@ impl CancelToken {
         &self,
         driver: D,
         after: core::time::Duration,
-        cause: Cause,
+        cause: impl Into<Cause>,
     ) -> crate::CancelSource {
-        self.child_after(driver, after, Some(cause))
+        self.child_after(driver, after, Some(cause.into()))
     }
 
     /// A child expiring once `after` has passed on `driver`, with `cause`.

@@ -59,7 +59,7 @@ impl OnCancel {
             never_ran: node.ownership() == crate::node::kind::Ownership::Never,
         };
         if let Some((reason, cause)) = node.reason_and_cause() {
-            f.fire(reason, cause);
+            f.fire(reason, cause.as_ref());
         } else if !guard.never_ran {
             let cb = NonNull::from(Box::leak(Box::new(Callback::new(f))));
             // SAFETY: the box stays put until `unregister` in `disarm`/drop.

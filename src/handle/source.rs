@@ -133,8 +133,8 @@ impl CancelSource {
     /// assert!(request.cause().is_some_and(|c| c.is::<Deploy>()));
     /// assert_eq!(server.cause().unwrap().to_string(), "new version deployed");
     /// ```
-    pub fn cancel_with(&self, cause: Cause) {
-        Node::cancel(self.token.raw(), Reason::Cancelled, Some(cause));
+    pub fn cancel_with(&self, cause: impl Into<Cause>) {
+        Node::cancel(self.token.raw(), Reason::Cancelled, Some(cause.into()));
     }
 }
 

@@ -43,14 +43,14 @@ fn current_runner() -> Runner {
 /// What a callback does when it fires: the user's closure, or an internal action
 /// such as cancelling a linked source.
 pub(crate) trait Fire: Send + 'static {
-    fn fire(self, reason: Reason, cause: Option<Cause>);
+    fn fire(self, reason: Reason, cause: Option<&Cause>);
 }
 
 /// The user's closure as a callback.
 pub(crate) struct UserFn<F>(pub(crate) F);
 
 impl<F: FnOnce(Reason) + Send + 'static> Fire for UserFn<F> {
-    fn fire(self, reason: Reason, _cause: Option<Cause>) {
+    fn fire(self, reason: Reason, _cause: Option<&Cause>) {
         (self.0)(reason)
     }
 }
@@ -60,7 +60,7 @@ impl<F: FnOnce(Reason) + Send + 'static> Fire for UserFn<F> {
 pub(crate) struct CallbackHeader {
     pub(crate) entry: Entry,
     /// Moves the function out of the entry and calls it.
-    call: unsafe fn(NonNull<CallbackHeader>, Reason, Option<Cause>),
+    call: unsafe fn(NonNull<CallbackHeader>, Reason, Option<&Cause>),
     /// While `Running`: the runner's `destroyed` flag. Guarded by the node's lock.
     destroyed: UnsafeCell<*const UnsafeCell<bool>>,
     /// While `Running`: the runner's thread. Guarded by the node's lock.
@@ -91,7 +91,7 @@ impl<F: Fire> Callback<F> {
 
     /// # Safety
     /// `this` is a `Callback<F>` that the caller marked `Running`.
-    unsafe fn call(this: NonNull<CallbackHeader>, reason: Reason, cause: Option<Cause>) {
+    unsafe fn call(this: NonNull<CallbackHeader>, reason: Reason, cause: Option<&Cause>) {
         let this = this.cast::<Self>();
         // SAFETY: `Running` gives the runner the function; the owner does not touch it.
         let f = unsafe { (*this.as_ptr()).f.with_mut(|f| (*f).take()) };
@@ -140,7 +140,7 @@ pub(crate) unsafe fn register<F: Fire>(node: &Node, cb: &Callback<F>) -> bool {
     let (reason, cause) = (state.cancelled_reason(), node.cause());
     // SAFETY: never linked: we are its only user.
     if let Some(f) = unsafe { cb.take() } {
-        f.fire(reason, cause);
+        f.fire(reason, cause.as_ref());
     }
     false
 }
@@ -218,7 +218,7 @@ pub(crate) unsafe fn run(
     cb: NonNull<Entry>,
     destroyed: &UnsafeCell<bool>,
     reason: Reason,
-    cause: Option<Cause>,
+    cause: Option<&Cause>,
     panic: &mut crate::util::panic::PanicSlot,
 ) {
     let header = cb.cast::<CallbackHeader>();

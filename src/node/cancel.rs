@@ -23,6 +23,7 @@
 //! cancels), R3 (cancel vs an owner's unlink) and R8 (the lock-free cancel vs
 //! a locker) are this walk's.
 
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use crate::node::kind::{self, Ownership};
@@ -45,6 +46,8 @@ impl Node {
         let mut work = WorkList(None);
         let mut wakers = crate::node::waiter::WakeBatch::new();
         let mut panic = crate::util::panic::PanicSlot::new();
+        // Each node cancelled takes its own clone; the caller's is dropped last.
+        let cause = cause.as_ref();
         let did = Node::cancel_one(this, reason, cause, &mut work, &mut wakers, &mut panic);
         while let Some(child) = work.pop() {
             // The work list holds a reference (or borrow) on each node in it.
@@ -59,7 +62,7 @@ impl Node {
     fn cancel_one(
         this: NonNull<Node>,
         reason: Reason,
-        cause: Option<Cause>,
+        cause: Option<&Cause>,
         work: &mut WorkList,
         wakers: &mut crate::node::waiter::WakeBatch,
         panic: &mut crate::util::panic::PanicSlot,
@@ -82,7 +85,7 @@ impl Node {
             return true;
         };
         // Freed when this function returns, after the lock is released.
-        let _spare = guard.mark_cancelled(this, reason, cause);
+        let _stale = guard.mark_cancelled(this, reason, cause);
         loop {
             let mut callback = None;
             let destroyed = UnsafeCell::new(false);
@@ -166,7 +169,7 @@ impl Node {
     /// unlocked, with an empty list, no spare, no deadline, and no cause to
     /// write (its slot holds `None` then). `Busy` leaves it to the locked path.
     #[cfg(any(feature = "std", cancel_token_loom))]
-    fn cancel_if_idle_lock_free(&self, reason: Reason, cause: Option<Cause>) -> Idle {
+    fn cancel_if_idle_lock_free(&self, reason: Reason, cause: Option<&Cause>) -> Idle {
         if cause.is_some() || self.is_timed() {
             return Idle::Busy;
         }
@@ -201,9 +204,16 @@ impl Node {
 
     /// Without `std` the lock is a critical section, as cheap as this path.
     #[cfg(not(any(feature = "std", cancel_token_loom)))]
-    fn cancel_if_idle_lock_free(&self, _: Reason, _: Option<Cause>) -> Idle {
+    fn cancel_if_idle_lock_free(&self, _: Reason, _: Option<&Cause>) -> Idle {
         Idle::Busy
     }
+}
+
+/// What a cancel took out of a node's slot, freed when dropped: hold it until
+/// the node's lock is released (a user's error may run code as it drops).
+struct Stale {
+    _spare: crate::node::spare::Spare,
+    _expiry: Option<Cause>,
 }
 
 /// What `cancel_if_idle_lock_free` did.
@@ -218,37 +228,49 @@ enum Idle {
 }
 
 impl Guard<'_> {
-    /// Takes out the spare, writes the cause before `CANCELLED` is published,
-    /// and takes a timed node's deadline out of its timer wheel (still under
-    /// the node's lock, which arming also holds, so a deadline is never armed
-    /// on a cancelled node). Returns what to add to the state to mark it
-    /// cancelled, and the spare, to free once unlocked.
+    /// Takes out the spare (or an expiry cause), writes a clone of the cause
+    /// before `CANCELLED` is published, and takes a timed node's deadline out
+    /// of its timer wheel (still under the node's lock, which arming also
+    /// holds, so a deadline is never armed on a cancelled node). Returns what
+    /// to add to the state to mark it cancelled, and what the slot held, to
+    /// free once unlocked.
     fn set_cause(
         &self,
         this: NonNull<Node>,
         reason: Reason,
-        cause: Option<Cause>,
-    ) -> (Delta, crate::node::spare::Spare) {
+        cause: Option<&Cause>,
+    ) -> (Delta, Stale) {
         let spare = self.take_spare();
-        // SAFETY: under the lock and before `CANCELLED` is set: no reader yet.
-        self.node.slot.with_mut(|s| unsafe { *s = Slot { cause } });
+        let expiry = if spare.is_none() && self.node.class().has_expiry_cause() {
+            // SAFETY: under the lock of a live node made with an expiry
+            // cause and keeping no spare: the slot holds that cause
+            // (invariant 9), overwritten below.
+            self.node
+                .slot
+                .with_mut(|s| unsafe { ManuallyDrop::take(&mut (*s).cause) })
+        } else {
+            None
+        };
+        // SAFETY: under the lock and before `CANCELLED` is set: no reader
+        // yet. The old value (`None`, or taken above) needs no drop.
+        self.node
+            .slot
+            .with_mut(|s| unsafe { *s = Slot::cause(cause.cloned()) });
         // SAFETY: `this` is live, with its whole provenance, and cancelled
         // here, under its lock.
         unsafe { kind::disarm_on_cancel(this) };
         (
             Delta::cancel(self.state(), reason),
-            crate::node::spare::Spare(spare),
+            Stale {
+                _spare: crate::node::spare::Spare(spare),
+                _expiry: expiry,
+            },
         )
     }
 
     /// Marks a live node cancelled, keeping the lock to drain its list.
-    /// Returns its spare, to free once unlocked.
-    fn mark_cancelled(
-        &self,
-        this: NonNull<Node>,
-        reason: Reason,
-        cause: Option<Cause>,
-    ) -> crate::node::spare::Spare {
+    /// Returns what its slot held, to free once unlocked.
+    fn mark_cancelled(&self, this: NonNull<Node>, reason: Reason, cause: Option<&Cause>) -> Stale {
         let (delta, spare) = self.set_cause(this, reason, cause);
         // Release: publishes `cause` (and all the canceller did before) to Acquire readers.
         let old = self.node.state.fetch_add(delta, Release);
@@ -257,18 +279,20 @@ impl Guard<'_> {
     }
 
     /// If the live node's list is empty and it keeps no spare, marks it
-    /// cancelled and unlocks in one step (there is nothing to drain or free);
-    /// otherwise gives the guard back.
+    /// cancelled and unlocks in one step (there is nothing to drain); an
+    /// expiry cause it held is dropped once unlocked. Otherwise gives the
+    /// guard back.
     fn cancel_if_idle(
         self,
         this: NonNull<Node>,
         reason: Reason,
-        cause: Option<Cause>,
+        cause: Option<&Cause>,
     ) -> Result<(), Self> {
         if !self.node.list.is_empty_locked() || self.state().contains(State::SPARE) {
             return Err(self);
         }
-        let (delta, _none) = self.set_cause(this, reason, cause);
+        // Declared before the unlock below, so dropped after it.
+        let (delta, _stale) = self.set_cause(this, reason, cause);
         let old = self.unlock_adding(delta);
         debug_assert!(!old.is_cancelled(), "cancelled twice: {old:?}");
         Ok(())
@@ -277,14 +301,19 @@ impl Guard<'_> {
     /// Like `cancel_if_idle`, and also when the list holds only waiters that
     /// fit in `wakers`: marks the node cancelled, moves their wakers into the
     /// batch (woken by the caller once its locks are released) and unlocks.
-    /// Saves a child the work list: its reference, and a second lock.
+    /// Saves a child the work list: its reference, and a second lock. Not
+    /// for a node made with an expiry cause, whose cause is dropped only
+    /// once both locks are released.
     fn cancel_in_place(
         self,
         this: NonNull<Node>,
         reason: Reason,
-        cause: Option<Cause>,
+        cause: Option<&Cause>,
         wakers: &mut crate::node::waiter::WakeBatch,
     ) -> Result<(), Self> {
+        if self.node.class().has_expiry_cause() {
+            return Err(self);
+        }
         let guard = match self.cancel_if_idle(this, reason, cause) {
             Ok(()) => return Ok(()),
             Err(guard) => guard,
@@ -294,7 +323,7 @@ impl Guard<'_> {
         {
             return Err(guard);
         }
-        // No spare: nothing to free.
+        // No spare and no expiry cause: nothing to free.
         let _none = guard.mark_cancelled(this, reason, cause);
         // SAFETY: we hold the lock; every entry is a waiter (checked above),
         // linked, so its future is pinned and alive.

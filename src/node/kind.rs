@@ -220,7 +220,7 @@ impl<X> TimedNode<X> {
         // SAFETY: `&mut`: the node is not shared yet.
         self.node
             .slot
-            .with_mut(|s| unsafe { *s = crate::node::Slot { cause: Some(cause) } });
+            .with_mut(|s| unsafe { *s = crate::node::Slot::cause(Some(cause)) });
     }
 }
 
@@ -239,8 +239,8 @@ pub(crate) fn expiry_cause(node: &Node) -> Option<Cause> {
     }
     // SAFETY: under the lock of a live node made with an expiry cause: its
     // slot holds that cause (invariant 9 of the `node` module), and only a
-    // cancel, which needs this lock, writes it.
-    node.slot.with(|s| unsafe { (*s).cause })
+    // cancel, which needs this lock, writes it. The clone is the caller's.
+    node.slot.with(|s| unsafe { Option::clone(&(*s).cause) })
 }
 
 impl TimedNode {
@@ -529,8 +529,8 @@ unsafe impl Send for LinkedRegistration {}
 
 #[cfg(feature = "alloc")]
 impl Fire for LinkedRegistration {
-    fn fire(self, reason: Reason, cause: Option<Cause>) {
-        Node::cancel(self.0, reason, cause);
+    fn fire(self, reason: Reason, cause: Option<&Cause>) {
+        Node::cancel(self.0, reason, cause.cloned());
     }
 }
 

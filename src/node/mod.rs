@@ -189,6 +189,7 @@ pub(crate) mod spare;
 pub(crate) mod state;
 pub(crate) mod waiter;
 
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use crate::node::kind::{Class, Ownership, Shape};
@@ -216,13 +217,46 @@ pub(crate) struct Node {
     pub(crate) list: List,
 }
 
-/// What a node's `slot` holds: the state's `CANCELLED` and `SPARE` bits say which.
-#[derive(Clone, Copy)]
+/// What a node's `slot` holds: the state's `SPARE` bit says which. The node
+/// owns the cause (one reference, for an owned one), given back when it is
+/// overwritten by a cancel (an expiry cause) or when the node is dropped.
 pub(crate) union Slot {
-    /// Once cancelled; while live, `None` or an expiry cause.
-    pub(crate) cause: Option<Cause>,
+    /// Without `SPARE`: once cancelled, its cause; while live, `None` or an
+    /// expiry cause.
+    pub(crate) cause: ManuallyDrop<Option<Cause>>,
     /// While `SPARE` is set.
     pub(crate) spare: NonNull<Node>,
+}
+
+impl Slot {
+    /// No cause and no spare.
+    pub(crate) const EMPTY: Slot = Slot::cause(None);
+
+    /// A slot holding `cause`.
+    pub(crate) const fn cause(cause: Option<Cause>) -> Slot {
+        Slot {
+            cause: ManuallyDrop::new(cause),
+        }
+    }
+}
+
+/// Gives back the cause the slot holds (the spare, if it holds one, is
+/// `refs::free`'s to free). The owner of a node has acquired every
+/// canceller's use of it (`refs::free`, `wait_unborrowed`), so no one else
+/// reads the slot.
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Relaxed: `&mut`, so every other use of the node happened before.
+        if self.state.load(Relaxed).contains(State::SPARE) {
+            return;
+        }
+        // SAFETY: without `SPARE` the slot holds a cause (or `None`), which
+        // the node owns and which is not read again.
+        drop(
+            self.slot
+                .with_mut(|s| unsafe { ManuallyDrop::take(&mut (*s).cause) }),
+        );
+    }
 }
 
 // SAFETY: all shared mutation goes through atomics or through cells guarded by the
@@ -249,7 +283,7 @@ impl Node {
         pub(crate) fn new(class: Class, refs: usize) -> Node {
             Node {
                 state: AtomicState::new(State::with_refs(refs)),
-                slot: UnsafeCell::new(Slot { cause: None }),
+                slot: UnsafeCell::new(Slot::EMPTY),
                 parent: None,
                 entry: Entry::new(Kind::Child, class.byte()),
                 list: List::new(),
@@ -319,8 +353,9 @@ impl Node {
             return None;
         }
         // SAFETY: the slot holds the cause once `CANCELLED` is set and is never
-        // written after; the Acquire load above made the write visible.
-        self.slot.with(|s| unsafe { (*s).cause })
+        // written after (the node keeps its reference until it is dropped);
+        // the Acquire load above made the write visible.
+        self.slot.with(|s| unsafe { Option::clone(&(*s).cause) })
     }
 
     /// Reason and cause of a cancelled node (`None` while live), each read

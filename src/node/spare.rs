@@ -60,8 +60,9 @@ impl Guard<'_> {
     /// node without one, returning the delta the caller then adds in the
     /// unlock (`Delta::NONE` if not kept). A child that keeps a spare itself is not
     /// kept (its own would leak), nor a clock root (its box is larger, and
-    /// holds its driver); and a timed node made with an expiry cause keeps
-    /// none (its slot holds that cause).
+    /// holds its driver), nor one whose slot holds a cause (its reference
+    /// would leak); and a timed node made with an expiry cause keeps none
+    /// (its slot holds that cause).
     ///
     /// # Safety
     /// `child` is a heap node, out of its timers if timed, that no one else
@@ -79,7 +80,11 @@ impl Guard<'_> {
             && !self.node.class().has_expiry_cause()
             && !held.intersects(State::SPARE | State::CANCELLED)
             && !c.state.load(Relaxed).contains(State::SPARE)
-            && !c.class().is_clock_root();
+            && !c.class().is_clock_root()
+            // SAFETY: the child is ours alone and keeps no spare (checked
+            // just before), so its slot holds a cause or `None`. One that
+            // holds a cause is not kept, so a spare's stale slot is `None`.
+            && c.slot.with(|s| unsafe { (*s).cause.is_none() });
         if !keep {
             return Delta::NONE;
         }
@@ -130,12 +135,11 @@ impl Node {
         // A live node that kept a spare has no expiry cause, so once the
         // spare is taken its slot holds `None` (see `cancel_if_idle_lock_free`).
         // SAFETY: under the lock; the slot is not published while live.
-        self.slot
-            .with_mut(|s| unsafe { *s = crate::node::Slot { cause: None } });
-        const { assert!(!core::mem::needs_drop::<T>()) };
+        self.slot.with_mut(|s| unsafe { *s = Slot::EMPTY });
         // SAFETY: the spare is a `Box<T>` allocation (its bits say which kind)
-        // no one refers to. Its stale value needs no drop (asserted above), so
-        // overwriting it leaks nothing.
+        // no one refers to. Its stale value's one field with a drop is its
+        // node's slot, which holds `None` (see `keep_spare`), so overwriting
+        // it leaks nothing.
         unsafe { spare.cast::<T>().as_ptr().write(make()) };
         let prepared = prepare(spare);
         // SAFETY: under our lock; the new child unlinks itself before it is freed.

@@ -84,8 +84,8 @@ macro_rules! pinned_source_methods {
             /// source.cancel_with(&Fault);
             /// assert_eq!(source.token().cause().unwrap().to_string(), "fault");
             /// ```
-            pub fn cancel_with(self: Pin<&Self>, cause: Cause) {
-                Node::cancel(self.attach().1, Reason::Cancelled, Some(cause));
+            pub fn cancel_with(self: Pin<&Self>, cause: impl Into<Cause>) {
+                Node::cancel(self.attach().1, Reason::Cancelled, Some(cause.into()));
             }
 
             /// Whether this source is cancelled, by itself or by a parent.
@@ -500,8 +500,8 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
     /// assert_eq!(read.reason(), Some(Reason::DeadlineExceeded));
     /// assert!(read.cause().is_some_and(|c| c.is::<Watchdog>()));
     /// ```
-    pub fn with_cause(mut self, cause: Cause) -> Self {
-        self.timed.set_expiry_cause(cause);
+    pub fn with_cause(mut self, cause: impl Into<Cause>) -> Self {
+        self.timed.set_expiry_cause(cause.into());
         self
     }
 

@@ -88,8 +88,8 @@ struct PinnedRegistration(NonNull<Node>);
 unsafe impl Send for PinnedRegistration {}
 
 impl Fire for PinnedRegistration {
-    fn fire(self, reason: Reason, cause: Option<Cause>) {
-        Node::cancel(self.0, reason, cause);
+    fn fire(self, reason: Reason, cause: Option<&Cause>) {
+        Node::cancel(self.0, reason, cause.cloned());
     }
 }
 

@@ -117,8 +117,12 @@ impl StaticSource {
     /// SHUTDOWN.cancel_with(&PowerLoss);
     /// assert_eq!(SHUTDOWN.token_ref().cause().unwrap().to_string(), "power loss");
     /// ```
-    pub fn cancel_with(&self, cause: Cause) {
-        Node::cancel(NonNull::from(&self.node), Reason::Cancelled, Some(cause));
+    pub fn cancel_with(&self, cause: impl Into<Cause>) {
+        Node::cancel(
+            NonNull::from(&self.node),
+            Reason::Cancelled,
+            Some(cause.into()),
+        );
     }
 
     /// Whether it is cancelled: one Acquire load.

@@ -195,7 +195,7 @@ where
 }
 
 /// A child of `server` expiring after `d` with `cause`.
-fn timed(server: &CancelToken, d: Duration, cause: cancel_token::Cause) -> CancelSource {
+fn timed(server: &CancelToken, d: Duration, cause: impl Into<cancel_token::Cause>) -> CancelSource {
     server.child_with_timeout_cause(d, cause)
 }
 
