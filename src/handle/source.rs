@@ -117,6 +117,14 @@ impl CancelSource {
     /// Like [`cancel`](Self::cancel), attaching `cause` for
     /// [`CancelToken::cause`] on this token and its descendants.
     ///
+    /// `cause` is anything that converts into a [`Cause`]: a `&'static` error
+    /// (no allocation), an owned one wrapped by [`Cause::new`] (one
+    /// allocation, shared by every node the cancel reaches and dropped with
+    /// the last of them), a `Box<dyn Error + Send + Sync>`, or a `Cause`.
+    /// Only the first cancel's cause is kept; a later one's is dropped.
+    ///
+    /// A static cause:
+    ///
     /// ```
     /// #[derive(Debug)]
     /// struct Deploy;
@@ -132,6 +140,31 @@ impl CancelSource {
     /// server.cancel_with(&Deploy);
     /// assert!(request.cause().is_some_and(|c| c.is::<Deploy>()));
     /// assert_eq!(server.cause().unwrap().to_string(), "new version deployed");
+    /// ```
+    ///
+    /// An owned cause, with data known only at run time:
+    ///
+    /// ```
+    /// use cancel_token::{CancelSource, Cause};
+    ///
+    /// #[derive(Debug)]
+    /// struct Deploy {
+    ///     version: String,
+    /// }
+    /// impl core::fmt::Display for Deploy {
+    ///     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    ///         write!(f, "version {} deployed", self.version)
+    ///     }
+    /// }
+    /// impl core::error::Error for Deploy {}
+    ///
+    /// let server = CancelSource::new();
+    /// let request = server.child();
+    /// server.cancel_with(Cause::new(Deploy { version: "1.4.2".into() }));
+    /// drop(server); // the request's node still holds the cause
+    /// let cause = request.cause().unwrap();
+    /// assert_eq!(cause.downcast_ref::<Deploy>().unwrap().version, "1.4.2");
+    /// assert_eq!(cause.to_string(), "version 1.4.2 deployed");
     /// ```
     pub fn cancel_with(&self, cause: impl Into<Cause>) {
         Node::cancel(self.token.raw(), Reason::Cancelled, Some(cause.into()));

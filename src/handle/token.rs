@@ -132,7 +132,8 @@ impl CancelToken {
 
     /// The cause given to [`cancel_with`](crate::CancelSource::cancel_with) by the
     /// source (or ancestor) whose cancellation reached this token; `None`
-    /// while it is live or when it was cancelled without one.
+    /// while it is live or when it was cancelled without one. A clone: for
+    /// an owned cause, one more reference to the same error.
     ///
     /// ```
     /// #[derive(Debug)]

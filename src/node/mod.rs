@@ -116,6 +116,14 @@
 //!     Until some deadline of a tree moves earlier (its clock root's
 //!     `moved_earlier` mark), a timed node's own deadline is its effective
 //!     one.
+//! 11. A cause in a slot is the node's own: each node a cancel reaches
+//!     stores a clone (one reference, for an owned `Cause`), and every
+//!     `cause()` returns a clone of it. A node gives its reference back when
+//!     it is dropped (`Drop for Node`: freed heap nodes, dropped pinned ones)
+//!     or when a cancel replaces its expiry cause (after the lock is
+//!     released, as the error's drop may run any code). A cancelled child
+//!     whose slot holds a cause is not kept as a spare, so a spare's slot is
+//!     empty and building a node over it leaks nothing.
 //!
 //! # Lock order
 //!
@@ -176,6 +184,11 @@
 //!   decides between them (a root, linked nowhere, is taken out by its drop
 //!   alone). A detached root holds none and no canceller reaches it; its
 //!   clock keeps the timers alive until it is freed (invariant 7).
+//! - **R14, the last holder of an owned cause vs a reader**: a reader of
+//!   `cause()` holds a handle to its node, whose slot holds a reference
+//!   (invariant 11), so the clone it takes is made from a live reference,
+//!   and the count's last decrement (Release, then an Acquire load before
+//!   the free) orders every holder's use before the error is dropped.
 //!
 //! The driver's wake-request protocol has its own races, in `driver::ms`.
 

@@ -69,7 +69,9 @@ macro_rules! pinned_source_methods {
             }
 
             /// Cancels with a cause, which this source's tokens and
-            /// descendants report from `cause()`.
+            /// descendants report from `cause()`: a `&'static` error, or
+            /// with `alloc` an owned one ([`Cause::new`]), dropped with the
+            /// last node that reports it; see [`Cause`].
             ///
             /// ```
             #[doc = $make]

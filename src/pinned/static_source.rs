@@ -99,7 +99,9 @@ impl StaticSource {
     }
 
     /// Cancels with a cause, which its tokens and descendants report from
-    /// `cause()`; see [`Cause`].
+    /// `cause()`: a `&'static` error, or with `alloc` an owned one
+    /// ([`Cause::new`]), which this source's node keeps for good (a
+    /// `static` is never dropped); see [`Cause`].
     ///
     /// ```
     /// use cancel_token::StaticSource;
