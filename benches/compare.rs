@@ -315,6 +315,57 @@ fn tree_1000_no_waiters<S: Subject>(group: &mut Group) {
     });
 }
 
+/// The error of the cause workloads.
+#[derive(Debug)]
+struct Stop(#[allow(dead_code)] u64);
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stop")
+    }
+}
+impl std::error::Error for Stop {}
+static STOP: Stop = Stop(0);
+
+/// The group of the cause workloads, and its three benchmarks.
+const CAUSES: (&str, [&str; 3]) = ("tree_1000_cause", ["none", "static", "owned"]);
+
+/// Cancelling a parent of `CHILDREN` children (ours only) without a cause,
+/// with a static one, and with an owned one made in the timed part (one
+/// allocation, then one increment per node); building and dropping the tree
+/// are not timed. Prints the three means.
+fn tree_1000_cause(criterion: &mut criterion::Criterion, started: SystemTime) {
+    let mut group = criterion.benchmark_group(CAUSES.0);
+    for (i, name) in CAUSES.1.into_iter().enumerate() {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let parent = Ours::parent();
+                    let children: Vec<_> = (0..CHILDREN).map(|_| Ours::child(&parent)).collect();
+                    (parent, children)
+                },
+                |tree| {
+                    match i {
+                        0 => tree.0.source.cancel(),
+                        1 => tree.0.source.cancel_with(&STOP),
+                        _ => tree
+                            .0
+                            .source
+                            .cancel_with(cancel_token::Cause::new(Stop(black_box(1)))),
+                    }
+                    tree
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+    let means = CAUSES.1.map(|name| show(mean_ns(CAUSES.0, name, started)));
+    println!(
+        "\ncancel of a {CHILDREN}-child tree, ns: no cause {}, static cause {}, owned cause {}",
+        means[0], means[1], means[2]
+    );
+}
+
 /// Two threads each creating and cancelling children of one shared parent;
 /// the time of one iteration on every thread at once (the slowest thread).
 fn contended_2_threads<S: Subject>(group: &mut Group) {
@@ -608,6 +659,7 @@ fn main() {
         at_depth::<Ours>,
         at_depth::<TokioUtil>,
     );
+    tree_1000_cause(&mut criterion, started);
     criterion.final_summary();
     print_ratios(&rows, started);
     for series in [&ALIVE[..], &DEPTHS[..]] {

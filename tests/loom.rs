@@ -1168,3 +1168,83 @@ fn clock_root_end_vs_timed_child_drop(cancel: bool) {
         assert_eq!(cancel_token::__private::timers_freed(), freed + 1);
     });
 }
+
+/// An owned cause that counts its drops (in the model's own atomics).
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+impl core::fmt::Display for Counted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("counted")
+    }
+}
+impl core::error::Error for Counted {}
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// An owned cause whose last other holder, the source's node, is freed on
+/// one thread while another thread reads it on a child and clones it: the
+/// reader holds its own reference, so the error is dropped exactly once,
+/// after every use (loom reports a use after free or a leaked `Arc`).
+///
+/// Checks race R14 and invariant 11 of `src/node/mod.rs`.
+#[test]
+fn owned_cause_last_drop_vs_descendant_read() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let root = CancelSource::new();
+        let child = root.token().child();
+        let cause = cancel_token::Cause::new(Counted(drops.clone()));
+        let t = thread::spawn(move || {
+            root.cancel_with(cause);
+            drop(root);
+        });
+        let seen = child.token().cause().map(|c| {
+            let copy = c.clone();
+            drop(c);
+            copy.to_string()
+        });
+        t.join().unwrap();
+        assert!(seen.is_none() || seen.as_deref() == Some("counted"));
+        assert!(child.token().cause().is_some());
+        assert_eq!(drops.load(SeqCst), 0, "the child still holds it");
+        drop(child);
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// A deadline made with an owned cause fires while its source cancels with
+/// another owned cause: the winner's is reported, and each is dropped
+/// exactly once, the loser's (the expiry cause replaced, or the cancel's
+/// discarded) no later than the node.
+///
+/// Checks races R9 and R14 and invariants 9 and 11 of `src/node/mod.rs`.
+#[test]
+fn owned_expiry_cause_fire_vs_owned_cancel_with() {
+    model(|| {
+        let (expiry, cancel) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let driver = ManualDriver::new();
+        let root = CancelSource::new();
+        let job = root.token().child_with_timeout_cause_on(
+            &driver,
+            Duration::from_micros(1),
+            cancel_token::Cause::new(Counted(expiry.clone())),
+        );
+        let d = driver.clone();
+        let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
+        job.cancel_with(cancel_token::Cause::new(Counted(cancel.clone())));
+        t.join().unwrap();
+        let (won, lost) = match job.reason().unwrap() {
+            Reason::DeadlineExceeded => (&expiry, &cancel),
+            Reason::Cancelled => (&cancel, &expiry),
+            r => panic!("{r:?}"),
+        };
+        assert!(job.cause().unwrap().is::<Counted>());
+        assert_eq!((won.load(SeqCst), lost.load(SeqCst)), (0, 1));
+        drop(job);
+        assert_eq!((won.load(SeqCst), lost.load(SeqCst)), (1, 1));
+        assert_eq!(driver.pending(), 0);
+    });
+}
