@@ -234,6 +234,7 @@ impl Guard<'_> {
     /// holds, so a deadline is never armed on a cancelled node). Returns what
     /// to add to the state to mark it cancelled, and what the slot held, to
     /// free once unlocked.
+    #[inline]
     fn set_cause(
         &self,
         this: NonNull<Node>,
@@ -282,6 +283,9 @@ impl Guard<'_> {
     /// cancelled and unlocks in one step (there is nothing to drain); an
     /// expiry cause it held is dropped once unlocked. Otherwise gives the
     /// guard back.
+    // Inlined into the walk: out of line, cancelling a 1 000-child tree with
+    // a cause ran 101 instructions a child instead of 71 (callgrind).
+    #[inline(always)]
     fn cancel_if_idle(
         self,
         this: NonNull<Node>,
