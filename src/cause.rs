@@ -145,8 +145,10 @@ impl Cause {
         unsafe { &*(self.vtable.error)(self.data) }
     }
 
-    /// Whether two causes are the same one: the same static error, or the
-    /// same owned allocation (clones of one `Cause`).
+    /// Whether two causes are the same one: clones of one owned cause (one
+    /// allocation), or the same static error. Compares addresses only, so
+    /// two zero-sized static errors may compare equal: use `is` to tell
+    /// types apart.
     pub fn ptr_eq(a: &Cause, b: &Cause) -> bool {
         a.data == b.data
     }
