@@ -170,8 +170,9 @@ impl CancelToken {
         after: core::time::Duration,
         cause: Option<Cause>,
     ) -> crate::CancelSource {
-        let near = crate::time::deadline::deadline_and_clock(self.raw());
-        self.child_after_near(driver, after, cause, near)
+        let now = driver.ticks_at(driver.now());
+        let at = now.saturating_add(driver.duration_ticks(after));
+        self.child_at_tick(&driver, at, after.is_zero(), cause)
     }
 
     /// [`child_after`](Self::child_after), with this token's deadline and

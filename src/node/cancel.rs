@@ -212,8 +212,28 @@ impl Node {
 /// What a cancel took out of a node's slot, freed when dropped: hold it until
 /// the node's lock is released (a user's error may run code as it drops).
 struct Stale {
-    _spare: crate::node::spare::Spare,
-    _expiry: Option<Cause>,
+    spare: Option<NonNull<Node>>,
+    expiry: ManuallyDrop<Option<Cause>>,
+}
+
+impl Drop for Stale {
+    /// In line to the check that there is nothing to free: most cancels.
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.spare.is_some() || self.expiry.is_some() {
+            self.free();
+        }
+    }
+}
+
+impl Stale {
+    #[cold]
+    #[inline(never)]
+    fn free(&mut self) {
+        drop(crate::node::spare::Spare(self.spare.take()));
+        // SAFETY: taken once: `drop` is the only caller, once.
+        drop(unsafe { ManuallyDrop::take(&mut self.expiry) });
+    }
 }
 
 /// What `cancel_if_idle_lock_free` did.
@@ -263,8 +283,8 @@ impl Guard<'_> {
         (
             Delta::cancel(self.state(), reason),
             Stale {
-                _spare: crate::node::spare::Spare(spare),
-                _expiry: expiry,
+                spare,
+                expiry: ManuallyDrop::new(expiry),
             },
         )
     }
