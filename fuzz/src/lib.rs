@@ -20,9 +20,11 @@ use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use cancel_token::{CancelSource, CancelToken, Cancelled, Cause, ManualDriver, OnCancel, Reason};
+use cancel_token::{
+    CancelSource, CancelToken, Cancelled, Cause, ManualDriver, OnCancel, Reason, ResetError,
+};
 
 pub mod model;
 use model::Model;
@@ -49,9 +51,13 @@ impl Label {
         }
     }
     pub fn deadline() -> Self {
+        Label::expired(None)
+    }
+    /// A deadline's expiry, with the cause its timeout was made with.
+    pub fn expired(cause: Option<u8>) -> Self {
         Label {
             reason: Reason::DeadlineExceeded,
-            cause: None,
+            cause,
         }
     }
 }
@@ -159,6 +165,33 @@ pub enum Action {
     Advance {
         dur: Duration,
     },
+    /// `CancelSource::with_clock` on the harness's driver.
+    ClockRoot {
+        dst: usize,
+    },
+    /// `child_with_timeout` (`child_with_deadline` if `absolute`, at the
+    /// driver's epoch plus `dur`), with `cause` in the `_cause` forms; only on
+    /// a token whose tree has a clock root.
+    ClockTimeout {
+        t: usize,
+        dur: Duration,
+        absolute: bool,
+        cause: Option<u8>,
+        dst: usize,
+    },
+    /// `reset_timeout(dur)` (`Duration::MAX` if `max`), or `reset_deadline`
+    /// at the driver's epoch plus `dur` if `absolute`.
+    Reset {
+        s: usize,
+        dur: Duration,
+        absolute: bool,
+        max: bool,
+    },
+    /// `token.detached()`.
+    Detach {
+        t: usize,
+        dst: usize,
+    },
 }
 
 /// What an action returned.
@@ -168,6 +201,7 @@ pub enum Outcome {
     /// `None` is `Poll::Pending`.
     Poll(Option<Reason>),
     Disarm(bool),
+    Reset(Result<(), ResetError>),
 }
 
 // ---- decoding ---------------------------------------------------------------
@@ -179,13 +213,13 @@ pub struct Op {
     pub args: [u8; 3],
 }
 
-pub const KINDS: u8 = 17;
+pub const KINDS: u8 = 21;
 
 /// Argument bytes each kind reads.
 pub fn nargs(kind: u8) -> usize {
     match kind {
-        0 | 9 => 0,
-        2 | 3 => 3,
+        0 | 9 | 17 => 0,
+        2 | 3 | 18 | 19 => 3,
         16 => 2,
         _ => 1,
     }
@@ -314,6 +348,10 @@ pub fn uses(a: &Action) -> Vec<(Pool, usize, bool)> {
         // clock and then advances to `now + by` in two steps, so two at once
         // may move it by only one of their amounts (a lost update).
         Action::Advance { .. } => vec![(Clock, 0, true)],
+        Action::ClockRoot { dst } => vec![(Src, dst, true)],
+        Action::ClockTimeout { t, dst, .. } => vec![(Tok, t, false), (Src, dst, true)],
+        Action::Reset { s, .. } => vec![(Src, s, false)],
+        Action::Detach { t, dst } => vec![(Tok, t, false), (Tok, dst, true)],
     }
 }
 
@@ -412,12 +450,38 @@ pub fn resolve(op: &Op, m: &Model, taken: &[(Pool, usize, bool)], next_cb: usize
             15 => Action::DropGuard {
                 g: pick(Grd, a0, true)?,
             },
-            _ => {
+            16 => {
                 ok(Clock, 0, true).then_some(())?;
                 Action::Advance {
                     dur: duration(a0, a1),
                 }
             }
+            17 => Action::ClockRoot { dst: free(Src)? },
+            18 => {
+                // Only tokens on a clock: elsewhere the tree's clock is
+                // `ThreadDriver::global()`, real time.
+                let c: Vec<usize> = (0..N)
+                    .filter(|&i| m.tokens[i].is_some_and(|n| m.clock_of(n).is_some()))
+                    .filter(|&i| ok(Tok, i, false))
+                    .collect();
+                Action::ClockTimeout {
+                    t: *c.get((a0 & 15) as usize % c.len().max(1))?,
+                    dur: duration(a1, a2),
+                    absolute: a0 & 16 != 0,
+                    cause: [None, Some(0), Some(1), None][(a0 >> 5 & 3) as usize],
+                    dst: free(Src)?,
+                }
+            }
+            19 => Action::Reset {
+                s: pick(Src, a0 & 15, false)?,
+                dur: duration(a1, a2),
+                absolute: a0 & 16 != 0,
+                max: a0 & 48 == 32,
+            },
+            _ => Action::Detach {
+                t: pick(Tok, a0, false)?,
+                dst: free(Tok)?,
+            },
         })
     };
     act().unwrap_or(Action::Nop)
@@ -531,6 +595,10 @@ pub enum Job {
     Disarm(OnCancel),
     DropGuard(OnCancel),
     Advance(ManualDriver, Duration),
+    ClockRoot(ManualDriver, usize),
+    ClockTimeout(Arc<CancelToken>, Instant, Duration, bool, Option<u8>, usize),
+    Reset(Arc<CancelSource>, Instant, Duration, bool, bool),
+    Detach(Arc<CancelToken>, usize),
 }
 
 /// What a job made or gave back.
@@ -541,6 +609,7 @@ pub enum Done {
     Waiter(usize, RWaiter, Option<Reason>),
     Guard(usize, OnCancel),
     Disarmed(bool),
+    Reset(Result<(), ResetError>),
 }
 
 fn only(a: Arc<impl Sized>) {
@@ -612,6 +681,22 @@ impl Job {
                 d.advance_by(dur);
                 Done::Nothing
             }
+            Job::ClockRoot(d, dst) => Done::Source(dst, CancelSource::with_clock(d)),
+            Job::ClockTimeout(t, epoch, dur, absolute, cause, dst) => Done::Source(
+                dst,
+                match (absolute, cause) {
+                    (false, None) => t.child_with_timeout(dur),
+                    (false, Some(c)) => t.child_with_timeout_cause(dur, cause_of(c)),
+                    (true, None) => t.child_with_deadline(epoch + dur),
+                    (true, Some(c)) => t.child_with_deadline_cause(epoch + dur, cause_of(c)),
+                },
+            ),
+            Job::Reset(s, epoch, dur, absolute, max) => Done::Reset(match (absolute, max) {
+                (true, _) => s.reset_deadline(epoch + dur),
+                (false, true) => s.reset_timeout(Duration::MAX),
+                (false, false) => s.reset_timeout(dur),
+            }),
+            Job::Detach(t, dst) => Done::Token(dst, t.detached()),
         }
     }
 }
@@ -630,6 +715,12 @@ impl Default for Real {
 }
 
 impl Real {
+    /// The driver's tick 0 as a `std` instant.
+    fn epoch(&self) -> Instant {
+        use cancel_token::TimerDriver;
+        self.driver.epoch().unwrap()
+    }
+
     /// Takes or shares what `a` needs out of the pools.
     pub fn prepare(&mut self, a: &Action) -> Job {
         let tok = |r: &Self, t: usize| r.tokens[t].clone().unwrap();
@@ -664,6 +755,27 @@ impl Real {
             Action::Disarm { g } => Job::Disarm(self.guards[g].take().unwrap()),
             Action::DropGuard { g } => Job::DropGuard(self.guards[g].take().unwrap()),
             Action::Advance { dur } => Job::Advance(self.driver.clone(), dur),
+            Action::ClockRoot { dst } => Job::ClockRoot(self.driver.clone(), dst),
+            Action::ClockTimeout {
+                t,
+                dur,
+                absolute,
+                cause,
+                dst,
+            } => Job::ClockTimeout(tok(self, t), self.epoch(), dur, absolute, cause, dst),
+            Action::Reset {
+                s,
+                dur,
+                absolute,
+                max,
+            } => Job::Reset(
+                self.sources[s].clone().unwrap(),
+                self.epoch(),
+                dur,
+                absolute,
+                max,
+            ),
+            Action::Detach { t, dst } => Job::Detach(tok(self, t), dst),
         }
     }
 
@@ -688,6 +800,7 @@ impl Real {
                 Outcome::None
             }
             Done::Disarmed(b) => Outcome::Disarm(b),
+            Done::Reset(r) => Outcome::Reset(r),
         }
     }
 }
@@ -701,6 +814,10 @@ pub struct HObs {
     pub reason: Option<Reason>,
     pub cause: Option<u8>,
     pub deadline: Option<u64>,
+    /// `remaining()`.
+    pub remaining: Option<Duration>,
+    /// `deadline_instant()`, as the time since the driver's epoch.
+    pub instant: Option<Duration>,
 }
 
 impl HObs {
@@ -738,12 +855,14 @@ pub struct Obs {
     pub now: u64,
 }
 
-fn hobs(t: &CancelToken) -> HObs {
+fn hobs(t: &CancelToken, epoch: Instant) -> HObs {
     HObs {
         cancelled: t.is_cancelled(),
         reason: t.reason(),
         cause: cause_id(t.cause()),
         deadline: t.deadline().map(|d| d.ticks()),
+        remaining: t.remaining(),
+        instant: t.deadline_instant().map(|i| i.duration_since(epoch)),
     }
 }
 
@@ -755,19 +874,24 @@ impl Real {
             .iter()
             .map(|g| g.as_ref().map(|_| usize::MAX))
             .collect();
+        let epoch = self.epoch();
         Obs {
             sources: self
                 .sources
                 .iter()
                 .map(|s| {
                     s.as_ref().map(|s| {
-                        let h = hobs(&s.token());
+                        let h = hobs(&s.token(), epoch);
                         assert_eq!((s.is_cancelled(), s.reason()), (h.cancelled, h.reason));
                         h
                     })
                 })
                 .collect(),
-            tokens: self.tokens.iter().map(|t| t.as_deref().map(hobs)).collect(),
+            tokens: self
+                .tokens
+                .iter()
+                .map(|t| t.as_deref().map(|t| hobs(t, epoch)))
+                .collect(),
             waiters: self
                 .waiters
                 .iter()
@@ -804,6 +928,11 @@ impl Model {
                     reason: s.map(|l| l.reason),
                     cause: s.and_then(|l| l.cause),
                     deadline: self.effective_deadline(n),
+                    remaining: self.remaining(n),
+                    instant: self
+                        .clock_of(n)
+                        .and(self.effective_deadline(n))
+                        .map(Duration::from_micros),
                 }
             })
         };

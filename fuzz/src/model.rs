@@ -5,7 +5,7 @@
 //! label. Deadlines are plain numbers compared with the clock.
 
 use crate::{Action, Label, Outcome, N};
-use cancel_token::Reason;
+use cancel_token::{Reason, ResetError};
 
 #[derive(Clone, Debug, Default)]
 pub struct Node {
@@ -14,6 +14,10 @@ pub struct Node {
     pub deadline: Option<u64>, // its own deadline, if one was armed at creation
     pub never: bool,           // `CancelToken::never()`
     pub state: Option<Label>,
+    pub timed: bool, // a timed node: made with a deadline of its own, or a clock root
+    pub clock_root: bool, // `CancelSource::with_clock`, or a detached root
+    pub covers: bool, // a child took its deadline as its own: it cannot move later
+    pub cause: Option<u8>, // the cause its own deadline expires with
 }
 
 #[derive(Clone, Debug)]
@@ -67,16 +71,88 @@ impl Model {
     }
 
     /// The earliest own deadline of `n` and its tree ancestors.
-    pub fn effective_deadline(&self, mut n: usize) -> Option<u64> {
-        let mut best = self.nodes[n].deadline;
-        while let Some(p) = self.nodes[n].parent {
-            best = match (best, self.nodes[p].deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            n = p;
+    pub fn effective_deadline(&self, n: usize) -> Option<u64> {
+        self.provider(n).map(|(d, _)| d)
+    }
+
+    /// The earliest own deadline of `n` and its tree ancestors, and the node
+    /// whose deadline it is (the nearest of those that expire then).
+    pub fn provider(&self, mut n: usize) -> Option<(u64, usize)> {
+        let mut best: Option<(u64, usize)> = None;
+        loop {
+            if let Some(d) = self.nodes[n].deadline {
+                if best.is_none_or(|(b, _)| d < b) {
+                    best = Some((d, n));
+                }
+            }
+            match self.nodes[n].parent {
+                Some(p) => n = p,
+                None => return best,
+            }
         }
-        best
+    }
+
+    /// The clock root of `n`'s tree, if it has one.
+    pub fn clock_of(&self, mut n: usize) -> Option<usize> {
+        loop {
+            if self.nodes[n].clock_root {
+                return Some(n);
+            }
+            n = self.nodes[n].parent?;
+        }
+    }
+
+    /// `remaining()`: the time to the effective deadline, on the tree's clock.
+    pub fn remaining(&self, n: usize) -> Option<std::time::Duration> {
+        self.clock_of(n)?;
+        let d = self.effective_deadline(n)?;
+        Some(std::time::Duration::from_micros(d.saturating_sub(self.now)))
+    }
+
+    /// A new child of `p` expiring at tick `at` (with `cause`), as
+    /// `child_at_tick`: no timer if never, or if an ancestor's deadline comes
+    /// no later (that deadline is then marked as taken by a child).
+    fn timed_child(&mut self, dst: usize, p: usize, at: u64, cause: Option<u8>) {
+        if at == u64::MAX {
+            return self.create(dst, Some(p), vec![], None);
+        }
+        if let Some((_, h)) = self.provider(p).filter(|&(d, _)| d <= at) {
+            self.nodes[h].covers = true;
+            return self.create(dst, Some(p), vec![], None);
+        }
+        self.create(dst, Some(p), vec![], Some(at));
+        let n = self.nodes.len() - 1;
+        self.nodes[n].timed = true;
+        self.nodes[n].cause = cause;
+        if self.nodes[p].state.is_none() && at <= self.now {
+            self.nodes[n].state = Some(Label::expired(cause));
+        }
+    }
+
+    /// `reset_timeout` / `reset_deadline` of the node `n` to tick `at`.
+    fn reset(&mut self, n: usize, at: u64) -> Result<(), ResetError> {
+        let node = &self.nodes[n];
+        if !node.timed || self.clock_of(n).is_none() {
+            return Err(ResetError::NoDeadline);
+        }
+        if node.state.is_some() {
+            return Err(ResetError::Cancelled);
+        }
+        // Capped at the parent's effective deadline.
+        let at = match node.parent.and_then(|p| self.effective_deadline(p)) {
+            Some(d) if d < at => d,
+            _ => at,
+        };
+        let old = self.nodes[n].deadline.unwrap_or(u64::MAX);
+        if at > old && self.nodes[n].covers {
+            return Err(ResetError::Covered);
+        }
+        self.nodes[n].deadline = (at != u64::MAX).then_some(at);
+        if at <= self.now {
+            let l = Label::expired(self.nodes[n].cause);
+            self.cancel(n, l);
+        }
+        Ok(())
     }
 
     /// A new source's node; born cancelled with its tree parent's label, else
@@ -94,6 +170,7 @@ impl Model {
             deadline: at,
             never: false,
             state,
+            ..Node::default()
         });
         self.sources[dst] = Some(self.nodes.len() - 1);
     }
@@ -105,7 +182,7 @@ impl Model {
             .filter(|&n| self.nodes[n].deadline.is_some_and(|at| at <= self.now))
             .min_by_key(|&n| self.nodes[n].deadline)
         {
-            self.cancel(n, Label::deadline());
+            self.cancel(n, Label::expired(self.nodes[n].cause));
         }
     }
 
@@ -133,14 +210,48 @@ impl Model {
                 absolute,
                 dst,
             } => {
-                let p = tok(self, t);
                 let base = if absolute { 0 } else { self.now };
                 let at = base.saturating_add(crate::ceil_ticks(dur));
-                // As `child_at_tick`: no timer if never, or if an ancestor's
-                // deadline (fixed at creation) comes no later.
-                let covered = self.effective_deadline(p).is_some_and(|d| d <= at);
-                let at = (at != u64::MAX && !covered).then_some(at);
-                self.create(dst, Some(p), vec![], at)
+                self.timed_child(dst, tok(self, t), at, None)
+            }
+            Action::ClockRoot { dst } => {
+                self.create(dst, None, vec![], None);
+                let n = self.nodes.len() - 1;
+                (self.nodes[n].timed, self.nodes[n].clock_root) = (true, true);
+            }
+            Action::ClockTimeout {
+                t,
+                dur,
+                absolute,
+                cause,
+                dst,
+            } => {
+                let base = if absolute { 0 } else { self.now };
+                let at = base.saturating_add(crate::ceil_ticks(dur));
+                self.timed_child(dst, tok(self, t), at, cause)
+            }
+            Action::Reset {
+                s,
+                dur,
+                absolute,
+                max,
+            } => {
+                let base = if absolute { 0 } else { self.now };
+                let at = match max {
+                    true => u64::MAX,
+                    false => base.saturating_add(crate::ceil_ticks(dur)),
+                };
+                return Outcome::Reset(self.reset(self.sources[s].unwrap(), at));
+            }
+            Action::Detach { t, dst } => {
+                let on_clock = self.clock_of(tok(self, t)).is_some();
+                self.nodes.push(Node {
+                    never: !on_clock,
+                    timed: on_clock,
+                    clock_root: on_clock,
+                    ..Node::default()
+                });
+                self.tokens[dst] = Some(self.nodes.len() - 1);
             }
             Action::Cancel { s, cause } => self.cancel(
                 self.sources[s].unwrap(),

@@ -64,8 +64,127 @@ fn advance(b0: u8, b1: u8) -> Op {
     Op::new(16, &[b0, b1])
 }
 
+fn clock_root() -> Op {
+    Op::new(17, &[])
+}
+/// On the tree's clock; `cause`: 0 none, 1 the first, 2 the second.
+fn clock_timeout(t: u8, absolute: bool, cause: u8, b0: u8, b1: u8) -> Op {
+    Op::new(18, &[t | (absolute as u8) << 4 | cause << 5, b0, b1])
+}
+/// `reset_timeout` (`reset_deadline` if `absolute`).
+fn reset(s: u8, absolute: bool, b0: u8, b1: u8) -> Op {
+    Op::new(19, &[s | (absolute as u8) << 4, b0, b1])
+}
+/// `reset_timeout(Duration::MAX)`.
+fn reset_max(s: u8) -> Op {
+    Op::new(19, &[s | 32, 0, 0])
+}
+fn detach(t: u8) -> Op {
+    Op::new(20, &[t])
+}
+
 fn model_seeds() -> Vec<(&'static str, Vec<Op>)> {
     vec![
+        (
+            "clock-timeout-remaining",
+            vec![
+                clock_root(),
+                token(0),
+                child(0),
+                token(1),
+                clock_timeout(1, false, 0, 0, 100),
+                token(2),
+                clock_timeout(2, true, 1, 0, 50),
+                token(3),
+                advance(0, 20),
+                wait(3, false),
+                on_cancel(2),
+                advance(0, 30),
+                advance(0, 50),
+                poll(0, false),
+            ],
+        ),
+        (
+            "reset-later-earlier",
+            vec![
+                clock_root(),
+                token(0),
+                clock_timeout(0, false, 2, 0, 100),
+                token(1),
+                child(1),
+                token(2),
+                clock_timeout(2, false, 0, 0, 80),
+                advance(0, 30),
+                reset(1, false, 0, 200),
+                reset(2, false, 0, 250),
+                reset(1, false, 0, 10),
+                token(3),
+                reset(1, true, 0, 60),
+                advance(0, 50),
+                reset(1, false, 0, 5),
+            ],
+        ),
+        (
+            "reset-covered",
+            vec![
+                clock_root(),
+                token(0),
+                clock_timeout(0, false, 0, 0, 50),
+                token(1),
+                clock_timeout(1, false, 1, 0, 70),
+                reset(1, false, 0, 100),
+                reset(1, false, 0, 20),
+                reset(1, false, 0, 30),
+                reset(2, false, 0, 40),
+                reset(0, false, 0, 10),
+                reset(0, false, 0, 0),
+                advance(0, 100),
+            ],
+        ),
+        (
+            "reset-refused",
+            vec![
+                root(),
+                token(0),
+                timeout(0, false, 0, 10),
+                reset(0, false, 0, 5),
+                reset(1, false, 0, 5),
+                clock_root(),
+                token(2),
+                child(2),
+                timeout(2, false, 0, 10),
+                reset(3, false, 0, 5),
+                reset(4, false, 0, 50),
+                cancel(4, 1),
+                reset(4, false, 0, 5),
+                reset(2, false, 0, 20),
+                reset_max(2),
+                reset_max(2),
+                advance(0, 100),
+            ],
+        ),
+        (
+            "detached",
+            vec![
+                clock_root(),
+                token(0),
+                clock_timeout(0, false, 0, 0, 10),
+                token(1),
+                detach(1),
+                clock_timeout(2, false, 2, 0, 40),
+                token(3),
+                wait(2, false),
+                on_cancel(2),
+                root(),
+                token(5),
+                detach(4),
+                drop_src(0),
+                advance(0, 40),
+                poll(0, true),
+                drop_tok(0),
+                drop_tok(0),
+            ],
+        ),
         (
             "waiter-woken-with-cause",
             vec![
@@ -273,6 +392,30 @@ fn model_seeds() -> Vec<(&'static str, Vec<Op>)> {
 fn threads_seeds() -> Vec<(&'static str, Vec<Step>)> {
     use Step::{Main as M, Pair as P, Worker as W};
     vec![
+        (
+            "reset-vs-advance",
+            vec![
+                M(clock_root()),
+                M(token(0)),
+                M(clock_timeout(0, false, 1, 0, 10)),
+                M(token(1)),
+                M(child(1)),
+                P(advance(0, 10), reset(1, false, 0, 30)),
+                M(advance(0, 30)),
+            ],
+        ),
+        (
+            "reset-vs-cancel",
+            vec![
+                M(clock_root()),
+                M(token(0)),
+                M(clock_timeout(0, false, 0, 0, 10)),
+                M(token(1)),
+                M(clock_timeout(1, false, 0, 0, 5)),
+                P(reset(1, false, 0, 1), cancel(0, 1)),
+                P(reset(2, false, 0, 0), detach(1)),
+            ],
+        ),
         (
             "cancel-vs-wait",
             vec![
