@@ -135,14 +135,19 @@ impl Model {
         if !node.timed || self.clock_of(n).is_none() {
             return Err(ResetError::NoDeadline);
         }
-        if node.state.is_some() {
-            return Err(ResetError::Cancelled);
-        }
-        // Capped at the parent's effective deadline.
-        let at = match node.parent.and_then(|p| self.effective_deadline(p)) {
-            Some(d) if d < at => d,
+        // Capped at the parent's effective deadline, which the source then
+        // takes as its own (marked as a capped `PinnedDeadline` marks it):
+        // before the refusals below, so a refused move marks it too.
+        let at = match node.parent.and_then(|p| self.provider(p)) {
+            Some((d, h)) if d < at => {
+                self.nodes[h].covers = true;
+                d
+            }
             _ => at,
         };
+        if self.nodes[n].state.is_some() {
+            return Err(ResetError::Cancelled);
+        }
         let old = self.nodes[n].deadline.unwrap_or(u64::MAX);
         if at > old && self.nodes[n].covers {
             return Err(ResetError::Covered);

@@ -164,6 +164,21 @@ fn model_seeds() -> Vec<(&'static str, Vec<Op>)> {
             ],
         ),
         (
+            "reset-capped",
+            vec![
+                clock_root(),
+                token(0),
+                clock_timeout(0, false, 0, 0, 50),
+                token(1),
+                clock_timeout(1, false, 0, 0, 30),
+                reset(2, false, 0, 100),
+                reset(1, false, 0, 200),
+                cancel(2, 0),
+                reset(2, false, 0, 250),
+                reset(1, false, 0, 220),
+            ],
+        ),
+        (
             "detached",
             vec![
                 clock_root(),
