@@ -145,6 +145,11 @@ impl Cause {
         unsafe { &*(self.vtable.error)(self.data) }
     }
 
+    /// Whether the cause is a static one: nothing to drop.
+    pub(crate) fn is_static(&self) -> bool {
+        self.vtable.free.is_none()
+    }
+
     /// Whether two causes are the same one: clones of one owned cause (one
     /// allocation), or the same static error. Compares addresses only, so
     /// two zero-sized static errors may compare equal: use `is` to tell

@@ -492,3 +492,43 @@ fn an_owned_cause_is_one_allocation_freed_with_the_last_node() {
     });
     assert_eq!(live, 0, "an owned cause leaked");
 }
+
+/// A timeout with a static cause for its expiry (a server's "caller's
+/// deadline", made for every request) reuses its parent's spare as one
+/// without does; one with an owned cause is freed instead (its cause is
+/// dropped out of any lock).
+#[test]
+fn a_timeout_with_a_static_cause_reuses_the_spare() {
+    use cancel_token::{Cause, ManualDriver};
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    struct CallerDeadline;
+    impl std::fmt::Display for CallerDeadline {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the caller's deadline")
+        }
+    }
+    impl std::error::Error for CallerDeadline {}
+
+    let server = CancelSource::with_clock(ManualDriver::new());
+    let d = Duration::from_secs(30);
+    drop(server.child_with_timeout_cause(d, &CallerDeadline)); // leaves the spare
+    let ((), allocs, live) = measure(|| {
+        for _ in 0..1000 {
+            drop(std::hint::black_box(
+                server.child_with_timeout_cause(d, &CallerDeadline),
+            ));
+        }
+    });
+    assert_eq!((allocs, live), (0, 0));
+    let ((), allocs, live) = measure(|| {
+        for _ in 0..10 {
+            let cause = Cause::new(CallerDeadline);
+            drop(server.child_with_timeout_cause(d, cause));
+        }
+    });
+    // Nothing grows; the first took the spare, which none gave back.
+    assert!(live <= 0, "{live} bytes left");
+    assert!(allocs >= 10, "{allocs}: an owned cause is an allocation");
+}

@@ -83,8 +83,12 @@ impl Guard<'_> {
             && !c.class().is_clock_root()
             // SAFETY: the child is ours alone and keeps no spare (checked
             // just before), so its slot holds a cause or `None`. One that
-            // holds a cause is not kept, so a spare's stale slot is `None`.
-            && c.slot.with(|s| unsafe { (*s).cause.is_none() });
+            // holds an owned cause is not kept (dropping it may run a user's
+            // code, not to be run under this lock), so a spare's stale slot
+            // is `None` or a static cause, which needs no drop when the
+            // spare is overwritten. A timeout with a static expiry cause (a
+            // server's "caller's deadline") is kept as one without.
+            && c.slot.with(|s| unsafe { (*s).cause.as_ref().map_or(true, crate::Cause::is_static) });
         if !keep {
             return Delta::NONE;
         }
