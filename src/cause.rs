@@ -146,6 +146,7 @@ impl Cause {
     }
 
     /// Whether the cause is a static one: nothing to drop.
+    #[cfg(feature = "alloc")]
     pub(crate) fn is_static(&self) -> bool {
         self.vtable.free.is_none()
     }
