@@ -144,18 +144,18 @@ impl crate::CancelToken {
     /// [`Timeout`].
     ///
     /// ```
+    /// # futures_executor::block_on(async {
     /// use std::time::Duration;
-    /// use cancel_token::{CancelSource, Reason, TokioDriver};
+    /// use cancel_token::{CancelSource, ManualDriver, Reason};
     ///
-    /// #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// async fn main() {
-    ///     let app = CancelSource::with_clock(TokioDriver::current());
-    ///     let slow = tokio::time::sleep(Duration::from_secs(3600));
-    ///     let call = app.timeout(Duration::from_millis(200), slow);
-    ///     assert_eq!(call.await, Err(Reason::DeadlineExceeded));
-    ///     let quick = app.timeout(Duration::from_millis(200), async { 7 });
-    ///     assert_eq!(quick.await, Ok(7));
-    /// }
+    /// let driver = ManualDriver::new(); // or TokioDriver::current(), ...
+    /// let app = CancelSource::with_clock(driver.clone());
+    /// let slow = app.timeout(Duration::from_millis(200), core::future::pending::<()>());
+    /// driver.advance_by(Duration::from_millis(200));
+    /// assert_eq!(slow.await, Err(Reason::DeadlineExceeded));
+    /// let quick = app.timeout(Duration::from_millis(200), async { 7 });
+    /// assert_eq!(quick.await, Ok(7));
+    /// # });
     /// ```
     #[track_caller]
     pub fn timeout<F: Future>(&self, after: core::time::Duration, work: F) -> Timeout<F> {
