@@ -21,9 +21,18 @@ use crate::{CancelSource, CancelToken, Cause, TimerDriver};
 /// # Safety
 /// `node` is alive for `'a` (the caller borrows a handle on it).
 unsafe fn tree_clock<'a>(node: NonNull<Node>) -> Option<&'a dyn Clock> {
-    match clock_root(node) {
-        // SAFETY: a clock root at or above `node`, alive while `node` is,
-        // for `'a`; its clock lives as long.
+    // SAFETY: by the caller's guarantee.
+    unsafe { clock_or_fallback(clock_root(node)) }
+}
+
+/// The clock kept by clock root `root`; with none, `ThreadDriver::global()`
+/// with `std`, and `None` without.
+///
+/// # Safety
+/// `root` is the clock root of a node alive for `'a`, or `None`.
+unsafe fn clock_or_fallback<'a>(root: Option<NonNull<Node>>) -> Option<&'a dyn Clock> {
+    match root {
+        // SAFETY: by the caller's guarantee; its clock lives as long.
         Some(root) => Some(unsafe { clock_of(root) }),
         #[cfg(feature = "std")]
         None => Some(crate::ThreadDriver::global() as &dyn Clock),
@@ -32,23 +41,36 @@ unsafe fn tree_clock<'a>(node: NonNull<Node>) -> Option<&'a dyn Clock> {
     }
 }
 
-/// The clock of a tree whose clock root is `root`, for a call that cannot go
-/// on without one: [`tree_clock`]'s fallback, or a panic that names the fix.
+/// [`clock_or_fallback`], for a call that cannot go on without a clock: a
+/// panic that names the fix.
 ///
 /// # Safety
-/// `root` is the clock root of a node alive for `'a`, or `None`.
+/// As for `clock_or_fallback`.
 #[track_caller]
 unsafe fn needed_clock<'a>(root: Option<NonNull<Node>>) -> &'a dyn Clock {
-    match root {
-        // SAFETY: by the caller's guarantee; its clock lives as long.
-        Some(root) => unsafe { clock_of(root) },
-        #[cfg(feature = "std")]
-        None => crate::ThreadDriver::global(),
-        #[cfg(not(feature = "std"))]
+    // SAFETY: by the caller's guarantee.
+    match unsafe { clock_or_fallback(root) } {
+        Some(clock) => clock,
         None => panic!(
             "the token's tree has no clock: make its root with `CancelSource::with_clock(driver)`, \
              or name the driver (`child_with_timeout_on`)"
         ),
+    }
+}
+
+/// The tick of `clock` at `std`'s instant `at`, rounded up: through the
+/// clock's epoch, or, on a clock with none, as a timeout of
+/// `at - Instant::now()` from its current tick.
+#[cfg(feature = "std")]
+fn tick_at_std(clock: &dyn Clock, at: std::time::Instant) -> u64 {
+    match clock.epoch() {
+        Some(epoch) => Clock::duration_ticks(clock, at.saturating_duration_since(epoch)),
+        None => {
+            let after = at.saturating_duration_since(std::time::Instant::now());
+            clock
+                .now_ticks()
+                .saturating_add(Clock::duration_ticks(clock, after))
+        }
     }
 }
 
@@ -188,16 +210,7 @@ impl CancelSource {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn reset_deadline(&self, at: std::time::Instant) -> Result<(), ResetError> {
         let (node, clock) = self.deadline_on_clock()?;
-        let tick = match clock.epoch() {
-            Some(epoch) => Clock::duration_ticks(clock, at.saturating_duration_since(epoch)),
-            None => {
-                let after = at.saturating_duration_since(std::time::Instant::now());
-                clock
-                    .now_ticks()
-                    .saturating_add(Clock::duration_ticks(clock, after))
-            }
-        };
-        self.reset_to(node, clock, tick)
+        self.reset_to(node, clock, tick_at_std(clock, at))
     }
 
     /// This source's timed node and its tree's clock, if its deadline is on it.
@@ -491,17 +504,9 @@ impl CancelToken {
         let near = deadline_and_clock(self.raw());
         // SAFETY: as in `child_with_timeout`.
         let clock = unsafe { needed_clock(near.1) };
-        match clock.epoch() {
-            Some(epoch) => {
-                let tick = Clock::duration_ticks(clock, at.saturating_duration_since(epoch));
-                let due = tick <= clock.now_ticks();
-                self.child_at_tick_near(clock, tick, due, cause, near)
-            }
-            None => {
-                let after = at.saturating_duration_since(std::time::Instant::now());
-                self.child_after_near(clock, after, cause, near)
-            }
-        }
+        let tick = tick_at_std(clock, at);
+        let due = tick <= clock.now_ticks();
+        self.child_at_tick_near(clock, tick, due, cause, near)
     }
 
     /// The time left before this token expires, on its tree's clock: its
