@@ -363,6 +363,59 @@ fn a_deadline_moves_later_and_earlier_in_place() {
     );
 }
 
+/// A driver whose clock runs ahead of its timers, as a real one's does
+/// between reading the time and firing what is due.
+#[derive(Clone)]
+struct Ahead {
+    timers: ManualDriver,
+    now: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl TimerDriver for Ahead {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        Duration::from_micros(self.now.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    fn ticks_at(&self, at: Duration) -> u64 {
+        TimerDriver::duration_ticks(self, at)
+    }
+    fn instant_at(&self, ticks: u64) -> Duration {
+        Duration::from_micros(ticks)
+    }
+    fn duration_ticks(&self, d: Duration) -> u64 {
+        TimerDriver::duration_ticks(&self.timers, d)
+    }
+    fn ticks_duration(&self, ticks: u64) -> Duration {
+        Duration::from_micros(ticks)
+    }
+    fn timers(&self) -> cancel_token::TimersHandle<'_> {
+        self.timers.timers()
+    }
+    fn wake_at(&self, _tick: u64) -> Result<(), cancel_token::DriverStopped> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_deadline_already_passed_is_not_moved() {
+    let ahead = Ahead {
+        timers: ManualDriver::new(),
+        now: Default::default(),
+    };
+    let root = CancelSource::with_clock(ahead.clone());
+    let job = root.child_with_timeout(Duration::from_micros(10));
+    // The clock reaches the deadline; the driver has not fired it yet.
+    ahead.now.store(10, std::sync::atomic::Ordering::SeqCst);
+    assert!(!job.is_cancelled());
+    assert_eq!(
+        job.reset_timeout(Duration::from_micros(30)),
+        Err(cancel_token::ResetError::Cancelled),
+        "an expired deadline is not brought back"
+    );
+    ahead.timers.advance_by(Duration::from_micros(10));
+    assert_eq!(job.reason(), Some(Reason::DeadlineExceeded));
+}
+
 #[test]
 fn a_deadline_moved_earlier_is_reported_below_it() {
     let driver = ManualDriver::new();

@@ -399,8 +399,9 @@ fn deadline_fire_vs_cancel() {
 }
 
 /// A deadline moves (`reset_timeout`) while its driver fires it: the move
-/// either lands first, and the deadline fires at its new tick, or finds it
-/// firing and is refused; the token expires once, and no timer is left.
+/// either lands first, and the deadline fires at its new tick (counted from
+/// the clock before the firing), or finds it passed or firing and is
+/// refused; the token expires once, and no timer is left.
 ///
 /// Checks race R10 and invariants 7 and 10 of `src/node/mod.rs`.
 #[test]
@@ -410,6 +411,9 @@ fn deadline_reset_vs_fire() {
         let driver = ManualDriver::new();
         let root = CancelSource::with_clock(driver.clone());
         let job = root.child_with_timeout(Duration::from_micros(1));
+        // Due at the same tick and fired first: the clock has moved while
+        // the job's entry is still in the wheel.
+        let first = root.child_with_timeout(Duration::from_micros(1));
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         let _guard = job.on_cancel(move |_| {
@@ -419,12 +423,15 @@ fn deadline_reset_vs_fire() {
         let t = thread::spawn(move || d.advance_by(Duration::from_micros(1)));
         let moved = job.reset_timeout(Duration::from_micros(3));
         t.join().unwrap();
+        assert_eq!(first.reason(), Some(Reason::DeadlineExceeded));
         match moved {
-            // Moved before the firing: live until its new tick.
+            // Moved before the firing, from the clock's tick before it:
+            // live until its new tick, 3.
             Ok(()) => {
                 assert!(!job.is_cancelled());
                 assert_eq!(driver.pending(), 1);
-                driver.advance_by(Duration::from_micros(3));
+                assert_eq!(job.remaining(), Some(Duration::from_micros(2)));
+                driver.advance_by(Duration::from_micros(2));
             }
             Err(e) => assert_eq!(e, ResetError::Cancelled),
         }

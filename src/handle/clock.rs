@@ -120,8 +120,8 @@ pub(crate) unsafe fn deadline_instant(node: NonNull<Node>) -> Option<std::time::
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResetError {
-    /// The source is cancelled, or its deadline is firing: there is no
-    /// deadline left to move.
+    /// The source is cancelled, or its deadline has passed on the clock
+    /// (the driver is about to fire it): there is no deadline left to move.
     Cancelled,
     /// The move is later, and a child took this deadline as its own (a
     /// child whose timeout was no earlier arms no timer, as in Go): moving
@@ -164,7 +164,9 @@ impl CancelSource {
     /// `remaining()` report it. A move later is refused
     /// ([`ResetError::Covered`]) once a child has taken this deadline as its
     /// own, as a child whose timeout was no earlier does instead of arming a
-    /// timer of its own.
+    /// timer of its own. A deadline the clock has reached is not brought
+    /// back: the move is refused ([`ResetError::Cancelled`]) even before the
+    /// driver fires it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -184,10 +186,9 @@ impl CancelSource {
     /// ```
     pub fn reset_timeout(&self, after: Duration) -> Result<(), ResetError> {
         let (node, clock) = self.deadline_on_clock()?;
-        let at = clock
-            .now_ticks()
-            .saturating_add(Clock::duration_ticks(clock, after));
-        self.reset_to(node, clock, at)
+        let now = clock.now_ticks();
+        let at = now.saturating_add(Clock::duration_ticks(clock, after));
+        self.reset_to(node, clock, at, now)
     }
 
     /// Moves this source's deadline to `at` on its tree's clock, as
@@ -210,7 +211,8 @@ impl CancelSource {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn reset_deadline(&self, at: std::time::Instant) -> Result<(), ResetError> {
         let (node, clock) = self.deadline_on_clock()?;
-        self.reset_to(node, clock, tick_at_std(clock, at))
+        let now = clock.now_ticks();
+        self.reset_to(node, clock, tick_at_std(clock, at), now)
     }
 
     /// This source's timed node and its tree's clock, if its deadline is on it.
@@ -231,11 +233,18 @@ impl CancelSource {
         Ok((node, clock))
     }
 
-    /// Moves the deadline of `node` (this source's) to tick `at` of `clock`.
-    fn reset_to(&self, node: NonNull<Node>, clock: &dyn Clock, at: u64) -> Result<(), ResetError> {
+    /// Moves the deadline of `node` (this source's) to tick `at` of `clock`,
+    /// whose time was `now` before.
+    fn reset_to(
+        &self,
+        node: NonNull<Node>,
+        clock: &dyn Clock,
+        at: u64,
+        now: u64,
+    ) -> Result<(), ResetError> {
         let wake_at = |t| Clock::wake_at(clock, t).map_err(|()| crate::DriverStopped);
         // SAFETY: our timed node, on `clock`'s timers (`deadline_on_clock`).
-        let moved = unsafe { reset(node, at, wake_at) };
+        let moved = unsafe { reset(node, at, now, wake_at) };
         moved.map_err(|refused| match refused {
             Refused::Cancelled => ResetError::Cancelled,
             Refused::Covered => ResetError::Covered,

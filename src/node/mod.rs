@@ -171,6 +171,8 @@
 //!   the node's lock (no cancel or disarm meanwhile) and, under the wheel's
 //!   lock, finds the entry inserted (it moves it) or popped (it is firing:
 //!   the move is refused, and the firing's cancel wins); invariants 7 and 10.
+//!   A move that reads the clock at or past the deadline is refused too: a
+//!   driver's clock moves before it fires, and the deadline has passed.
 //! - **R11, a deadline moving later vs a child taking it**: both hold the
 //!   node's lock; the child either sees the later deadline (and arms its
 //!   own) or marks `covers` first (and the move is refused); invariant 10.

@@ -351,7 +351,7 @@ pub(crate) fn cover(holder: NonNull<Node>, at: u64) -> Option<u64> {
 #[cfg(feature = "alloc")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// The node is cancelled, or its deadline is firing.
+    /// The node is cancelled, or its deadline has passed.
     Cancelled,
     /// It would move later, and a child took this deadline as its own.
     Covered,
@@ -361,7 +361,9 @@ pub(crate) enum Refused {
 /// never), capped at its parent's deadline on the same timers, in O(1): out
 /// of the wheel and back in, under its lock (so no cancel, disarm or other
 /// move runs meanwhile) and the wheel's. Expires it at once if `at` is due,
-/// or the driver has stopped (as arming does).
+/// or the driver has stopped (as arming does). Refused as cancelled if its
+/// deadline is at or before `now` (the clock's, read before the call): it
+/// has expired, and the driver is about to fire it.
 ///
 /// A move earlier marks the tree ([`walks`]): timed nodes below may hold
 /// later deadlines of their own. A move later is refused if a child took
@@ -374,6 +376,7 @@ pub(crate) enum Refused {
 pub(crate) unsafe fn reset(
     this: NonNull<Node>,
     at: u64,
+    now: u64,
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> Result<(), Refused> {
     let t = this.cast::<TimedNode>();
@@ -388,6 +391,9 @@ pub(crate) unsafe fn reset(
         return Err(Refused::Cancelled);
     }
     let old = timed.at();
+    if old <= now {
+        return Err(Refused::Cancelled);
+    }
     // Relaxed: written under this lock.
     if at > old && timed.node.entry.covers.load(crate::sync::Ordering::Relaxed) != 0 {
         return Err(Refused::Covered);
