@@ -998,33 +998,37 @@ fn matches(model: &Obs, real: &Obs, racy: bool) -> bool {
 
 // ---- two cancellations at once --------------------------------------------------
 
-fn wave_label(pre: &Model, a: &Action) -> Option<Label> {
+/// The cancellation waves `a` starts, in the model before it: each a label
+/// and the nodes it starts at. An advance starts one at each due deadline,
+/// labelled with that deadline's cause.
+fn waves(pre: &Model, a: &Action) -> Option<Vec<(Label, Vec<usize>)>> {
+    let one = |l: Label, s: usize| Some(vec![(l, vec![pre.sources[s]?])]);
     match *a {
         // Expires the source, if it moves to a due tick.
-        Action::Reset { s, .. } => Some(Label::expired(pre.nodes[pre.sources[s]?].cause)),
-        Action::Cancel { cause, .. } => Some(Label {
-            reason: Reason::Cancelled,
-            cause,
-        }),
-        Action::DropSource { .. } => Some(Label::cancelled()),
-        Action::Advance { .. } => Some(Label::deadline()),
-        _ => None,
-    }
-}
-
-/// Nodes where the wave of `a` starts, in the model before it.
-fn wave_origins(pre: &Model, a: &Action) -> Vec<usize> {
-    match *a {
-        Action::Cancel { s, .. } | Action::DropSource { s } | Action::Reset { s, .. } => {
-            vec![pre.sources[s].unwrap()]
-        }
+        Action::Reset { s, .. } => one(Label::expired(pre.nodes[pre.sources[s]?].cause), s),
+        Action::Cancel { s, cause } => one(
+            Label {
+                reason: Reason::Cancelled,
+                cause,
+            },
+            s,
+        ),
+        Action::DropSource { s } => one(Label::cancelled(), s),
         Action::Advance { dur } => {
             let now = pre.now.saturating_add(floor_ticks(dur));
-            (0..pre.nodes.len())
-                .filter(|&n| pre.nodes[n].deadline.is_some_and(|d| d <= now))
-                .collect()
+            let mut out: Vec<(Label, Vec<usize>)> = Vec::new();
+            for n in 0..pre.nodes.len() {
+                if pre.nodes[n].deadline.is_some_and(|d| d <= now) {
+                    let l = Label::expired(pre.nodes[n].cause);
+                    match out.iter_mut().find(|(k, _)| *k == l) {
+                        Some((_, origins)) => origins.push(n),
+                        None => out.push((l, vec![n])),
+                    }
+                }
+            }
+            Some(out)
         }
-        _ => vec![],
+        _ => None,
     }
 }
 
@@ -1039,7 +1043,7 @@ fn wave_origins(pre: &Model, a: &Action) -> Vec<usize> {
 /// reach it from one of its origins through nodes of that label (or nodes no
 /// handle shows any more). The caller still compares everything else.
 pub fn mixed(pre: &Model, ab: &Model, a: &Action, b: &Action, real: &Obs) -> Option<Model> {
-    let (la, lb) = (wave_label(pre, a)?, wave_label(pre, b)?);
+    let all: Vec<(Label, Vec<usize>)> = [waves(pre, a)?, waves(pre, b)?].concat();
     let len = ab.nodes.len();
     let fresh: Vec<bool> = (0..len)
         .map(|n| pre.nodes.get(n).is_some_and(|p| p.state.is_none()) && ab.nodes[n].state.is_some())
@@ -1054,17 +1058,17 @@ pub fn mixed(pre: &Model, ab: &Model, a: &Action, b: &Action, real: &Obs) -> Opt
         if let (Some(n), Some(o)) = (node, obs) {
             if fresh[*n] {
                 let l = o.label()?;
-                if seen[*n].is_some_and(|s| s != l) || (l != la && l != lb) {
+                if seen[*n].is_some_and(|s| s != l) || all.iter().all(|(k, _)| *k != l) {
                     return None;
                 }
                 seen[*n] = Some(l);
             }
         }
     }
-    let reach = |origins: Vec<usize>, l: Label| {
+    let reach = |origins: &[usize], l: Label| {
         let fits = |n: usize| fresh[n] && seen[n].is_none_or(|s| s == l);
         let mut hit = vec![false; len];
-        let mut todo: Vec<usize> = origins.into_iter().filter(|&n| fits(n)).collect();
+        let mut todo: Vec<usize> = origins.iter().copied().filter(|&n| fits(n)).collect();
         while let Some(n) = todo.pop() {
             if std::mem::replace(&mut hit[n], true) {
                 continue;
@@ -1077,14 +1081,11 @@ pub fn mixed(pre: &Model, ab: &Model, a: &Action, b: &Action, real: &Obs) -> Opt
         }
         hit
     };
-    let (ra, rb) = (
-        reach(wave_origins(pre, a), la),
-        reach(wave_origins(pre, b), lb),
-    );
+    let reached: Vec<(Label, Vec<bool>)> = all.iter().map(|(l, o)| (*l, reach(o, *l))).collect();
     let mut m = ab.clone();
     for n in 0..len {
         if let Some(l) = seen[n] {
-            if !((l == la && ra[n]) || (l == lb && rb[n])) {
+            if !reached.iter().any(|(k, hit)| *k == l && hit[n]) {
                 return None;
             }
             m.nodes[n].state = Some(l);
@@ -1094,7 +1095,7 @@ pub fn mixed(pre: &Model, ab: &Model, a: &Action, b: &Action, real: &Obs) -> Opt
         let ran_now = cb.runs == 1 && pre.callbacks.get(id).is_none_or(|p| p.runs == 0);
         if ran_now && fresh[cb.node] {
             let r = real.cbs[id].reason;
-            if r != Some(la.reason) && r != Some(lb.reason) {
+            if all.iter().all(|(k, _)| r != Some(k.reason)) {
                 return None;
             }
             cb.reason = seen[cb.node].map(|l| l.reason).or(r);
@@ -1365,6 +1366,9 @@ impl Harness {
         {
             self.note("       (a mix of both orders)".into());
             self.model = m;
+        } else if let Some(m) = self.early_reset(&a, &b, got, &r) {
+            self.note("       (the reset counted from the clock before the advance)".into());
+            self.model = m;
         } else {
             let what = format!(
                 "pair matches neither order: crate {got:?}, A-then-B {want_ab:?}, B-then-A {:?}; state compared with A-then-B",
@@ -1372,6 +1376,52 @@ impl Harness {
             );
             self.fail(&what, &oab, &r);
         }
+    }
+
+    /// A relative reset beside an advance may read the clock before the
+    /// advance and move the deadline after it: the advance, then a reset to
+    /// the tick it read plus its duration (alone, or mixed with the
+    /// advance's firings).
+    fn early_reset(
+        &self,
+        a: &Action,
+        b: &Action,
+        got: (Outcome, Outcome),
+        r: &Obs,
+    ) -> Option<Model> {
+        let early = |x: &Action| match *x {
+            Action::Reset {
+                s,
+                dur,
+                absolute: false,
+                max: false,
+            } => Some(Action::Reset {
+                s,
+                dur: Duration::from_micros(self.model.now).saturating_add(dur),
+                absolute: true,
+                max: false,
+            }),
+            _ => None,
+        };
+        let (adv, reset, flip) = match (a, b) {
+            (Action::Advance { .. }, x) => (a, early(x)?, false),
+            (x, Action::Advance { .. }) => (b, early(x)?, true),
+            _ => return None,
+        };
+        let mut m = self.model.clone();
+        let (o_adv, o_reset) = (m.apply(adv), m.apply(&reset));
+        let want = if flip {
+            (o_reset, o_adv)
+        } else {
+            (o_adv, o_reset)
+        };
+        if got != want {
+            return None;
+        }
+        if matches(&m.observe(), r, true) {
+            return Some(m);
+        }
+        mixed(&self.model, &m, adv, &reset, r).filter(|m| matches(&m.observe(), r, true))
     }
 
     /// Polls every waiter, then drops every handle, checking after each.
