@@ -5,7 +5,7 @@
 //! after the crate, and for most a `floor`: the allocations and atomic
 //! read-modify-writes the workload cannot avoid, timed alone (see `floor`).
 //! The table shows ours/tokio-util and ours/floor. Run with
-//! `cargo bench --bench compare`.
+//! `cargo bench --bench compare` in `benches/` (its own workspace).
 
 mod support;
 

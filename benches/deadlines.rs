@@ -2,7 +2,7 @@
 //! work that awaits, beside that workload's floor), and how the cost of one
 //! deadline scales with the number already armed; then a table.
 //!
-//! Run with `cargo bench --bench deadlines --features tokio`.
+//! Run with `cargo bench --bench deadlines` in `benches/` (its own workspace).
 
 mod support;
 
@@ -220,7 +220,7 @@ fn timeout(group: &mut Group, runtime: &Runtime) {
                 BATCHES[0].1,
                 iters,
                 |_| {
-                    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+                    let mut cx = Context::from_waker(std::task::Waker::noop());
                     let fut = pin!(tokio::time::timeout(black_box(TIMEOUT), pending::<()>()));
                     assert!(fut.poll(&mut cx).is_pending());
                 },

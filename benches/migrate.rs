@@ -3,7 +3,7 @@
 //! `CancellationToken` against what a tokio-util user writes without one; then
 //! a table.
 //!
-//! Run with `cargo bench --features tokio-util --bench migrate`.
+//! Run with `cargo bench --bench migrate` in `benches/` (its own workspace).
 
 mod support;
 
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Polls `fut` once with a waker that does nothing; it must be ready.
 fn poll_ready<F: Future>(fut: F) -> F::Output {
-    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
     match pin!(fut).poll(&mut cx) {
         Poll::Ready(out) => out,
         Poll::Pending => unreachable!("the work is ready"),
