@@ -7,3 +7,9 @@ for ex in examples/*.rs; do
     echo "-- example $name"
     cargo run --quiet --all-features --example "$name"
 done
+# The examples on smol and async-std, in the runtimes/ workspace member.
+for ex in runtimes/examples/*.rs; do
+    name=$(basename "$ex" .rs)
+    echo "-- example $name (runtimes/)"
+    cargo run --quiet -p cancel-token-runtimes --example "$name"
+done

@@ -1,5 +1,5 @@
-//! `AsyncIoDriver` on async-io's reactor, with smol's executor or none:
-//! outcomes only, never durations.
+//! `AsyncIoDriver` on async-io's reactor, in `async_io::block_on` (which
+//! `smol::block_on` is) or with no executor: outcomes only, never durations.
 #![cfg(feature = "async-io")]
 
 mod support;
@@ -21,7 +21,7 @@ fn a_timeout_fires_with_deadline_exceeded() {
         .token()
         .child_with_timeout_on(&driver, Duration::from_millis(20));
     let step = call.token().child();
-    let reason = smol::block_on(step.token().cancelled());
+    let reason = async_io::block_on(step.token().cancelled());
     assert_eq!(reason, Reason::DeadlineExceeded);
     assert_eq!(call.reason(), Some(Reason::DeadlineExceeded));
     assert!(!root.is_cancelled());
@@ -34,8 +34,8 @@ fn work_outlasting_its_deadline_is_cut_short() {
     let root = CancelSource::new();
     let at = driver.now() + Duration::from_millis(30);
     let call = root.token().child_with_deadline_on(&driver, at);
-    let work = smol::Timer::after(HOUR);
-    let outcome = smol::block_on(call.token().run_until_cancelled(work));
+    let work = async_io::Timer::after(HOUR);
+    let outcome = async_io::block_on(call.token().run_until_cancelled(work));
     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
 }
 
@@ -75,9 +75,9 @@ fn an_earlier_deadline_armed_later_fires_first() {
     let driver = AsyncIoDriver::new();
     let root = CancelSource::new();
     let late = root.token().child_with_timeout_on(&driver, HOUR);
-    smol::block_on(async {
+    async_io::block_on(async {
         // Let the driver's timer be set for the late deadline.
-        smol::Timer::after(Duration::from_millis(20)).await;
+        async_io::Timer::after(Duration::from_millis(20)).await;
         let early = root
             .token()
             .child_with_timeout_on(&driver, Duration::from_millis(20));
@@ -106,7 +106,7 @@ fn ten_thousand_timeouts_all_fire() {
         }));
         sources.push(s);
     }
-    smol::block_on(async {
+    async_io::block_on(async {
         for s in &sources {
             assert_eq!(s.token().cancelled().await, Reason::DeadlineExceeded);
         }
@@ -135,7 +135,7 @@ fn a_panicking_callback_does_not_stop_the_driver() {
         .token()
         .child_with_timeout_on(&driver, Duration::from_millis(30));
     assert_eq!(
-        smol::block_on(second.token().cancelled()),
+        async_io::block_on(second.token().cancelled()),
         Reason::DeadlineExceeded
     );
     assert_eq!(first.reason(), Some(Reason::DeadlineExceeded));
@@ -200,11 +200,11 @@ fn a_deadline_armed_through_a_dropped_driver_fires_with_no_executor() {
 }
 
 #[test]
-fn a_deadline_armed_through_a_dropped_driver_fires_on_smol() {
+fn a_deadline_armed_through_a_dropped_driver_fires_in_block_on() {
     let root = CancelSource::new();
     let call = with_timeout(&root.token(), Duration::from_millis(20));
-    let slow = smol::Timer::after(HOUR);
-    let outcome = smol::block_on(call.token().run_until_cancelled(slow));
+    let slow = async_io::Timer::after(HOUR);
+    let outcome = async_io::block_on(call.token().run_until_cancelled(slow));
     assert_eq!(outcome, Err(Reason::DeadlineExceeded));
 }
 

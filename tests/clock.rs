@@ -1,18 +1,17 @@
 //! A tree's clock: a library written once, with no runtime named in it, takes
 //! its timeouts on whatever clock the app bound its tree's root to; the
 //! remaining time and the deadline as an instant; the fallback of a tree
-//! with no clock; detached roots; children bound to another clock.
+//! with no clock; detached roots; children bound to another clock. The same
+//! library on smol's and async-std's clocks is in `runtimes/tests/`.
 //!
 //! Under Miri (std only) the tests on a `ManualDriver` run; those on a
 //! `ThreadDriver` are skipped there, as its detached timer thread outlives
 //! the test (the `thread_driver` target covers it with Miri's leak check off).
 
-#[cfg(any(feature = "tokio", feature = "async-io"))]
+#[cfg(feature = "tokio")]
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "async-io")]
-use cancel_token::AsyncIoDriver;
 #[cfg(feature = "tokio")]
 use cancel_token::TokioDriver;
 use cancel_token::{CancelSource, CancelToken, ManualDriver, Reason, ThreadDriver, TimerDriver};
@@ -21,7 +20,7 @@ use cancel_token::{CancelSource, CancelToken, ManualDriver, Reason, ThreadDriver
 /// caller handed it. No driver, no runtime.
 const BUDGET: Duration = Duration::from_millis(200);
 
-#[cfg(any(feature = "tokio", feature = "async-io"))]
+#[cfg(feature = "tokio")]
 async fn attempt<F: Future>(caller: &CancelToken, work: F) -> Result<F::Output, Reason> {
     caller.timeout(BUDGET, work).await
 }
@@ -75,28 +74,6 @@ fn a_library_follows_tokios_real_clock() {
     runtime.block_on(async {
         let app = CancelSource::with_clock(TokioDriver::current());
         let slow = attempt(&app, tokio::time::sleep(Duration::from_secs(30))).await;
-        assert_eq!(slow, Err(Reason::DeadlineExceeded));
-        assert_eq!(attempt(&app, async { 7 }).await, Ok(7));
-    });
-}
-
-#[cfg(feature = "async-io")]
-#[test]
-fn a_library_follows_smols_clock() {
-    let app = CancelSource::with_clock(AsyncIoDriver::global());
-    smol::block_on(async {
-        let slow = attempt(&app, smol::Timer::after(Duration::from_secs(30))).await;
-        assert_eq!(slow, Err(Reason::DeadlineExceeded));
-        assert_eq!(attempt(&app, async { 7 }).await, Ok(7));
-    });
-}
-
-#[cfg(feature = "async-io")]
-#[test]
-fn a_library_follows_async_stds_clock() {
-    let app = CancelSource::with_clock(AsyncIoDriver::new());
-    async_std::task::block_on(async {
-        let slow = attempt(&app, async_std::task::sleep(Duration::from_secs(30))).await;
         assert_eq!(slow, Err(Reason::DeadlineExceeded));
         assert_eq!(attempt(&app, async { 7 }).await, Ok(7));
     });

@@ -25,10 +25,10 @@ use crate::sync::{AtomicUsize, Ordering::*};
 ///
 /// let driver = AsyncIoDriver::new();
 ///
-/// smol::block_on(async {
+/// async_io::block_on(async {
 ///     let root = CancelSource::new();
 ///     let call = root.token().child_with_timeout_on(&driver, Duration::from_millis(20));
-///     let slow = smol::Timer::after(Duration::from_secs(10));
+///     let slow = async_io::Timer::after(Duration::from_secs(10));
 ///     assert_eq!(call.token().run_until_cancelled(slow).await, Err(Reason::DeadlineExceeded));
 /// });
 /// ```
@@ -198,7 +198,7 @@ impl AsyncIoDriver {
     ///
     /// let app = CancelSource::with_clock(AsyncIoDriver::global());
     /// let call = app.child_with_timeout(Duration::from_millis(10));
-    /// assert_eq!(smol::block_on(call.cancelled()), Reason::DeadlineExceeded);
+    /// assert_eq!(async_io::block_on(call.cancelled()), Reason::DeadlineExceeded);
     /// ```
     pub fn global() -> &'static AsyncIoDriver {
         static GLOBAL: std::sync::OnceLock<AsyncIoDriver> = std::sync::OnceLock::new();

@@ -1,7 +1,7 @@
 //! Deadlines on async-std: a request whose work outlasts its timeout is
 //! cancelled with `DeadlineExceeded`; one that finishes early releases its timer.
 //!
-//! `cargo run --example async_std_deadline --features async-io`
+//! `cargo run -p cancel-token-runtimes --example async_std_deadline`
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Deadlines on smol: a request whose work outlasts its timeout is cancelled
 //! with `DeadlineExceeded`; one that finishes early releases its timer.
 //!
-//! `cargo run --example smol_deadline --features async-io`
+//! `cargo run -p cancel-token-runtimes --example smol_deadline`
 
 use std::time::Duration;
 

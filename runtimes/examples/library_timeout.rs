@@ -4,7 +4,7 @@
 //! timeout follows it.
 //!
 //! ```sh
-//! cargo run --example library_timeout --features tokio,async-io
+//! cargo run -p cancel-token-runtimes --example library_timeout
 //! ```
 
 use std::future::Future;
