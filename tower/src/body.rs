@@ -10,7 +10,7 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::expired::{put_status, Expired};
-use crate::watch::{poll_cancelled, Waiter};
+use crate::watch::{poll_cancelled_boxed, BoxedWaiter};
 use crate::BoxError;
 
 pin_project_lite::pin_project! {
@@ -27,7 +27,7 @@ pin_project_lite::pin_project! {
         source: Option<CancelSource>,
         #[pin]
         inner: Option<B>,
-        cancelled: Waiter,
+        cancelled: BoxedWaiter,
         // The layer's own text.
         data: Option<Bytes>,
         grpc: bool,
@@ -90,7 +90,7 @@ where
                         .source
                         .as_deref()
                         .expect("a watched body keeps its source");
-                    match poll_cancelled(this.cancelled, token, cx) {
+                    match poll_cancelled_boxed(this.cancelled, token, cx) {
                         Poll::Ready(reason) => reason,
                         Poll::Pending => return Poll::Pending,
                     }

@@ -13,7 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::expired::{code, is_grpc, respond, GRPC_TIMEOUT};
-use crate::watch::{poll_cancelled, Waiter};
+use crate::watch::{poll_cancelled, poll_cancelled_boxed, BoxedWaiter, Waiter};
 
 /// A [`Layer`] for outgoing calls: it reads the [`CancelToken`] in the
 /// request's extensions (the one the server layer gave the handler, or any
@@ -206,6 +206,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         token: Option<CancelToken>,
+        #[pin]
         cancelled: Waiter,
         // A call that fails before it is sent: the reason and the cause's
         // message.
@@ -256,7 +257,7 @@ where
         if token.reason().is_none() {
             if let Poll::Ready(result) = inner.poll(cx) {
                 this.inner.set(None);
-                *this.cancelled = None;
+                this.cancelled.set(None);
                 let token = this.token.take();
                 return Poll::Ready(
                     result
@@ -265,7 +266,7 @@ where
                 );
             }
         }
-        let reason = match poll_cancelled(this.cancelled, token, cx) {
+        let reason = match poll_cancelled(this.cancelled.as_mut(), token, cx) {
             Poll::Ready(reason) => reason,
             Poll::Pending => return Poll::Pending,
         };
@@ -295,7 +296,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<B>,
         token: Option<CancelToken>,
-        cancelled: Waiter,
+        cancelled: BoxedWaiter,
     }
 }
 
@@ -338,7 +339,7 @@ impl<B: Body> Body for CallBody<B> {
                 return Poll::Ready(frame.map(|f| f.map_err(CallError::Service)));
             }
         }
-        let reason = match poll_cancelled(this.cancelled, token, cx) {
+        let reason = match poll_cancelled_boxed(this.cancelled, token, cx) {
             Poll::Ready(reason) => reason,
             Poll::Pending => return Poll::Pending,
         };

@@ -212,6 +212,7 @@ pin_project_lite::pin_project! {
         inner: Option<F>,
         // Made at the first pending poll: a handler that answers at once
         // registers no waiter.
+        #[pin]
         cancelled: Waiter,
         // The layer's own answer.
         ready: Option<Box<(Response<()>, Option<bytes::Bytes>)>>,
@@ -293,20 +294,20 @@ where
                     .expect("polled after completion");
                 if let Poll::Ready(result) = inner.poll(cx) {
                     this.inner.set(None);
-                    *this.cancelled = None;
+                    this.cancelled.set(None);
                     let source = this.source.take().expect("polled after completion");
                     let grpc = *this.grpc;
                     return Poll::Ready(
                         result.map(|r| r.map(|body| DeadlineBody::watched(body, source, grpc))),
                     );
                 }
-                ready!(poll_cancelled(this.cancelled, token, cx))
+                ready!(poll_cancelled(this.cancelled.as_mut(), token, cx))
             }
         };
         // The handler's future goes first, then the source (its token is
         // already cancelled).
         this.inner.set(None);
-        *this.cancelled = None;
+        this.cancelled.set(None);
         let source = this.source.take().expect("polled after completion");
         let (head, body) = Self::expired(
             *this.expired_status,

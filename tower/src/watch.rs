@@ -1,5 +1,10 @@
 //! The one waiter a future or body keeps on a token, made when it is first
 //! needed.
+//!
+//! A response future holds it in place ([`Waiter`], a `#[pin]` field): it is
+//! pinned as it is polled, so the waiter costs no allocation. A body holds it
+//! boxed ([`BoxedWaiter`]), so that a body stays `Unpin` when the one it
+//! wraps is (`BodyExt::frame` asks for it).
 
 use core::future::Future;
 use core::pin::Pin;
@@ -7,15 +12,31 @@ use core::task::{Context, Poll};
 
 use cancel_token::{CancelToken, CancelledOwned, Reason};
 
-/// A waiter made when first needed, boxed: a future or body that is ready
-/// at once registers none and pays nothing for it, and it keeps them small
-/// and `Unpin`.
-pub(crate) type Waiter = Option<Pin<Box<CancelledOwned>>>;
+/// A waiter made at the first pending poll, in the future that holds it: a
+/// future ready at once registers none.
+pub(crate) type Waiter = Option<CancelledOwned>;
+
+/// A waiter made at the first pending poll, boxed.
+pub(crate) type BoxedWaiter = Option<Pin<Box<CancelledOwned>>>;
 
 /// Polls the cancellation of `token`, making the waiter in `slot` at the
 /// first call.
 pub(crate) fn poll_cancelled(
-    slot: &mut Waiter,
+    mut slot: Pin<&mut Waiter>,
+    token: &CancelToken,
+    cx: &mut Context<'_>,
+) -> Poll<Reason> {
+    if slot.is_none() {
+        slot.set(Some(token.clone().cancelled_owned()));
+    }
+    slot.as_pin_mut()
+        .expect("the waiter was just made")
+        .poll(cx)
+}
+
+/// [`poll_cancelled`] with the waiter boxed.
+pub(crate) fn poll_cancelled_boxed(
+    slot: &mut BoxedWaiter,
     token: &CancelToken,
     cx: &mut Context<'_>,
 ) -> Poll<Reason> {

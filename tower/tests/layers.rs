@@ -502,3 +502,13 @@ async fn the_client_drops_the_call_when_the_token_is_cancelled() {
         "the call was not dropped"
     );
 }
+
+/// The bodies stay `Unpin` when the ones they wrap are, so that
+/// `BodyExt::frame` reads them without a pin (their waiter is boxed, made
+/// only when the body is pending).
+#[test]
+fn the_bodies_are_unpin_when_theirs_are() {
+    fn unpin<T: Unpin>() {}
+    unpin::<cancel_token_tower::DeadlineBody<Full<Bytes>>>();
+    unpin::<cancel_token_tower::CallBody<Full<Bytes>>>();
+}
