@@ -40,15 +40,26 @@ impl Node {
     pub(crate) fn cancel(this: NonNull<Node>, reason: Reason, cause: Option<Cause>) -> bool {
         // Once set, CANCELLED never clears and its setter drains the list.
         // SAFETY: the caller keeps the node alive.
-        if unsafe { this.as_ref() }.is_cancelled() {
+        let node = unsafe { this.as_ref() };
+        if node.is_cancelled() {
             return false;
+        }
+        // Each node cancelled takes its own clone; the caller's is dropped last.
+        let cause = cause.as_ref();
+        // `cancel_one`'s first steps, before a work list or a wake batch is
+        // set up: a node with nothing to drain takes one compare-and-swap.
+        if node.ownership() == Ownership::Never {
+            return false;
+        }
+        match node.cancel_if_idle_lock_free(reason, cause) {
+            Idle::Cancelled => return true,
+            Idle::Already => return false,
+            Idle::Busy => {}
         }
         let mut work = WorkList(None);
         let mut wakers = crate::node::waiter::WakeBatch::new();
         let mut panic = crate::util::panic::PanicSlot::new();
-        // Each node cancelled takes its own clone; the caller's is dropped last.
-        let cause = cause.as_ref();
-        let did = Node::cancel_one(this, reason, cause, &mut work, &mut wakers, &mut panic);
+        let did = Node::cancel_locked(this, reason, cause, &mut work, &mut wakers, &mut panic);
         while let Some(child) = work.pop() {
             // The work list holds a reference (or borrow) on each node in it.
             Node::cancel_one(child, reason, cause, &mut work, &mut wakers, &mut panic);
@@ -77,6 +88,21 @@ impl Node {
             Idle::Already => return false,
             Idle::Busy => {}
         }
+        Node::cancel_locked(this, reason, cause, work, wakers, panic)
+    }
+
+    /// [`cancel_one`](Self::cancel_one) past its lock-free attempt: under the
+    /// node's lock, drains its list.
+    fn cancel_locked(
+        this: NonNull<Node>,
+        reason: Reason,
+        cause: Option<&Cause>,
+        work: &mut WorkList,
+        wakers: &mut crate::node::waiter::WakeBatch,
+        panic: &mut crate::util::panic::PanicSlot,
+    ) -> bool {
+        // SAFETY: the caller keeps the node alive.
+        let node = unsafe { this.as_ref() };
         let guard = node.lock();
         if guard.is_cancelled() {
             return false;
