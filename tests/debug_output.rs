@@ -25,6 +25,25 @@ fn any_now(s: &str) -> String {
     format!("{}now: _{}", &s[..at], &rest[digits..])
 }
 
+/// On a tree's clock a token also shows the time it has left, so a log of
+/// it reads in real time and not only in the driver's ticks.
+#[test]
+fn a_token_on_its_trees_clock_prints_the_time_left() {
+    let driver = ManualDriver::new(); // 1 µs ticks
+    let root = CancelSource::with_clock(driver.clone());
+    let request = root.child_with_timeout(Duration::from_millis(250));
+    driver.advance_by(Duration::from_millis(100));
+    assert_eq!(
+        dbg(&request.token()),
+        "CancelToken { reason: None, cause: None, deadline: Some(Deadline { ticks: 250000 }), remaining: 150ms }"
+    );
+    driver.advance_by(Duration::from_millis(150));
+    assert_eq!(
+        dbg(&request),
+        "CancelSource { reason: Some(DeadlineExceeded), cause: None, deadline: Some(Deadline { ticks: 250000 }), remaining: 0ns }"
+    );
+}
+
 #[test]
 fn tokens_and_sources_print_their_reason() {
     let source = CancelSource::new();

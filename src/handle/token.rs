@@ -389,7 +389,8 @@ impl fmt::Debug for CancelToken {
 }
 
 /// What `Debug` shows of a token, a source or a `TokenRef`: why it was
-/// cancelled (or `None`), the cause's message, and its deadline.
+/// cancelled (or `None`), the cause's message, its deadline (in its driver's
+/// ticks) and, on its tree's clock, the time it has left.
 ///
 /// A cancel's call site is not shown: with `#[track_caller]` on `cancel`, a
 /// node would have to keep a `&'static Location` (8 bytes; a plain node would
@@ -408,9 +409,15 @@ pub(crate) fn debug_node(
     }
     // SAFETY: the caller's handle keeps the node alive.
     let n = unsafe { node.as_ref() };
-    f.debug_struct(name)
-        .field("reason", &n.reason())
+    let mut d = f.debug_struct(name);
+    d.field("reason", &n.reason())
         .field("cause", &n.cause().map(Message))
-        .field("deadline", &crate::time::deadline::effective(node))
-        .finish()
+        .field("deadline", &crate::time::deadline::effective(node));
+    // The deadline in real time, where the tree's clock can tell it.
+    #[cfg(feature = "alloc")]
+    // SAFETY: as above.
+    if let Some(left) = unsafe { crate::handle::clock::remaining(node) } {
+        d.field("remaining", &left);
+    }
+    d.finish()
 }
