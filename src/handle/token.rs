@@ -253,8 +253,11 @@ impl CancelToken {
     /// **Keep the source.** This is tokio-util's `child_token`, but the right
     /// to cancel stays in the returned source, and dropping it cancels the
     /// child: `token.child().token()` drops the source at the end of the
-    /// statement and gives a token that is already cancelled. Bind the source
-    /// to a variable that lives as long as the work, and hand out its
+    /// statement and gives a token that is already cancelled. So does any
+    /// chain through the temporary source, as it derefs to its token:
+    /// `parent.child().child_with_timeout(d)` is a timeout whose parent was
+    /// cancelled as the statement ended. Bind the source to a variable that
+    /// lives as long as the work, and hand out its
     /// [`token`](crate::CancelSource::token)s.
     ///
     /// ```
@@ -268,6 +271,8 @@ impl CancelToken {
     ///
     /// let gone = parent.child().token(); // the source is dropped right here
     /// assert!(gone.is_cancelled());
+    /// let also_gone = parent.child().child(); // and here
+    /// assert!(also_gone.is_cancelled());
     /// ```
     ///
     /// ```
