@@ -20,7 +20,7 @@ const _: () = {
     assert!(size_of::<CancelToken>() == 8);
     assert!(size_of::<Option<CancelToken>>() == 8);
     // A node with a deadline of its own carries a timer-wheel entry.
-    assert!(size_of::<TimedNode>() <= 120);
+    assert!(size_of::<TimedNode>() <= 112);
 };
 
 #[cfg(all(target_pointer_width = "64", feature = "alloc", not(cancel_token_loom)))]

@@ -30,5 +30,5 @@ fn a_child_below_a_deadline_is_one_pointer_larger() {
     let plain = cancel_token::__private::NODE_SIZE;
     let scoped = cancel_token::__private::SCOPED_NODE_SIZE;
     assert_eq!(scoped, plain + 8);
-    const { assert!(cancel_token::__private::TIMED_NODE_SIZE <= 120) };
+    const { assert!(cancel_token::__private::TIMED_NODE_SIZE <= 112) };
 }

@@ -49,18 +49,56 @@ const BITS: u32 = 6;
 const EPOCH_BITS: u32 = BITS * LEVELS as u32;
 /// Index of the overflow list in `Wheel::heads`; slot `s` of level `L` is at `L * SLOTS + s`.
 const OVERFLOW: usize = LEVELS * SLOTS;
-/// `WheelEntry::loc` of an entry that is in no list.
-const NOT_INSERTED: u16 = u16::MAX;
-
 /// Intrusive link and deadline, embedded in a larger struct. Must not move while inserted.
+///
+/// Three words on 64-bit targets (24 bytes; 16 on 32-bit ones): no field says which list holds
+/// the entry. The first entry of a list keeps that list's index in `prev` instead, as a tag
+/// ([`Prev`]), which the entry after it inherits when it is unlinked; so unlinking any entry
+/// finds its list head without computing it, and an entry is inserted exactly while `prev` is
+/// `Some`.
 pub(crate) struct WheelEntry {
     next: UnsafeCell<Option<NonNull<WheelEntry>>>,
+    /// The entry before this one, or, for the first of its list, that list's index as a tag
+    /// ([`Prev::First`]); `None` while in no wheel.
     prev: UnsafeCell<Option<NonNull<WheelEntry>>>,
     /// The deadline. Written under the wheel's lock (as the entry is made, or
     /// inserted), read without it: the deadline of a token is its node's.
     when: AtomicTick,
-    /// Index in `Wheel::heads` of the list holding the entry, or `NOT_INSERTED`.
-    loc: UnsafeCell<u16>,
+}
+
+/// What an inserted entry's `prev` says: entries are at least 4-aligned (they hold a `u64`),
+/// so an odd value is no entry's address, and `2 * loc + 1` names list `loc` of
+/// `Wheel::heads`. The tag is made from a null pointer, so it carries no provenance and is
+/// never followed (strict provenance holds).
+enum Prev {
+    /// The entry is the first of list `loc`.
+    First(usize),
+    /// The entry follows this one.
+    Entry(NonNull<WheelEntry>),
+}
+
+const _: () = assert!(core::mem::align_of::<WheelEntry>() >= 2);
+
+impl Prev {
+    /// The `prev` of the first entry of list `loc`.
+    fn first(loc: usize) -> NonNull<WheelEntry> {
+        // SAFETY: `2 * loc + 1` is not zero.
+        unsafe {
+            NonNull::new_unchecked(
+                core::ptr::null_mut::<WheelEntry>().wrapping_byte_add(2 * loc + 1),
+            )
+        }
+    }
+
+    /// What `prev`, the link of an inserted entry, says.
+    fn of(prev: NonNull<WheelEntry>) -> Prev {
+        let addr = prev.as_ptr() as usize;
+        if addr & 1 != 0 {
+            Prev::First(addr >> 1)
+        } else {
+            Prev::Entry(prev)
+        }
+    }
 }
 
 /// The cell of field `$field` of the entry behind `$entry: NonNull<WheelEntry>`, reached with
@@ -99,7 +137,6 @@ impl WheelEntry {
                 next: UnsafeCell::new(None),
                 prev: UnsafeCell::new(None),
                 when: AtomicTick::new(when),
-                loc: UnsafeCell::new(NOT_INSERTED),
             }
         }
     }
@@ -121,8 +158,8 @@ impl WheelEntry {
     ///
     /// The caller holds the lock of the wheel the entry may be in.
     pub(crate) fn is_inserted(&self) -> bool {
-        // SAFETY: as in `when`.
-        unsafe { get(&self.loc) != NOT_INSERTED }
+        // SAFETY: the caller holds the lock that guards the link.
+        unsafe { get(&self.prev).is_some() }
     }
 }
 
@@ -193,11 +230,7 @@ impl Wheel {
         // SAFETY: `entry` is live, in no list, and accessed only under the lock (caller); `when`
         // is set above `elapsed` before `push` files it.
         unsafe {
-            debug_assert_eq!(
-                get(field!(entry, loc)),
-                NOT_INSERTED,
-                "entry already inserted"
-            );
+            debug_assert!(get(field!(entry, prev)).is_none(), "entry already inserted");
             (*field!(entry, when)).store(when);
             self.push(entry);
         }
@@ -213,7 +246,7 @@ impl Wheel {
     pub(crate) unsafe fn remove(&mut self, entry: NonNull<WheelEntry>) {
         // SAFETY: `entry` is inserted here (caller).
         unsafe {
-            debug_assert_ne!(get(field!(entry, loc)), NOT_INSERTED, "entry not inserted");
+            debug_assert!(get(field!(entry, prev)).is_some(), "entry not inserted");
             self.unlink(entry);
         }
     }
@@ -312,8 +345,7 @@ impl Wheel {
                 set(field!(head, prev), Some(entry));
             }
             set(field!(entry, next), head);
-            set(field!(entry, prev), None);
-            set(field!(entry, loc), loc as u16);
+            set(field!(entry, prev), Some(Prev::first(loc)));
         }
         if loc == OVERFLOW {
             self.overflow_min = if head.is_some() {
@@ -334,20 +366,27 @@ impl Wheel {
     unsafe fn unlink(&mut self, entry: NonNull<WheelEntry>) {
         // SAFETY: `entry` and its neighbours are inserted here, hence live and accessed only
         // under the lock, which `&mut self` holds (`insert`'s contract).
-        let loc = unsafe {
+        let emptied = unsafe {
             let (prev, next) = (get(field!(entry, prev)), get(field!(entry, next)));
-            let loc = usize::from(get(field!(entry, loc)));
-            match prev {
-                Some(prev) => set(field!(prev, next), next),
-                None => self.heads[loc] = next,
-            }
+            // SAFETY: an inserted entry's `prev` is `Some` (see `WheelEntry`).
+            let prev = prev.unwrap_unchecked();
             if let Some(next) = next {
-                set(field!(next, prev), prev);
+                // The first entry's tag, or its predecessor: `next` takes its place.
+                set(field!(next, prev), Some(prev));
             }
-            set(field!(entry, loc), NOT_INSERTED);
-            loc
+            set(field!(entry, prev), None);
+            match Prev::of(prev) {
+                Prev::Entry(prev) => {
+                    set(field!(prev, next), next);
+                    None
+                }
+                Prev::First(loc) => {
+                    self.heads[loc] = next;
+                    next.is_none().then_some(loc)
+                }
+            }
         };
-        if loc != OVERFLOW && self.heads[loc].is_none() {
+        if let Some(loc) = emptied.filter(|&loc| loc != OVERFLOW) {
             self.occupied[loc / SLOTS] &= !(1 << (loc % SLOTS));
         }
         self.len -= 1;

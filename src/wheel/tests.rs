@@ -292,6 +292,8 @@ fn sizes() {
     // The list heads and the count, then `occupied`, `elapsed` and `overflow_min`.
     let words = (OVERFLOW + 2) * core::mem::size_of::<usize>();
     assert_eq!(wheel, (words + (LEVELS + 2) * 8).next_multiple_of(8));
+    // Two links and the tick: no field says which list holds the entry.
+    assert_eq!(entry, 2 * core::mem::size_of::<usize>() + 8);
 }
 
 struct XorShift(u64);
