@@ -10,6 +10,10 @@ pub const TIMED_NODE_SIZE: usize = core::mem::size_of::<crate::node::kind::Timed
 #[cfg(feature = "alloc")]
 pub const SCOPED_NODE_SIZE: usize = core::mem::size_of::<crate::node::kind::ScopedNode>();
 
+/// Size of a clock root's node (`CancelSource::with_clock`), for size tests.
+#[cfg(feature = "alloc")]
+pub const CLOCK_NODE_SIZE: usize = core::mem::size_of::<crate::node::kind::ClockNode>();
+
 #[cfg(all(debug_assertions, feature = "std", not(cancel_token_loom)))]
 std::thread_local! {
     static DEADLINE_STEPS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };

@@ -187,6 +187,29 @@ fn remaining_is_none_without_a_deadline_or_on_another_driver() {
     assert_eq!(driver.pending(), 1);
 }
 
+/// A deadline that names the tree's own driver is on the tree's clock (it
+/// can be reset, as one naming none); below deadlines on another driver,
+/// however many, a timeout naming none still finds the tree's clock.
+#[test]
+fn a_named_driver_that_is_the_trees_clock_is_the_clock() {
+    let driver = ManualDriver::new();
+    let other = ManualDriver::new();
+    let app = CancelSource::with_clock(driver.clone());
+    let named = app.child_with_timeout_on(&driver, Duration::from_secs(2));
+    assert_eq!(named.remaining(), Some(Duration::from_secs(2)));
+    named.reset_timeout(Duration::from_secs(3)).unwrap();
+    assert_eq!(named.remaining(), Some(Duration::from_secs(3)));
+    let first = named.child_with_timeout_on(&other, Duration::from_secs(1));
+    let second = first.child_with_timeout_on(&other, Duration::from_millis(500));
+    assert_eq!(second.remaining(), None, "its deadline is on another clock");
+    let own = second.child_with_timeout(Duration::from_millis(5));
+    assert_eq!(own.remaining(), Some(Duration::from_millis(5)));
+    assert_eq!((driver.pending(), other.pending()), (2, 2));
+    driver.advance_by(Duration::from_millis(5));
+    assert_eq!(own.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!second.is_cancelled());
+}
+
 #[test]
 fn the_deadline_instant_is_the_clocks() {
     let driver = ManualDriver::new();

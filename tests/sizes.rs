@@ -30,5 +30,17 @@ fn a_child_below_a_deadline_is_one_pointer_larger() {
     let plain = cancel_token::__private::NODE_SIZE;
     let scoped = cancel_token::__private::SCOPED_NODE_SIZE;
     assert_eq!(scoped, plain + 8);
-    const { assert!(cancel_token::__private::TIMED_NODE_SIZE <= 112) };
+}
+
+/// A node with a deadline of its own is a plain node, its wheel entry (two
+/// links and the tick) and one word naming its timers and its tree's clock
+/// root; a clock root adds its driver and its clock's timers.
+#[cfg(all(target_pointer_width = "64", feature = "alloc"))]
+#[test]
+fn a_node_with_a_deadline_is_96_bytes() {
+    let timed = cancel_token::__private::TIMED_NODE_SIZE;
+    let clock = cancel_token::__private::CLOCK_NODE_SIZE;
+    std::println!("timed node: {timed} bytes, clock root: {clock} bytes");
+    assert_eq!(timed, 96, "timed node");
+    assert_eq!(clock, 136, "clock root");
 }

@@ -224,10 +224,10 @@ impl CancelSource {
         }
         // SAFETY: a timed node, alive while we own its source.
         let timed = unsafe { node.cast::<TimedNode>().as_ref() };
-        let root = timed.clock.ok_or(ResetError::NoDeadline)?;
+        let root = timed.clock().ok_or(ResetError::NoDeadline)?;
         // SAFETY: the clock root of the node's tree, alive while it is.
         let clock = unsafe { clock_of(root) };
-        if clock.timers().id() != timed.timers {
+        if clock.timers().id() != timed.timers_id() {
             return Err(ResetError::NoDeadline);
         }
         Ok((node, clock))

@@ -29,7 +29,8 @@ use crate::Cause;
 #[cfg(feature = "alloc")]
 use crate::Reason;
 
-/// How a node's memory is owned: the low half of its class byte.
+/// How a node's memory is owned: the low two bits of its class byte (bit 2
+/// marks foreign timers, bit 3 a clock root).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub(crate) enum Ownership {
@@ -64,8 +65,11 @@ pub(crate) enum Shape {
 }
 
 /// A node's ownership and shape in one byte, kept in its own entry's `class`:
-/// fixed at construction, so reading it needs no atomic. Its top bit says a
-/// timed node keeps a cause for its expiry (see [`TimedNode::set_expiry_cause`]).
+/// fixed at construction, so reading it needs no atomic. Bits 0 and 1 are
+/// its `Ownership`, 4 to 6 its `Shape`; the flags: bit 2 marks a timed node
+/// on other timers than its tree's clock (see [`Home`]), bit 3 a clock root,
+/// and the top bit a timed node that keeps a cause for its expiry (see
+/// [`TimedNode::set_expiry_cause`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Class(u8);
 
@@ -75,8 +79,11 @@ const EXPIRY_CAUSE: u8 = 0x80;
 /// ([`ClockNode`]).
 #[cfg(feature = "alloc")]
 const CLOCK_ROOT: u8 = 0x08;
+/// The bit of a class byte for a timed node whose timers are not its clock
+/// root's, in a tree that has one (see [`Home`]).
+const FOREIGN_TIMERS: u8 = 0x04;
 /// The bits of a class byte that hold its `Ownership`.
-const OWNERSHIP_BITS: u8 = 0x07;
+const OWNERSHIP_BITS: u8 = 0x03;
 /// The bits of a class byte that hold its `Shape`.
 const SHAPE_BITS: u8 = 0x70;
 
@@ -100,15 +107,16 @@ impl Class {
         Class(byte)
     }
 
-    /// The low half. A read of the byte and a mask: on every child's drop.
+    /// The low two bits. A read of the byte and a mask: on every child's drop.
     #[inline(always)]
     pub(crate) fn ownership(self) -> Ownership {
         let bits = self.0 & OWNERSHIP_BITS;
         debug_assert!(bits <= Ownership::Pinned as u8, "class {:#04x}", self.0);
         // SAFETY: a class byte is made only by `Class::new` (or read back by
         // `from_byte` from what `byte` gave), from an `Ownership` in the low
-        // half and a `Shape` in the high half, plus, by `set_expiry_cause`,
-        // the top bit: the low half is a discriminant.
+        // two bits and a `Shape` in bits 4 to 6, plus the flag bits 2, 3 and 7
+        // (`FOREIGN_TIMERS`, `CLOCK_ROOT`, `EXPIRY_CAUSE`): the low two bits
+        // are a discriminant.
         unsafe { core::mem::transmute::<u8, Ownership>(bits) }
     }
 
@@ -146,12 +154,26 @@ impl Class {
     pub(crate) fn is_clock_root(self) -> bool {
         self.0 & CLOCK_ROOT != 0
     }
+
+    /// Whether the node is a timed one whose timers are not its tree's
+    /// clock root's (see [`Home`]).
+    fn has_foreign_timers(self) -> bool {
+        self.0 & FOREIGN_TIMERS != 0
+    }
 }
 
 // ---- timed nodes -------------------------------------------------------------
 
 /// A node with a deadline. `#[repr(C)]` with the node first, so a node pointer
 /// of a timed node is also a pointer to this (`Shape::Timed` says so).
+///
+/// 96 bytes on 64-bit targets: the node (64), its wheel entry (24: two links
+/// and the tick) and one word, [`Home`], that names both its timers and its
+/// tree's clock root. A shared timers' generation, which a `Deadline` needs
+/// to tell them from later timers at the same address, is kept in the
+/// padding of the node's own list entry (`list::Entry::generation`); 32-bit
+/// targets, whose entry has no padding, keep it here (`generation`): 56
+/// bytes there.
 ///
 /// `extra` is its owner's, last, so every `TimedNode<X>` starts as a
 /// `TimedNode` (`X = ()`) and is used through one: a `PinnedDeadline` keeps
@@ -163,32 +185,97 @@ pub(crate) struct TimedNode<X = ()> {
     /// Its link in its timers' wheel, and the deadline's tick (`u64::MAX`
     /// for a clock root's, which never fires); fixed.
     entry: WheelEntry,
-    /// Static, or shared and held by this node from its arming until it is
-    /// disarmed (by its cancel) or taken out (by its unobserved drop); not
-    /// touched after.
-    pub(crate) timers: TimersId,
-    /// The clock root of the node's tree (see [`ClockNode`]), if it has one:
-    /// itself for a clock root; fixed. Alive while this node is, as an
-    /// ancestor.
-    pub(crate) clock: Option<NonNull<Node>>,
+    /// Its timers and its clock root; fixed (a clock root's is written once
+    /// after it is boxed, before it is shared).
+    home: Home,
+    /// The generation of its timers, if shared (see `list::Entry::generation`).
+    #[cfg(all(feature = "alloc", not(target_pointer_width = "64")))]
+    generation: u32,
     pub(crate) extra: X,
 }
 
-impl TimedNode {
+/// A timed node's timers and the clock root of its tree, in one word: a
+/// pointer whose low bit (both pointees are at least 2-aligned) says what it
+/// points to. The timers are static, or shared and held by the node from
+/// its arming until it is disarmed (by its cancel) or taken out (by its
+/// unobserved drop), and not followed after; the clock root is alive while
+/// the node is, as an ancestor (or the node itself).
+///
+/// - `TIMERS` (0, so the pointer is used as it is): the node's timers. In a
+///   tree with no clock root, the common case of a deadline on a named
+///   driver (`child_with_timeout_on`), the node has no clock. If its class
+///   has `FOREIGN_TIMERS` (a deadline on another driver than its tree's
+///   clock), the clock root is its parent's ([`clock_root`]: one step more
+///   per such node passed).
+/// - `ON_CLOCK`: the clock root, whose timers the node's are
+///   (`ClockExtra::timers`): every deadline that names no driver, and a
+///   named one on the tree's own clock; and a clock root, naming itself.
+#[derive(Clone, Copy)]
+struct Home(NonNull<u8>);
+
+const _: () = assert!(
+    core::mem::align_of::<Timers>() >= 2 && core::mem::align_of::<Node>() >= 2,
+    "the low bit of a `Home` is its tag"
+);
+
+impl Home {
+    /// The node's own timers.
+    const TIMERS: usize = 0;
+    /// The clock root, whose timers are the node's.
     #[cfg(feature = "alloc")]
-    pub(crate) fn new(
+    const ON_CLOCK: usize = 1;
+    /// The bits of the tag.
+    const TAG: usize = 1;
+
+    /// `ptr` tagged `tag`.
+    fn new<T>(ptr: NonNull<T>, tag: usize) -> Home {
+        // SAFETY: a non-null pointer that is at least 2-aligned, plus less
+        // than 2, is not null; `wrapping_add` keeps its provenance.
+        Home(unsafe { NonNull::new_unchecked(ptr.as_ptr().cast::<u8>().wrapping_add(tag)) })
+    }
+
+    /// What the pointer points to.
+    #[inline(always)]
+    fn tag(self) -> usize {
+        self.0.as_ptr() as usize & Self::TAG
+    }
+
+    /// The pointer `new` was given, with its provenance.
+    #[inline(always)]
+    fn ptr<T>(self) -> NonNull<T> {
+        // SAFETY: `new` added the tag to a non-null pointer.
+        unsafe { NonNull::new_unchecked(self.0.as_ptr().wrapping_sub(self.tag()).cast()) }
+    }
+}
+
+impl TimedNode {
+    /// [`with_extra`](TimedNode::with_extra), with nothing extra.
+    ///
+    /// # Safety
+    /// As for `with_extra`.
+    #[cfg(feature = "alloc")]
+    #[inline(always)] // on every timed child's creation: builds the node in place
+    pub(crate) unsafe fn new(
         ownership: Ownership,
         refs: usize,
         at: u64,
         timers: TimersHandle<'_>,
         clock: Option<NonNull<Node>>,
     ) -> Self {
-        TimedNode::with_extra(ownership, refs, at, timers.id(), clock, ())
+        // SAFETY: by the caller's guarantee.
+        unsafe { TimedNode::with_extra(ownership, refs, at, timers.id(), clock, ()) }
     }
 }
 
 impl<X> TimedNode<X> {
-    pub(crate) fn with_extra(
+    /// A timed node due at `at` on `timers`, below a parent whose tree's
+    /// clock root is `clock` ([`clock_root`] of the parent).
+    ///
+    /// # Safety
+    /// `clock` is a live clock root, alive as long as the node (the clock
+    /// root of the parent the node is made under, which outlives it).
+    #[inline(always)]
+    pub(crate) unsafe fn with_extra(
         ownership: Ownership,
         refs: usize,
         at: u64,
@@ -196,11 +283,38 @@ impl<X> TimedNode<X> {
         clock: Option<NonNull<Node>>,
         extra: X,
     ) -> Self {
+        let mut class = Class::new(ownership, Shape::Timed);
+        let ptr = timers.ptr;
+        let home = match clock {
+            None => Home::new(ptr, Home::TIMERS),
+            // Compared by address alone: the clock root's timers and these
+            // are both alive, so the same address is the same timers.
+            // SAFETY: a live clock root, by the caller's guarantee.
+            #[cfg(feature = "alloc")]
+            Some(root) if unsafe { root_timers(root) }.ptr == ptr => {
+                Home::new(root, Home::ON_CLOCK)
+            }
+            Some(_) => {
+                class.0 |= FOREIGN_TIMERS;
+                Home::new(ptr, Home::TIMERS)
+            }
+        };
+        #[cfg_attr(
+            not(all(feature = "alloc", target_pointer_width = "64")),
+            allow(unused_mut)
+        )]
+        let mut node = Node::new(class, refs);
+        // Kept for every node, read only for those not on their clock's timers.
+        #[cfg(all(feature = "alloc", target_pointer_width = "64"))]
+        {
+            node.entry.generation = timers.generation();
+        }
         TimedNode {
-            node: Node::new(Class::new(ownership, Shape::Timed), refs),
+            node,
             entry: WheelEntry::new(at),
-            timers,
-            clock,
+            home,
+            #[cfg(all(feature = "alloc", not(target_pointer_width = "64")))]
+            generation: timers.generation(),
             extra,
         }
     }
@@ -248,9 +362,70 @@ impl TimedNode {
     ///
     /// # Safety
     /// The node is not disarmed yet, or its timers are static.
+    #[inline(always)]
     pub(crate) unsafe fn timers(&self) -> &Timers {
         // SAFETY: by the caller's guarantee.
-        unsafe { self.timers.ptr.as_ref() }
+        unsafe { self.timers_ptr().as_ref() }
+    }
+
+    /// The address of this node's timers: to follow only while it holds them.
+    #[inline(always)]
+    fn timers_ptr(&self) -> NonNull<Timers> {
+        #[cfg(feature = "alloc")]
+        if self.home.tag() == Home::ON_CLOCK {
+            // SAFETY: the clock root, alive while this node is.
+            return unsafe { root_timers(self.home.ptr()) }.ptr;
+        }
+        // Untagged: the pointer as it is.
+        self.home.0.cast()
+    }
+
+    /// Which timers this node's deadline is kept in, to compare (with its
+    /// generation, so also after they are gone).
+    #[inline]
+    pub(crate) fn timers_id(&self) -> TimersId {
+        #[cfg(feature = "alloc")]
+        if self.home.tag() == Home::ON_CLOCK {
+            // SAFETY: the clock root, alive while this node is.
+            return unsafe { root_timers(self.home.ptr()) };
+        }
+        #[cfg(all(feature = "alloc", target_pointer_width = "64"))]
+        let generation = self.node.entry.generation;
+        #[cfg(all(feature = "alloc", not(target_pointer_width = "64")))]
+        let generation = self.generation;
+        TimersId {
+            ptr: self.home.0.cast(),
+            #[cfg(feature = "alloc")]
+            generation,
+        }
+    }
+
+    /// Whether the node's tree has a clock root: a `clock` that is `Some`,
+    /// without following anything.
+    #[inline]
+    pub(crate) fn has_clock(&self) -> bool {
+        self.home.tag() != Home::TIMERS || self.node.class().has_foreign_timers()
+    }
+
+    /// The clock root of the node's tree (see [`ClockNode`]), if it has one:
+    /// itself for a clock root. Alive while this node is, as an ancestor.
+    #[inline(always)]
+    pub(crate) fn clock(&self) -> Option<NonNull<Node>> {
+        if self.home.tag() != Home::TIMERS {
+            return Some(self.home.ptr());
+        }
+        if self.node.class().has_foreign_timers() {
+            return self.foreign_clock();
+        }
+        None
+    }
+
+    /// [`clock`](Self::clock) of a node on other timers than its tree's
+    /// clock: its parent's.
+    #[cold]
+    #[inline(never)]
+    fn foreign_clock(&self) -> Option<NonNull<Node>> {
+        clock_root(self.node.parent?)
     }
 
     pub(crate) fn entry_ptr(this: NonNull<TimedNode>) -> NonNull<WheelEntry> {
@@ -285,7 +460,7 @@ pub(crate) unsafe fn disarm_on_cancel(this: NonNull<Node>) {
         // SAFETY: live, and a timed node.
         let timed = unsafe { t.as_ref() };
         // SAFETY: the entry belongs to these timers, and a node is cancelled once.
-        unsafe { Timers::disarm(timed.timers.ptr, TimedNode::entry_ptr(t)) };
+        unsafe { Timers::disarm(timed.timers_ptr(), TimedNode::entry_ptr(t)) };
     }
 }
 
@@ -305,21 +480,26 @@ pub(crate) unsafe fn take_out_unobserved(this: NonNull<Node>) -> bool {
     let timed = unsafe { t.as_ref() };
     // SAFETY: the node holds its timers (armed, not cancelled) and only
     // they can still reach it.
-    unsafe { Timers::take_out(timed.timers.ptr, TimedNode::entry_ptr(t)) }
+    unsafe { Timers::take_out(timed.timers_ptr(), TimedNode::entry_ptr(t)) }
 }
 
 // ---- clock roots -------------------------------------------------------------
 
 /// The node that binds a tree to a clock: a timed node whose deadline never
-/// fires (`u64::MAX`), keeping its driver. Its descendants name it (heap
-/// children are scoped under it; timed ones keep it as their `clock`), so a
-/// node finds its tree's clock in one step at any depth.
+/// fires (`u64::MAX`), keeping its driver and its driver's timers. Its
+/// descendants name it (heap children are scoped under it; timed ones on its
+/// clock keep it as their [`Home`], in place of their timers), so a node
+/// finds its tree's clock in one step at any depth. 136 bytes on 64-bit
+/// targets, 80 on 32-bit ones.
 #[cfg(feature = "alloc")]
 pub(crate) type ClockNode = TimedNode<ClockExtra>;
 
 /// What a clock root keeps beyond a timed node.
 #[cfg(feature = "alloc")]
 pub(crate) struct ClockExtra {
+    /// Its clock's timers: those of every timed node below that names it
+    /// (`Home::ON_CLOCK`), itself included.
+    timers: TimersId,
     clock: alloc::boxed::Box<dyn Clock>,
     /// 1 once a deadline in the tree was moved earlier (`time::deadline::reset`):
     /// from then on a token's nearest deadline may not be its earliest, and
@@ -343,10 +523,13 @@ pub(crate) fn new_clock_root(
     debug_assert!(cancellable || parent.is_none(), "a child can be cancelled");
     let timers = clock.timers().id();
     let extra = ClockExtra {
+        timers,
         clock,
         moved_earlier: crate::sync::AtomicU8::new(0),
     };
-    let mut root = TimedNode::with_extra(Ownership::Heap, 1, u64::MAX, timers, None, extra);
+    // SAFETY: no clock root to follow; it names itself once boxed.
+    let mut root =
+        unsafe { TimedNode::with_extra(Ownership::Heap, 1, u64::MAX, timers, None, extra) };
     root.node.entry.class |= CLOCK_ROOT;
     root.node.parent = parent;
     if cancellable {
@@ -354,7 +537,7 @@ pub(crate) fn new_clock_root(
     }
     let this = NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(root)));
     // SAFETY: just made, and not shared yet.
-    unsafe { (*this.as_ptr()).clock = Some(this.cast()) };
+    unsafe { (*this.as_ptr()).home = Home::new(this, Home::ON_CLOCK) };
     let this = this.cast();
     if let Some(parent) = parent {
         // SAFETY: the parent is alive (the caller borrows its token); the
@@ -363,6 +546,17 @@ pub(crate) fn new_clock_root(
         unsafe { parent.as_ref().link_child(this, State::EMPTY) };
     }
     this
+}
+
+/// The timers of a clock root's clock.
+///
+/// # Safety
+/// `root` is a live clock root (a [`ClockNode`], with its provenance).
+#[cfg(feature = "alloc")]
+#[inline]
+unsafe fn root_timers(root: NonNull<Node>) -> TimersId {
+    // SAFETY: by the caller's guarantee.
+    unsafe { root.cast::<ClockNode>().as_ref() }.extra.timers
 }
 
 /// The clock of a clock root.
@@ -402,11 +596,18 @@ pub(crate) unsafe fn mark_moved_earlier(root: NonNull<Node>) {
 }
 
 /// The clock root of `node`'s tree, found through its holder: `None` if no
-/// clock root is at or above it.
+/// clock root is at or above it. One step, and one more for each holder on
+/// it whose deadline is on another driver than the clock (`Home::FOREIGN`).
 pub(crate) fn clock_root(node: NonNull<Node>) -> Option<NonNull<Node>> {
-    let holder = holder(node)?;
-    // SAFETY: holders are timed nodes, alive while `node` is.
-    unsafe { holder.cast::<TimedNode>().as_ref() }.clock
+    let mut holder = holder(node)?;
+    loop {
+        // SAFETY: holders are timed nodes, alive while `node` is.
+        let t = unsafe { holder.cast::<TimedNode>().as_ref() };
+        if !t.node.class().has_foreign_timers() {
+            return t.clock();
+        }
+        holder = crate::node::kind::holder(t.node.parent?)?;
+    }
 }
 
 // ---- scoped nodes ------------------------------------------------------------

@@ -107,6 +107,13 @@ pub(crate) struct Entry {
     /// not move later. Written and read under the node's lock; an atomic
     /// only to need no cell. In the entry's padding, so it costs no byte.
     pub(crate) covers: AtomicU8,
+    /// For a timed node's own entry on 64-bit targets: the generation of
+    /// the node's timers, if they are shared and not its clock root's
+    /// (`kind::TimedNode`, which keeps it itself on 32-bit targets); fixed
+    /// as the node is made. In the rest of the entry's padding: an entry
+    /// stays 24 bytes.
+    #[cfg(all(feature = "alloc", target_pointer_width = "64"))]
+    pub(crate) generation: u32,
 }
 
 impl Entry {
@@ -119,6 +126,8 @@ impl Entry {
                 kind,
                 class,
                 covers: AtomicU8::new(0),
+                #[cfg(all(feature = "alloc", target_pointer_width = "64"))]
+                generation: 0,
             }
         }
     }

@@ -35,6 +35,8 @@
 //!   of its own (`refs::free_alone`).
 //! - *disarm*, *take out*: a timed node's deadline removed from its wheel,
 //!   by its cancel or by an unobserved drop.
+//! - *home*: the one word of a timed node that names its timers, or its
+//!   tree's clock root when its timers are the clock's (`kind::Home`).
 //!
 //! # State
 //!

@@ -199,6 +199,7 @@ unsafe fn free_alone_under_never(this: NonNull<Node>, cancelled: bool) -> bool {
 /// use of it (an Acquire load after the last Release decrement, or the lock
 /// that took it out of every list). A timed node is out of its timers.
 #[cfg(feature = "alloc")]
+#[inline(never)] // in line, it grows the cancelled child's free (`free_if_alone_cancelled`)
 unsafe fn free(node: NonNull<Node>) {
     // SAFETY: the caller owns the last reference.
     let n = unsafe { node.as_ref() };

@@ -12,7 +12,7 @@
 //! expiry keeps that cause in its slot while live, so it keeps no spare. These change only under the parent's lock.
 //! Cancelling the parent frees its spare once the lock is released; freeing
 //! the parent frees it too. So a parent holds at most one node (64 bytes on
-//! 64-bit targets, 120 with a deadline) more than its live children. A timed
+//! 64-bit targets, 96 with a deadline) more than its live children. A timed
 //! spare was disarmed first, so it holds no timers.
 
 use core::ptr::NonNull;

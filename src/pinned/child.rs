@@ -521,7 +521,9 @@ impl<'a, D: StaticDriver> PinnedDeadline<'a, D> {
             at = at.min(handle.get().now());
         }
         let clock = crate::node::kind::clock_root(parent.ptr);
-        let mut timed = TimedNode::with_extra(Ownership::Pinned, 0, at, timers, clock, driver);
+        // SAFETY: the clock root of the parent's tree, which outlives 'a.
+        let mut timed =
+            unsafe { TimedNode::with_extra(Ownership::Pinned, 0, at, timers, clock, driver) };
         timed.node.parent = Some(parent.ptr);
         PinnedDeadline {
             timed,

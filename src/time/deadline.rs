@@ -155,7 +155,9 @@ pub(crate) fn new_timed_child(
     wake_at: impl FnOnce(u64) -> Result<(), crate::DriverStopped>,
 ) -> NonNull<Node> {
     let make = move || {
-        let mut timed = TimedNode::new(Ownership::Heap, 1, at, timers, clock);
+        // SAFETY: `clock` is the clock root of the parent's tree, which
+        // outlives the node (the caller's guarantee).
+        let mut timed = unsafe { TimedNode::new(Ownership::Heap, 1, at, timers, clock) };
         timed.node.parent = Some(parent);
         if let Some(cause) = cause {
             timed.set_expiry_cause(cause);
@@ -168,8 +170,9 @@ pub(crate) fn new_timed_child(
     // cancelled, which is harmless.
     let insert = move |this: NonNull<Node>| {
         let t = this.cast::<TimedNode>();
-        // SAFETY: live, not disarmed yet.
-        let timers = unsafe { t.as_ref().timers() };
+        // The node's timers (it was made with them), from the handle rather
+        // than read back from the node.
+        let timers = timers.get();
         if due {
             return timers.hold_due();
         }
@@ -221,7 +224,7 @@ pub(crate) fn deadline_and_clock(node: NonNull<Node>) -> (Option<Provided>, Opti
 #[inline(never)]
 fn deadline_and_clock_below(holder: NonNull<Node>) -> (Option<Provided>, Option<NonNull<Node>>) {
     // SAFETY: holders are timed nodes, alive while the node below is.
-    let clock = unsafe { holder.cast::<TimedNode>().as_ref() }.clock;
+    let clock = unsafe { holder.cast::<TimedNode>().as_ref() }.clock();
     (effective_from(holder), clock)
 }
 
@@ -246,7 +249,7 @@ fn effective_from(holder: NonNull<Node>) -> Option<Provided> {
     } else if !walks(t) {
         let d = Deadline {
             ticks,
-            timers: t.timers,
+            timers: t.timers_id(),
         };
         return Some((d, holder));
     }
@@ -265,7 +268,7 @@ fn walk_from(mut holder: NonNull<Node>) -> Option<Provided> {
         if ticks != u64::MAX {
             let d = Deadline {
                 ticks,
-                timers: t.timers,
+                timers: t.timers_id(),
             };
             match best {
                 None => best = Some((d, holder)),
@@ -292,7 +295,7 @@ fn walk_from(mut holder: NonNull<Node>) -> Option<Provided> {
 /// where a deadline was moved earlier.
 fn walks(t: &TimedNode) -> bool {
     #[cfg(feature = "alloc")]
-    if let Some(root) = t.clock {
+    if let Some(root) = t.clock() {
         // SAFETY: the clock root of `t`'s tree, alive while `t` is.
         return unsafe { crate::node::kind::moved_earlier(root) };
     }
@@ -334,7 +337,7 @@ pub(crate) fn capped(parent: NonNull<Node>, at: u64, timers: TimersId) -> u64 {
 pub(crate) fn cover(holder: NonNull<Node>, at: u64) -> Option<u64> {
     // SAFETY: a timed node, alive while the caller's node below it is.
     let t = unsafe { holder.cast::<TimedNode>().as_ref() };
-    if t.clock.is_none() {
+    if !t.has_clock() {
         return Some(t.at()).filter(|&d| d <= at);
     }
     let _guard = t.node.lock();
@@ -383,7 +386,7 @@ pub(crate) unsafe fn reset(
     // SAFETY: live, by the caller's guarantee.
     let timed = unsafe { t.as_ref() };
     let at = match timed.node.parent {
-        Some(parent) => capped(parent, at, timed.timers),
+        Some(parent) => capped(parent, at, timed.timers_id()),
         None => at,
     };
     let guard = timed.node.lock();
@@ -399,7 +402,7 @@ pub(crate) unsafe fn reset(
         return Err(Refused::Covered);
     }
     if at < old {
-        if let Some(root) = timed.clock {
+        if let Some(root) = timed.clock() {
             // SAFETY: the clock root of the node's tree, alive while it is.
             unsafe { crate::node::kind::mark_moved_earlier(root) };
         }

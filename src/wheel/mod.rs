@@ -365,10 +365,10 @@ impl Wheel {
     /// `entry` is inserted in this wheel.
     unsafe fn unlink(&mut self, entry: NonNull<WheelEntry>) {
         // SAFETY: `entry` and its neighbours are inserted here, hence live and accessed only
-        // under the lock, which `&mut self` holds (`insert`'s contract).
-        let emptied = unsafe {
+        // under the lock, which `&mut self` holds (`insert`'s contract); an inserted entry's
+        // `prev` is `Some` (see `WheelEntry`).
+        unsafe {
             let (prev, next) = (get(field!(entry, prev)), get(field!(entry, next)));
-            // SAFETY: an inserted entry's `prev` is `Some` (see `WheelEntry`).
             let prev = prev.unwrap_unchecked();
             if let Some(next) = next {
                 // The first entry's tag, or its predecessor: `next` takes its place.
@@ -376,18 +376,14 @@ impl Wheel {
             }
             set(field!(entry, prev), None);
             match Prev::of(prev) {
-                Prev::Entry(prev) => {
-                    set(field!(prev, next), next);
-                    None
-                }
+                Prev::Entry(prev) => set(field!(prev, next), next),
                 Prev::First(loc) => {
                     self.heads[loc] = next;
-                    next.is_none().then_some(loc)
+                    if next.is_none() && loc != OVERFLOW {
+                        self.occupied[loc / SLOTS] &= !(1 << (loc % SLOTS));
+                    }
                 }
             }
-        };
-        if let Some(loc) = emptied.filter(|&loc| loc != OVERFLOW) {
-            self.occupied[loc / SLOTS] &= !(1 << (loc % SLOTS));
         }
         self.len -= 1;
     }

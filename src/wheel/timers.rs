@@ -96,9 +96,10 @@ pub struct Timers {
     #[cfg(feature = "alloc")]
     shared: bool,
     /// Shared timers: tells them apart from earlier timers freed at the same
-    /// address (0 for static ones, which are never freed).
+    /// address (0 for static ones, which are never freed). 32 bits on every
+    /// target, so that a timed node keeps it in its entry's padding.
     #[cfg(feature = "alloc")]
-    generation: usize,
+    generation: u32,
     /// Shared timers: how many `SharedTimers` own them.
     #[cfg(feature = "alloc")]
     owners: AtomicUsize,
@@ -525,7 +526,15 @@ impl fmt::Debug for Timers {
 pub(crate) struct TimersId {
     pub(crate) ptr: NonNull<Timers>,
     #[cfg(feature = "alloc")]
-    generation: usize,
+    pub(crate) generation: u32,
+}
+
+impl TimersId {
+    /// The generation of the timers (0 for static ones).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn generation(self) -> u32 {
+        self.generation
+    }
 }
 
 /// A driver's [`Timers`], as

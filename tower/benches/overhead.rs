@@ -46,7 +46,7 @@ fn yielding(
 
 /// The floor of the server layer: what arming a request's deadline and
 /// handing its token over cannot avoid, timed alone around the same
-/// handler. One allocation of a timed node's 120 bytes and its free, one
+/// handler. One allocation of a timed node's 96 bytes and its free, one
 /// insert into the request's `http::Extensions` (whose first insert
 /// allocates the map), and eight atomic read-modify-writes (a node's link
 /// and arming take and release its parent's lock and the wheel's, and

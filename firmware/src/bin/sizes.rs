@@ -6,10 +6,10 @@
 //! (one node each) fit in 32 bytes, a Cancelled waiter too. For deadlines:
 //! a TickDriver is its timer wheel (1608 bytes on 32-bit, see src/wheel.rs)
 //! plus 24 bytes of clock and lock state (current tick, scheduled tick, alarm
-//! hook, flag); a PinnedDeadline is a node (32), its wheel entry (24), its
-//! deadline tick (8), a pointer to the driver's timers (4) and its driver (a
-//! `&'static` reference, 4): 72 bytes, a multiple of its ticks' 8-byte
-//! alignment. A PinnedOnCancel is a
+//! hook, flag); a PinnedDeadline is a node (32), its wheel entry (two links
+//! and the deadline tick, 16), a pointer to the driver's timers (4) and its
+//! driver (a `&'static` reference, 4): 56 bytes, a multiple of its tick's
+//! 8-byte alignment. A PinnedOnCancel is a
 //! callback entry (links, state, the function that runs it, the runner's
 //! flag) plus the user's function and a pointer to its node. A PinnedLinked
 //! with N parents is a node (32) plus, per parent, a callback entry holding a
@@ -80,7 +80,7 @@ fn table() -> [(&'static str, usize, usize, usize); 11] {
             "PinnedDeadline",
             size_of::<PinnedDeadline<'static, &'static TickDriver>>(),
             align_of::<PinnedDeadline<'static, &'static TickDriver>>(),
-            72,
+            56,
         ),
         (
             "PinnedOnCancel<fn>",

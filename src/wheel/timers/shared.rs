@@ -7,8 +7,10 @@ use core::ptr::NonNull;
 use super::Timers;
 use crate::sync::Ordering::*;
 
-/// A generation for new shared timers: unique (short of `usize` wrapping).
-pub(super) fn next_generation() -> usize {
+/// A generation for new shared timers: unique short of wrapping, after
+/// 2^32 shared timers (a `Deadline` of timers gone is told from later ones at
+/// the same address unless that many were made between).
+pub(super) fn next_generation() -> u32 {
     // Not a modelled atomic under loom: only uniqueness matters.
     #[cfg(not(cancel_token_loom))]
     use crate::sync::AtomicUsize as Counter;
@@ -16,7 +18,7 @@ pub(super) fn next_generation() -> usize {
     use core::sync::atomic::AtomicUsize as Counter;
     static NEXT: Counter = Counter::new(1);
     // Relaxed: only uniqueness matters.
-    NEXT.fetch_add(1, Relaxed)
+    NEXT.fetch_add(1, Relaxed) as u32
 }
 
 /// Shared ownership of a driver's [`Timers`] (made by [`Timers::new_shared`]),
