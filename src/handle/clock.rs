@@ -83,6 +83,24 @@ pub(crate) unsafe fn remaining(node: NonNull<Node>) -> Option<Duration> {
     let deadline = effective(node)?;
     // SAFETY: by the caller's guarantee; the clock is not kept.
     let clock = unsafe { tree_clock(node) }?;
+    left(deadline, clock)
+}
+
+/// [`remaining`] on a clock root's clock only: `None` in a tree without
+/// one, where `remaining` falls back on `ThreadDriver::global()`, which
+/// `Debug` must not make.
+///
+/// # Safety
+/// `node` is alive until this returns.
+pub(crate) unsafe fn remaining_on_its_root(node: NonNull<Node>) -> Option<Duration> {
+    let root = clock_root(node)?;
+    let deadline = effective(node)?;
+    // SAFETY: the clock root of a live node; the clock is not kept.
+    left(deadline, unsafe { clock_of(root) })
+}
+
+/// The time from `clock`'s now to `deadline`, if it is on that clock.
+fn left(deadline: crate::Deadline, clock: &dyn Clock) -> Option<Duration> {
     let now = clock.now_ticks();
     deadline
         .is_on(clock.timers())

@@ -418,10 +418,11 @@ pub(crate) fn debug_node(
     d.field("reason", &n.reason())
         .field("cause", &n.cause().map(Message))
         .field("deadline", &crate::time::deadline::effective(node));
-    // The deadline in real time, where the tree's clock can tell it.
+    // The deadline in real time, where the tree has a clock to tell it (not
+    // the fallback: printing makes no driver).
     #[cfg(feature = "alloc")]
     // SAFETY: as above.
-    if let Some(left) = unsafe { crate::handle::clock::remaining(node) } {
+    if let Some(left) = unsafe { crate::handle::clock::remaining_on_its_root(node) } {
         d.field("remaining", &left);
     }
     d.finish()
