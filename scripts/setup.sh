@@ -30,3 +30,8 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
+
+# Mutation testing of the engine (scripts/mutants.sh).
+if ! cargo mutants --version >/dev/null 2>&1; then
+    cargo install --locked cargo-mutants
+fi
