@@ -532,3 +532,25 @@ fn a_timeout_with_a_static_cause_reuses_the_spare() {
     assert!(live <= 0, "{live} bytes left");
     assert!(allocs >= 10, "{allocs}: an owned cause is an allocation");
 }
+
+/// A callback registered on a token already cancelled runs at once, with the
+/// reason, and is never boxed: registering it allocates nothing.
+#[test]
+fn a_callback_on_a_cancelled_token_runs_at_once_unboxed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let root = CancelSource::new();
+    root.cancel();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let token = root.token();
+    let (guard, allocs, _) = measure(move || {
+        token.on_cancel(move |reason| {
+            assert_eq!(reason, cancel_token::Reason::Cancelled);
+            flag.store(true, Ordering::Relaxed);
+        })
+    });
+    assert!(ran.load(Ordering::Relaxed));
+    assert_eq!(allocs, 0, "the callback was boxed");
+    assert!(!guard.disarm());
+}
