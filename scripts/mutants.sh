@@ -16,8 +16,10 @@
 # Fails on a missed mutant. A timeout (a mutant that hangs the tests) counts
 # as caught; a mutant that does not build (unviable) is not a test gap.
 #
+# Tests the commit checked out (HEAD), not uncommitted changes.
+#
 # Env: MUTANTS_SHARDS (default 16), MUTANTS_SHARD (default from the commit
-# hash), MUTANTS_JOBS (default 2).
+# hash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,6 @@ if ! cargo mutants --version >/dev/null 2>&1; then
 fi
 
 shards="${MUTANTS_SHARDS:-16}"
-jobs="${MUTANTS_JOBS:-2}"
 hash=$(git rev-parse HEAD)
 shard="${MUTANTS_SHARD:-$((0x${hash:0:4} % shards))}"
 
@@ -43,8 +44,15 @@ else
 fi
 git diff "$base" HEAD >"$work/diff"
 
-# Build the test command's targets in the tree first: each job copies
-# target/, and then builds only what a mutant changes.
+# Mutants are tested in place in a clone of HEAD, building into this tree's
+# target/: a copy of target/ would rebuild every dependency (their build
+# scripts' outputs name the directory they ran in), which costs more than
+# the shard. The test command's targets are built first.
+root="$PWD"
+git clone -q --shared --no-checkout "$root" "$work/tree"
+git -C "$work/tree" checkout -q --detach "$hash"
+cd "$work/tree"
+export CARGO_TARGET_DIR="$root/target"
 args=$(sed -n '/^additional_cargo_args/,/^]/p' .cargo/mutants.toml | grep -o '"[^"]*"' | tr -d '"' | tr '\n' ' ')
 # shellcheck disable=SC2086
 cargo test --no-run -q --features std $args
@@ -57,7 +65,7 @@ run() {
     shift 2
     local status=0
     nice -n 10 timeout --kill-after=30 900 \
-        cargo mutants -j "$jobs" --copy-target=true -o "$work/$name" "$@" \
+        cargo mutants --in-place -o "$work/$name" "$@" \
         >"$work/$name.log" 2>&1 || status=$?
     local out="$work/$name/mutants.out"
     count() { if [ -f "$out/$1.txt" ]; then wc -l <"$out/$1.txt"; else echo 0; fi; }
