@@ -154,3 +154,52 @@ fn a_panic_out_of_a_half_woken_batch_drops_the_rest() {
         Arc::strong_count(&w) - 1
     );
 }
+
+/// Records, at each wake, whether every token it watches was cancelled by then.
+#[derive(Default)]
+struct SeesAllCancelled {
+    watched: std::sync::OnceLock<Vec<CancelToken>>,
+    woken: AtomicUsize,
+    saw_all: AtomicUsize,
+}
+
+impl Wake for SeesAllCancelled {
+    fn wake(self: Arc<Self>) {
+        self.woken.fetch_add(1, SeqCst);
+        if self
+            .watched
+            .get()
+            .unwrap()
+            .iter()
+            .all(CancelToken::is_cancelled)
+        {
+            self.saw_all.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+/// Idle children whose waiters fit one batch together are all cancelled in
+/// place, under their parent's lock, and their waiters woken in one batch
+/// after it: no waiter runs while a sibling of its token is still live (a
+/// child cancelled on its own, from the work list, wakes its waiters before
+/// the next child is reached).
+#[test]
+fn idle_children_whose_waiters_fit_are_woken_in_one_batch() {
+    let parent = CancelSource::new();
+    let sources: Vec<CancelSource> = (0..3).map(|_| parent.token().child()).collect();
+    let tokens: Vec<CancelToken> = sources.iter().map(CancelSource::token).collect();
+    let sees = Arc::new(SeesAllCancelled::default());
+    sees.watched.set(tokens.clone()).unwrap();
+    let waker = Waker::from(sees.clone());
+    let futs: Vec<_> = tokens.iter().map(|t| waiters(t, 2, &waker)).collect();
+
+    parent.cancel();
+
+    assert_eq!(sees.woken.load(SeqCst), 6);
+    assert_eq!(
+        sees.saw_all.load(SeqCst),
+        6,
+        "a waiter was woken before its siblings were cancelled"
+    );
+    drop(futs);
+}
