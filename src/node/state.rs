@@ -469,4 +469,18 @@ mod tests {
             "CANCELLED(DeadlineExceeded) | UNKNOWN(0b100), refs=0"
         );
     }
+
+    /// Invariant 8: `NONEMPTY` matches the list once unlocked; a node
+    /// locked and unlocked with an empty list has it clear.
+    #[test]
+    #[cfg(feature = "std")]
+    fn an_unlock_with_an_empty_list_leaves_nonempty_clear() {
+        let node = crate::node::Node::new(
+            crate::node::kind::Class::plain(crate::node::kind::Ownership::Heap),
+            1,
+        );
+        drop(node.lock());
+        let s = node.state.load(Ordering::Relaxed);
+        assert!(!s.intersects(LOCKED | NONEMPTY), "{s:?}");
+    }
 }
