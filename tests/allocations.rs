@@ -554,3 +554,18 @@ fn a_callback_on_a_cancelled_token_runs_at_once_unboxed() {
     assert_eq!(allocs, 0, "the callback was boxed");
     assert!(!guard.disarm());
 }
+
+/// A cancel takes out the spare node its parent kept and frees it once the
+/// parent is unlocked: the memory comes back at the cancel, not at the
+/// parent's drop.
+#[test]
+fn a_cancel_frees_the_spare_it_takes_out() {
+    let root = CancelSource::new();
+    let token = root.token();
+    drop(token.child()); // kept as the root's spare
+    let ((), _, live) = measure(|| root.cancel());
+    assert!(
+        live < 0,
+        "the spare was not freed by the cancel: {live} bytes"
+    );
+}

@@ -24,9 +24,9 @@ pub(crate) struct State(usize);
 impl State {
     /// No bit set: a live node with no references.
     pub(crate) const EMPTY: State = State(0);
-    /// Cancelled: set once, never cleared; the reason (bits 1..3) and the
+    /// Cancelled (bit 0): set once, never cleared; the reason (bits 1..3) and the
     /// cause are valid from then on.
-    pub(crate) const CANCELLED: State = State(1 << 0);
+    pub(crate) const CANCELLED: State = State(1);
     const REASON_SHIFT: u32 = 1;
     const REASON_MASK: usize = 0b11 << Self::REASON_SHIFT;
     /// The spin lock of the `std` tier (unused elsewhere).
