@@ -78,3 +78,69 @@ impl TimerDriver for dyn Clock {
         Clock::wake_at(self, tick).map_err(|()| DriverStopped)
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::wheel::timers::Timers;
+
+    static TIMERS: Timers = Timers::new();
+
+    /// A driver counting microseconds from `epoch`, at tick 40, that has
+    /// stopped.
+    #[derive(Clone)]
+    struct Stopped {
+        epoch: std::time::Instant,
+    }
+
+    impl TimerDriver for Stopped {
+        type Instant = u64;
+        fn now(&self) -> u64 {
+            40
+        }
+        fn ticks_at(&self, at: u64) -> u64 {
+            at
+        }
+        fn instant_at(&self, ticks: u64) -> u64 {
+            ticks
+        }
+        fn duration_ticks(&self, d: Duration) -> u64 {
+            d.as_micros() as u64
+        }
+        fn ticks_duration(&self, ticks: u64) -> Duration {
+            Duration::from_micros(ticks)
+        }
+        fn epoch(&self) -> Option<std::time::Instant> {
+            Some(self.epoch)
+        }
+        fn timers(&self) -> TimersHandle<'_> {
+            TimersHandle::from_static(&TIMERS)
+        }
+        fn wake_at(&self, _tick: u64) -> Result<(), DriverStopped> {
+            Err(DriverStopped)
+        }
+    }
+
+    /// A tree's clock is its driver counted in ticks: each method of the
+    /// `dyn Clock` driver gives what the driver's does.
+    #[test]
+    fn a_tree_clock_is_its_driver_in_ticks() {
+        let epoch = std::time::Instant::now();
+        let driver = Stopped { epoch };
+        let clock: &dyn Clock = &driver;
+        assert_eq!(TimerDriver::now(clock), 40);
+        assert_eq!(TimerDriver::ticks_at(clock, 9), 9);
+        assert_eq!(TimerDriver::instant_at(clock, 7), 7);
+        assert_eq!(
+            TimerDriver::duration_ticks(clock, Duration::from_micros(5)),
+            5
+        );
+        assert_eq!(
+            TimerDriver::ticks_duration(clock, 42),
+            Duration::from_micros(42)
+        );
+        assert_eq!(TimerDriver::epoch(clock), Some(epoch));
+        assert!(core::ptr::eq(TimerDriver::timers(clock).get(), &TIMERS));
+        assert_eq!(TimerDriver::wake_at(clock, 3), Err(DriverStopped));
+    }
+}
