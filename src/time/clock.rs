@@ -79,7 +79,8 @@ impl TimerDriver for dyn Clock {
     }
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
+#[cfg(feature = "std")]
 mod tests {
     use super::*;
     use crate::wheel::timers::Timers;
