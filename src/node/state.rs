@@ -470,6 +470,16 @@ mod tests {
         );
     }
 
+    /// `|` and `union` keep a bit set in both operands, as a mask built
+    /// from overlapping flags needs.
+    #[test]
+    fn union_keeps_bits_set_in_both() {
+        assert_eq!(LOCKED | LOCKED, LOCKED);
+        assert_eq!((SPARE | TIMED) | SPARE, SPARE | TIMED);
+        assert_eq!(SPARE.union(SPARE), SPARE);
+        assert_eq!(SPARE.union(SPARE | TIMED), SPARE | TIMED);
+    }
+
     /// Invariant 8: `NONEMPTY` matches the list once unlocked; a node
     /// locked and unlocked with an empty list has it clear.
     #[test]
