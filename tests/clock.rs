@@ -549,3 +549,28 @@ fn a_child_on_another_clock_is_not_kept_as_a_spare() {
     assert_eq!(driver.pending(), 1);
     drop(child);
 }
+
+/// Two deadlines at one tick, one below the other, after a move earlier: a
+/// child asking for longer takes the nearer one, and only that one is
+/// refused a move later.
+#[test]
+fn a_tie_in_a_moved_tree_is_taken_from_the_nearer_deadline() {
+    use cancel_token::ResetError;
+    let driver = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    let request = root.child_with_timeout(Duration::from_secs(10));
+    let step = request.child_with_timeout(Duration::from_secs(5)); // a timer of its own
+    request.reset_timeout(Duration::from_secs(5)).unwrap(); // earlier: the tree walks
+    assert_eq!(step.deadline(), request.deadline(), "one tick");
+    let call = step.child_with_timeout(Duration::from_secs(30));
+    assert_eq!(call.remaining(), Some(Duration::from_secs(5)));
+    // The request's deadline was not taken: it moves later (its step and
+    // call keep their 5 s).
+    request.reset_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        step.reset_timeout(Duration::from_secs(20)),
+        Err(ResetError::Covered),
+        "the call took the step's deadline"
+    );
+    assert_eq!(call.remaining(), Some(Duration::from_secs(5)));
+}
