@@ -574,3 +574,35 @@ fn a_tie_in_a_moved_tree_is_taken_from_the_nearer_deadline() {
     );
     assert_eq!(call.remaining(), Some(Duration::from_secs(5)));
 }
+
+/// A zero timeout below a deadline the clock has reached but the driver has
+/// not fired expires at once with that deadline's cause, as the deadline
+/// will.
+#[test]
+fn a_zero_timeout_below_a_due_deadline_takes_its_cause() {
+    #[derive(Debug)]
+    struct Slow;
+    impl std::fmt::Display for Slow {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("slow")
+        }
+    }
+    impl std::error::Error for Slow {}
+    static SLOW: Slow = Slow;
+
+    let ahead = Ahead {
+        timers: ManualDriver::new(),
+        now: Default::default(),
+    };
+    let root = CancelSource::with_clock(ahead.clone());
+    let job = root.child_with_timeout_cause(Duration::from_micros(10), &SLOW);
+    ahead.now.store(10, std::sync::atomic::Ordering::SeqCst);
+    let now = job.child_with_timeout(Duration::ZERO);
+    assert_eq!(now.reason(), Some(Reason::DeadlineExceeded));
+    assert!(
+        now.cause().is_some_and(|c| c.is::<Slow>()),
+        "{:?}",
+        now.cause()
+    );
+    assert!(!job.is_cancelled(), "the driver has not fired it yet");
+}
