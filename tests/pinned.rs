@@ -474,3 +474,23 @@ fn a_token_ref_waits_on_a_thread() {
         Some(Reason::Cancelled)
     );
 }
+
+/// A pinned deadline below a deadline on another driver keeps its own tick:
+/// a parent's deadline caps only the deadlines on its own timers.
+#[test]
+fn a_pinned_deadline_below_another_drivers_keeps_its_own() {
+    use cancel_token::{PinnedDeadline, TickDriver};
+    static ROOT: StaticSource = StaticSource::new();
+    static FIRST: TickDriver = TickDriver::new();
+    static SECOND: TickDriver = TickDriver::new();
+    let outer = pin!(PinnedDeadline::new(ROOT.token_ref(), &FIRST, 10));
+    let outer = outer.into_ref();
+    let inner = pin!(PinnedDeadline::new(outer.token(), &SECOND, 50));
+    let inner = inner.into_ref();
+    assert_eq!(inner.token().deadline().map(|d| d.ticks()), Some(50));
+    SECOND.advance_to(10);
+    assert!(!inner.is_cancelled());
+    SECOND.advance_to(50);
+    assert_eq!(inner.reason(), Some(Reason::DeadlineExceeded));
+    assert!(!outer.is_cancelled());
+}
