@@ -606,3 +606,19 @@ fn a_zero_timeout_below_a_due_deadline_takes_its_cause() {
     );
     assert!(!job.is_cancelled(), "the driver has not fired it yet");
 }
+
+/// A child asking for exactly its parent's deadline takes it, as one asking
+/// for longer does: the parent's deadline can no longer move later.
+#[test]
+fn a_child_at_its_parents_deadline_takes_it() {
+    let driver = ManualDriver::new();
+    let root = CancelSource::with_clock(driver.clone());
+    let request = root.child_with_timeout(Duration::from_secs(10));
+    let call = request.child_with_timeout(Duration::from_secs(10));
+    assert_eq!(driver.pending(), 1, "no timer of its own");
+    assert_eq!(
+        request.reset_timeout(Duration::from_secs(20)),
+        Err(cancel_token::ResetError::Covered)
+    );
+    assert_eq!(call.remaining(), Some(Duration::from_secs(10)));
+}
