@@ -38,7 +38,7 @@ base=$(git merge-base HEAD origin/main 2>/dev/null || true)
 if [ -z "$base" ] || [ "$base" = "$(git rev-parse HEAD)" ]; then
     # The last commit's diff; a root commit's against the empty tree.
     base=$(git rev-parse -q --verify HEAD~1 || git hash-object -t tree /dev/null)
-    what="the last commit"
+    what="in the last commit"
 else
     what="since $(git rev-parse --short "$base")"
 fi
@@ -92,9 +92,9 @@ run() {
 
 start=$SECONDS
 if [ -s "$work/diff" ]; then
-    run diff "lines changed in $what" --in-diff "$work/diff"
+    run diff "lines changed $what" --in-diff "$work/diff"
 else
-    summary+=("lines changed in $what: none")
+    summary+=("lines changed $what: none")
 fi
 run shard "shard $shard/$shards" --shard "$shard/$shards"
 
