@@ -60,6 +60,8 @@ fn a_reference_to_a_driver_has_its_epoch_and_timers() {
 }
 
 #[test]
+// `&&TICKS` on purpose: `&TICKS` is the driver itself, not a reference to one.
+#[allow(clippy::needless_borrows_for_generic_args)]
 fn a_reference_to_a_driver_asks_the_driver_for_its_wake_up() {
     static TICKS: TickDriver = TickDriver::new();
     static ASKED: AtomicU64 = AtomicU64::new(0);
