@@ -46,15 +46,10 @@ impl Node {
         }
         // Each node cancelled takes its own clone; the caller's is dropped last.
         let cause = cause.as_ref();
-        // `cancel_one`'s first steps, before a work list or a wake batch is
+        // `cancel_one`'s first step, before a work list or a wake batch is
         // set up: a node with nothing to drain takes one compare-and-swap.
-        if node.ownership() == Ownership::Never {
-            return false;
-        }
-        match node.cancel_if_idle_lock_free(reason, cause) {
-            Idle::Cancelled => return true,
-            Idle::Already => return false,
-            Idle::Busy => {}
+        if let Some(did) = node.cancel_without_lock(reason, cause) {
+            return did;
         }
         let mut work = WorkList(None);
         let mut wakers = crate::node::waiter::WakeBatch::new();
@@ -79,16 +74,25 @@ impl Node {
         panic: &mut crate::util::panic::PanicSlot,
     ) -> bool {
         // SAFETY: the caller keeps the node alive.
-        let node = unsafe { this.as_ref() };
-        if node.ownership() == Ownership::Never {
-            return false;
-        }
-        match node.cancel_if_idle_lock_free(reason, cause) {
-            Idle::Cancelled => return true,
-            Idle::Already => return false,
-            Idle::Busy => {}
+        if let Some(did) = unsafe { this.as_ref() }.cancel_without_lock(reason, cause) {
+            return did;
         }
         Node::cancel_locked(this, reason, cause, work, wakers, panic)
+    }
+
+    /// Whether this node was cancelled here, if that needs no lock: never
+    /// for a `Never` node, and by one compare-and-swap (or not, found
+    /// cancelled) for a node with nothing to drain. `None`: take the lock.
+    #[inline(always)]
+    fn cancel_without_lock(&self, reason: Reason, cause: Option<&Cause>) -> Option<bool> {
+        if self.ownership() == Ownership::Never {
+            return Some(false);
+        }
+        match self.cancel_if_idle_lock_free(reason, cause) {
+            Idle::Cancelled => Some(true),
+            Idle::Already => Some(false),
+            Idle::Busy => None,
+        }
     }
 
     /// [`cancel_one`](Self::cancel_one) past its lock-free attempt: under the
