@@ -45,7 +45,13 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, isize) {
 /// Runs `round` once to warm up (one-time runtime allocations are not
 /// counted), then `rounds` times, with the panic hook silenced (the default
 /// one captures and caches backtraces); returns the live bytes they left.
+///
+/// One test at a time: the hook is the process's, and a test that put the
+/// default one back while another's rounds ran would have them cache
+/// backtraces on their thread (tens of megabytes, counted as a leak).
 fn live_after_panicking_rounds(rounds: usize, round: impl Fn()) -> isize {
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = HOOK.lock().unwrap_or_else(|e| e.into_inner());
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     round();
